@@ -1,0 +1,107 @@
+# poolalloc — make (build), make demo (the main job), make check (all tests),
+# make install PREFIX=... DESTDIR=...  See README.md.
+
+PREFIX  ?= /usr/local
+DESTDIR ?=
+CC      ?= gcc
+BUILD   := build
+
+WARN    := -Wall -Wextra -Werror
+BASE    := -std=gnu11 -g $(WARN) -fPIC -fvisibility=hidden -fno-builtin -D_GNU_SOURCE -Iinclude -Ialloc
+CFLAGS_LIB := $(BASE) -O2 -fno-plt
+SAN_ASAN := -O1 -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
+SAN_TSAN := -O1 -fsanitize=thread
+
+ALLOC_SRC   := $(sort $(wildcard alloc/*.c))
+PRELOAD_SRC := $(sort $(wildcard preload/*.c))
+HEADERS     := $(wildcard alloc/*.h include/*.h)
+
+LIB_OBJ := $(patsubst %.c,$(BUILD)/lib/%.o,$(ALLOC_SRC) $(PRELOAD_SRC))
+SO      := $(BUILD)/libpoolalloc.so
+AR_LIB  := $(BUILD)/libpoolalloc.a
+
+# Debian packages the build and the tests use; `make deps` installs the missing ones.
+DEBS := gcc g++ make pkg-config libunwind-dev libcriterion-dev python3 sqlite3 coreutils
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+
+.PHONY: all deps check check-unit check-preload check-real demo install clean
+all: $(SO) $(AR_LIB) $(BUILD)/poolalloc.pc
+
+# ---- the library ------------------------------------------------------------
+$(BUILD)/lib/preload/cxx.o: EXTRA := -fexceptions
+$(BUILD)/lib/%.o: %.c $(HEADERS)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS_LIB) $(EXTRA) -c $< -o $@
+
+$(SO): $(LIB_OBJ)
+	$(CC) -shared -Wl,-soname,libpoolalloc.so -Wl,-z,now -o $@ $^ -lpthread
+
+$(AR_LIB): $(LIB_OBJ)
+	rm -f $@ && ar rcs $@ $^
+
+$(BUILD)/poolalloc.pc: poolalloc.pc.in
+	@mkdir -p $(BUILD)
+	sed -e 's|@PREFIX@|$(PREFIX)|g' $< > $@
+
+# ---- dependencies -------------------------------------------------------------
+deps:
+	@missing=$$(for p in $(DEBS); do dpkg -s $$p >/dev/null 2>&1 || echo $$p; done); \
+	if [ -n "$$missing" ]; then \
+	  echo "installing Debian packages:" $$missing; \
+	  $(SUDO) apt-get update -qq && \
+	  DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq $$missing >/dev/null; \
+	fi
+
+# ---- tests ------------------------------------------------------------------------
+# Unit tests of the internal API, linked without the malloc overrides, so the
+# same tests run plain, under ASan+UBSan and under TSan.
+UNIT_SRC    := $(sort $(wildcard tests/unit/*.c))
+PRELOAD_TSRC:= $(sort $(wildcard tests/preload/*.c))
+TEST_HDR    := $(wildcard tests/*.h)
+
+define unit_variant
+$(BUILD)/$(1)/alloc/%.o: alloc/%.c $(HEADERS)
+	@mkdir -p $$(dir $$@)
+	$(CC) $(BASE) $(2) -c $$< -o $$@
+$(BUILD)/test-unit-$(1): $(patsubst %.c,$(BUILD)/$(1)/%.o,$(ALLOC_SRC)) $(UNIT_SRC) $(TEST_HDR)
+	$(CC) $(BASE) $(2) -Itests -o $$@ $(UNIT_SRC) $(patsubst %.c,$(BUILD)/$(1)/%.o,$(ALLOC_SRC)) -lcriterion -lpthread
+endef
+$(eval $(call unit_variant,plain,-O2))
+$(eval $(call unit_variant,asan,$(SAN_ASAN)))
+$(eval $(call unit_variant,tsan,$(SAN_TSAN)))
+
+# Tests of the exported symbols: linked against libpoolalloc.so, so every
+# malloc in the test binary (and in Criterion) is poolalloc's.
+$(BUILD)/test-preload: $(PRELOAD_TSRC) $(TEST_HDR) $(SO)
+	$(CC) -std=gnu11 -g -O1 $(WARN) -D_GNU_SOURCE -Iinclude -Itests -fno-builtin -o $@ $(PRELOAD_TSRC) \
+	  -L$(BUILD) -Wl,-rpath,'$$ORIGIN' -Wl,--no-as-needed -lpoolalloc -lcriterion -lpthread
+
+check: deps
+	@$(MAKE) --no-print-directory all $(BUILD)/test-unit-plain $(BUILD)/test-unit-asan $(BUILD)/test-unit-tsan $(BUILD)/test-preload
+	@$(MAKE) --no-print-directory check-unit check-preload check-real
+
+check-unit:
+	@echo "== unit tests (internal API, no malloc override)"; $(BUILD)/test-unit-plain
+	@echo "== unit tests under AddressSanitizer + UBSan"; $(BUILD)/test-unit-asan
+	@echo "== unit tests under ThreadSanitizer"; TSAN_OPTIONS=halt_on_error=1 $(BUILD)/test-unit-tsan
+
+check-preload:
+	@echo "== exported symbols (test binary linked with libpoolalloc.so)"; $(BUILD)/test-preload
+
+check-real: $(SO)
+	@echo "== real programs under LD_PRELOAD"; tests/real/run.sh $(abspath $(SO))
+
+# ---- main job ---------------------------------------------------------------------
+demo: deps all
+	@demo/run.sh $(abspath $(SO))
+
+# ---- install ----------------------------------------------------------------------
+install: all
+	install -d $(DESTDIR)$(PREFIX)/lib $(DESTDIR)$(PREFIX)/include $(DESTDIR)$(PREFIX)/lib/pkgconfig
+	install -m 755 $(SO) $(DESTDIR)$(PREFIX)/lib/
+	install -m 644 $(AR_LIB) $(DESTDIR)$(PREFIX)/lib/
+	install -m 644 include/poolalloc.h $(DESTDIR)$(PREFIX)/include/
+	install -m 644 $(BUILD)/poolalloc.pc $(DESTDIR)$(PREFIX)/lib/pkgconfig/
+
+clean:
+	rm -rf $(BUILD)

@@ -1,0 +1,127 @@
+/* alloc.c — the allocation entry points behind the fast path: the generic
+ * slow path, single-object "large" pages, aligned allocation, calloc, realloc
+ * and usable size. */
+#include <errno.h>
+
+#include "fast.h"
+
+/* One object of 128 KiB..2 MiB in a run of slices of the heap's segments: no
+ * system call, and its start is 64 KiB aligned. Large pages live on the full
+ * list with the notify bit set, so a remote free tells the owner at once. */
+static void *large_alloc(pa_heap_t *h, size_t size)
+{
+    size_t n = (size + PA_SLICE_SIZE - 1) >> PA_SLICE_SHIFT;
+    pa_heap_take_remote_pages(h);
+    pa_page_t *pg = pa_segment_page_alloc(h, n);
+    if (!pg) return NULL;
+    pa_page_setup(pg, PA_CLASS_LARGE, n << PA_SLICE_SHIFT);
+    pg->capacity = 1;
+    pg->used = 1;
+    pg->in_full = 1;
+    atomic_store_explicit(&pg->xfree, 1, memory_order_relaxed);
+    pa_queue_push_back(&h->full, pg);
+    PA_STAT_INC(h->stat[PA_CLASS_LARGE].allocs);
+    PA_STAT_ADD(h->large_alloc_bytes, pg->block_size);
+    return pg->start;
+}
+
+/* `align` is 0 or a power of two > 16 that the caller has folded into size
+ * where a size class can serve it (see pa_memalign_impl). */
+void *pa_malloc_generic(pa_heap_t *h, size_t size, size_t align)
+{
+    if (PA_UNLIKELY(h == &pa_heap_empty)) {
+        h = pa_heap_get_or_init();
+        if (!h) { errno = ENOMEM; return NULL; }
+    }
+    pa_heap_maintenance(h);
+    void *p;
+    if (size <= PA_SMALL_MAX && align <= PA_SLICE_SIZE) {
+        size_t c = pa_class_of(size);
+        pa_page_t *pg = h->direct[c];
+        if (!pg->free) pg = pa_page_find_free(h, c);
+        if (!pg) { errno = ENOMEM; return NULL; }
+        pa_block_t *b = pg->free;
+        pg->free = b->next;
+        pg->used++;
+        b->key = 0;
+        PA_STAT_INC(h->stat[c].allocs);
+        return b;
+    }
+    if (size <= PA_LARGE_MAX && align <= PA_SLICE_SIZE) p = large_alloc(h, size);
+    else p = pa_huge_alloc(size, align, false);
+    if (!p) errno = ENOMEM;
+    return p;
+}
+
+/* Every class size is a multiple of any power of two up to itself that
+ * divides the rounded request, and pages start 64 KiB aligned, so rounding the
+ * size up to a multiple of the alignment gives aligned blocks from ordinary
+ * pages: aligned memory needs no special free path. */
+void *pa_memalign_impl(size_t align, size_t size)
+{
+    if (align <= PA_MIN_ALIGN) return pa_malloc_inline(size);
+    if (size > SIZE_MAX - align) { errno = ENOMEM; return NULL; }
+    size_t rounded = (size + align - 1) & ~(align - 1);
+    if (rounded == 0) rounded = align;
+    if (align <= PA_SLICE_SIZE && rounded <= PA_LARGE_MAX) return pa_malloc_generic(pa_tl_heap, rounded, align);
+    pa_heap_get_or_init();
+    void *p = pa_huge_alloc(size, align, false);
+    if (!p) errno = ENOMEM;
+    return p;
+}
+
+void *pa_calloc_impl(size_t count, size_t size)
+{
+    size_t total;
+    if (__builtin_mul_overflow(count, size, &total)) { errno = ENOMEM; return NULL; }
+    if (total > PA_LARGE_MAX) {
+        pa_heap_get_or_init();
+        void *p = pa_huge_alloc(total, 0, true);    /* zeroes only if reused dirty */
+        if (!p) errno = ENOMEM;
+        return p;
+    }
+    void *p = pa_malloc_inline(total);
+    if (p) memset(p, 0, total);
+    return p;
+}
+
+/* Usable size of a block, or 0 if p is not a block start of ours. */
+size_t pa_block_size(const void *p)
+{
+    uintptr_t a = (uintptr_t)p;
+    if (pa_segmap_has(a)) {
+        pa_segment_t *s = pa_segment_of(p);
+        if (s->kind == PA_SEG_HUGE)
+            return (uint8_t *)s + s->huge_offset == p ? s->huge_size : 0;
+        pa_page_t *pg = pa_page_of(s, p);
+        return pa_page_is_block_start(pg, p) ? pg->block_size : 0;
+    }
+    /* huge blocks aligned to more than half a segment keep their header in the
+     * 4 MiB just below the block */
+    if (a && (a & PA_SEG_MASK) == 0 && pa_segmap_has(a - PA_SEG_SIZE)) {
+        pa_segment_t *s = (pa_segment_t *)(a - PA_SEG_SIZE);
+        if (s->kind == PA_SEG_HUGE && s->huge_offset == PA_SEG_SIZE) return s->huge_size;
+    }
+    return 0;
+}
+
+size_t pa_usable_size_checked(const void *p, const char *fn)
+{
+    if (!p) return 0;
+    size_t n = pa_block_size(p);
+    if (!n) pa_fatal("%s: invalid pointer %p", fn, p);
+    return n;
+}
+
+void *pa_realloc_impl(void *p, size_t size)
+{
+    if (!p) return pa_malloc_inline(size);
+    size_t have = pa_usable_size_checked(p, "realloc()");
+    if (size == 0) { pa_free_inline(p); return NULL; }         /* glibc's behaviour */
+    if (size <= have && size >= have / 2) return p;             /* fits, wastes < half */
+    void *q = pa_malloc_inline(size);
+    if (!q) return NULL;                                        /* p stays valid */
+    memcpy(q, p, size < have ? size : have);
+    pa_free_inline(p);
+    return q;
+}

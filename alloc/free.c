@@ -1,0 +1,74 @@
+/* free.c — everything free() does off its fast path: NULL, huge blocks,
+ * pointers that are not ours, frees from another thread, and the check that
+ * turns a suspected double free into a clear error. */
+#include "fast.h"
+
+/* Blocks owned by another thread's heap: pushed on the page's atomic list. If
+ * the owner marked the page full (bit 0), this CAS clears the mark and the page
+ * goes on the owner's remote_pages stack, so the owner learns of it. */
+void pa_free_remote(pa_page_t *pg, pa_block_t *b)
+{
+    uintptr_t old = atomic_load_explicit(&pg->xfree, memory_order_relaxed);
+    do {
+        b->next = (pa_block_t *)(old & ~(uintptr_t)1);
+        b->key = pa_free_key ^ (uintptr_t)b;
+    } while (!atomic_compare_exchange_weak_explicit(&pg->xfree, &old, (uintptr_t)b,
+                                                    memory_order_release, memory_order_relaxed));
+    if (old & 1) {
+        pa_heap_t *owner = pa_segment_of(pg)->heap;
+        pa_page_t *top = atomic_load_explicit(&owner->remote_pages, memory_order_relaxed);
+        do pg->next_remote = top;
+        while (!atomic_compare_exchange_weak_explicit(&owner->remote_pages, &top, pg,
+                                                      memory_order_release, memory_order_relaxed));
+    }
+    pa_heap_t *h = pa_tl_heap;
+    size_t bytes = pg->block_size;
+    if (h != &pa_heap_empty) {
+        PA_STAT_INC(h->stat[pg->class_id].frees);
+        PA_STAT_INC(h->remote_frees);
+        if (pg->class_id == PA_CLASS_LARGE) PA_STAT_ADD(h->large_free_bytes, bytes);
+    } else {                               /* a thread without a heap (exiting) */
+        atomic_fetch_add_explicit(&pa_gstats.orphan_frees, 1, memory_order_relaxed);
+        atomic_fetch_add_explicit(&pa_gstats.orphan_free_bytes, bytes, memory_order_relaxed);
+        if (pg->class_id == PA_CLASS_LARGE) {
+            atomic_fetch_add_explicit(&pa_gstats.orphan_large_frees, 1, memory_order_relaxed);
+            atomic_fetch_add_explicit(&pa_gstats.orphan_large_free_bytes, bytes, memory_order_relaxed);
+        }
+    }
+}
+
+static bool list_has(const pa_block_t *list, const pa_block_t *b)
+{
+    for (; list; list = list->next)
+        if (list == b) return true;
+    return false;
+}
+
+/* The block carries the free key, so it is probably free already. Confirm by
+ * walking the page's lists (this thread owns the page, so they are stable but
+ * for pushes to xfree, which only ever prepend). */
+void pa_check_double_free(pa_page_t *pg, pa_block_t *b)
+{
+    const pa_block_t *remote = (const pa_block_t *)(atomic_load_explicit(&pg->xfree, memory_order_acquire) & ~(uintptr_t)1);
+    if (list_has(pg->free, b) || list_has(pg->local_free, b) || list_has(remote, b))
+        pa_fatal("free(): double free %p", (void *)b);
+}
+
+void pa_free_generic(void *p)
+{
+    if (!p) return;
+    uintptr_t a = (uintptr_t)p;
+    pa_segment_t *s = NULL;
+    if (pa_segmap_has(a)) s = pa_segment_of(p);
+    else if ((a & PA_SEG_MASK) == 0 && a > PA_SEG_SIZE && pa_segmap_has(a - PA_SEG_SIZE))
+        s = (pa_segment_t *)(a - PA_SEG_SIZE);          /* over-aligned huge block */
+    if (s && s->kind == PA_SEG_HUGE && (uint8_t *)s + s->huge_offset == p) {
+        pa_huge_free(s);
+        return;
+    }
+    if (s && s->kind == PA_SEG_NORMAL) {
+        pa_page_t *pg = pa_page_of(s, p);
+        if (pa_page_is_block_start(pg, p)) { pa_free_inline(p); return; }
+    }
+    pa_fatal("free(): invalid pointer %p", p);
+}

@@ -1,0 +1,186 @@
+/* heap.c — thread heaps: creation, adoption after thread exit, collection,
+ * periodic maintenance (purging), fork handling and process initialisation.
+ *
+ * The heaps lock guards the list of all heaps and the abandoned list; it is
+ * taken when a thread starts or ends, for statistics, and around fork. */
+#include <pthread.h>
+#include <sys/auxv.h>
+
+#include "internal.h"
+
+pa_page_t pa_page_empty;
+pa_heap_t pa_heap_empty = { .direct = { [0 ... PA_CLASSES] = &pa_page_empty } };
+PA_TLS pa_heap_t *pa_tl_heap = &pa_heap_empty;
+uintptr_t pa_free_key = 0x9e3779b97f4a7c15u;
+
+static pthread_mutex_t heaps_lock = PTHREAD_MUTEX_INITIALIZER;
+static pa_heap_t *all_heaps, *abandoned;
+static pthread_key_t exit_key;
+static _Atomic int init_state;           /* 0 not started, 1 running, 2 done */
+static PA_TLS bool in_init;
+
+pa_heap_t *pa_heap_list(void) { return all_heaps; }
+void pa_heaps_lock(void) { pthread_mutex_lock(&heaps_lock); }
+void pa_heaps_unlock(void) { pthread_mutex_unlock(&heaps_lock); }
+
+/* ---- collection ----------------------------------------------------------- */
+
+/* Brings every remote and local free back into its page, returns empty pages
+ * (all of them when `force`, else all but the first of each queue) and purges
+ * free slices whose delay has passed (all, when `force`). */
+void pa_heap_collect(pa_heap_t *h, bool force)
+{
+    pa_heap_take_remote_pages(h);
+    for (pa_page_t *pg = h->full.first, *next; pg; pg = next) {
+        next = pg->next;
+        /* a large page stays full until its one block has come back */
+        if (pg->class_id != PA_CLASS_LARGE || atomic_load_explicit(&pg->xfree, memory_order_relaxed) > 1)
+            pa_page_unfull(h, pg);
+    }
+    for (size_t c = 1; c < PA_CLASS_LARGE; c++) {
+        pa_page_queue_t *q = &h->queue[c];
+        for (pa_page_t *pg = q->first, *next; pg; pg = next) {
+            next = pg->next;
+            pa_page_collect(pg);
+            if (pg->used == 0 && (force || pg != q->first)) pa_page_retire(h, pg);
+        }
+    }
+    pa_segment_purge_heap(h, pa_clock_ns(), force);
+}
+
+/* Runs from the malloc slow path at most once per half purge delay. */
+void pa_heap_maintenance(pa_heap_t *h)
+{
+    uint64_t now = pa_clock_ns();
+    if (now < h->next_maintenance_ns) return;
+    h->next_maintenance_ns = now + pa_options.purge_delay_ns / 2 + 1;
+    pa_segment_purge_heap(h, now, false);
+    pa_segment_cache_trim(now, false);
+    pa_huge_cache_trim(now, false);
+    pa_heap_collect_abandoned(false);
+}
+
+/* Collects heaps of exited threads that no new thread has adopted: remote
+ * frees to them would otherwise sit in their pages forever. */
+bool pa_heap_collect_abandoned(bool force)
+{
+    if (!force && !atomic_load_explicit(&pa_gstats.heaps_abandoned, memory_order_relaxed)) return false;
+    pthread_mutex_lock(&heaps_lock);
+    pa_heap_t *list = abandoned;
+    abandoned = NULL;
+    pthread_mutex_unlock(&heaps_lock);
+    if (!list) return false;
+    pa_heap_t *last = list;
+    for (pa_heap_t *h = list; h; h = h->next_abandoned) {
+        pa_heap_collect(h, true);
+        last = h;
+    }
+    pthread_mutex_lock(&heaps_lock);
+    last->next_abandoned = abandoned;
+    abandoned = list;
+    pthread_mutex_unlock(&heaps_lock);
+    return true;
+}
+
+/* ---- thread start and exit ---------------------------------------------- */
+
+static pa_heap_t *heap_new(void)
+{
+    size_t size = (sizeof(pa_heap_t) + PA_OS_PAGE - 1) & ~(size_t)(PA_OS_PAGE - 1);
+    pa_heap_t *h = pa_os_map_aligned(size, PA_OS_PAGE, 0);
+    if (!h) return NULL;
+    for (size_t c = 0; c <= PA_CLASSES; c++) h->direct[c] = &pa_page_empty;
+    atomic_fetch_add_explicit(&pa_gstats.heaps, 1, memory_order_relaxed);
+    pthread_mutex_lock(&heaps_lock);
+    h->next_all = all_heaps;
+    all_heaps = h;
+    pthread_mutex_unlock(&heaps_lock);
+    return h;
+}
+
+static void heap_abandon(void *arg)
+{
+    pa_heap_t *h = arg;
+    if (!h || h == &pa_heap_empty) return;
+    pa_tl_heap = &pa_heap_empty;
+    pa_heap_collect(h, true);
+    pthread_mutex_lock(&heaps_lock);
+    h->abandoned = true;
+    h->next_abandoned = abandoned;
+    abandoned = h;
+    atomic_fetch_add_explicit(&pa_gstats.heaps_abandoned, 1, memory_order_relaxed);
+    pthread_mutex_unlock(&heaps_lock);
+}
+
+pa_heap_t *pa_heap_get_or_init(void)
+{
+    pa_heap_t *h = pa_tl_heap;
+    if (h != &pa_heap_empty) return h;
+    pa_process_init();
+    pthread_mutex_lock(&heaps_lock);
+    h = abandoned;
+    if (h) {
+        abandoned = h->next_abandoned;
+        h->abandoned = false;
+        h->next_abandoned = NULL;
+        atomic_fetch_sub_explicit(&pa_gstats.heaps_abandoned, 1, memory_order_relaxed);
+    }
+    pthread_mutex_unlock(&heaps_lock);
+    if (!h) h = heap_new();
+    if (!h) return NULL;
+    pa_tl_heap = h;
+    if (atomic_load(&init_state) == 2) pthread_setspecific(exit_key, h);
+    return h;
+}
+
+/* ---- fork ---------------------------------------------------------------- */
+
+void pa_fork_prepare(void)
+{
+    pthread_mutex_lock(&heaps_lock);
+    pa_segment_fork_prepare();
+    pa_huge_fork_prepare();
+}
+
+void pa_fork_parent(void)
+{
+    pa_huge_fork_parent();
+    pa_segment_fork_parent();
+    pthread_mutex_unlock(&heaps_lock);
+}
+
+/* In the child only this thread exists. Heaps that other threads were using
+ * may be half-way through an update, so they are never adopted or collected:
+ * their memory stays with them (a child usually execs soon), frees to them are
+ * still safe (atomic lists). Abandoned heaps were consistent and stay usable. */
+void pa_fork_child(void)
+{
+    pa_huge_fork_child();
+    pa_segment_fork_child();
+    pthread_mutex_init(&heaps_lock, NULL);
+    for (pa_heap_t *h = all_heaps; h; h = h->next_all)
+        if (h != pa_tl_heap && !h->abandoned) h->lost = true;
+}
+
+/* ---- process ------------------------------------------------------------- */
+
+void pa_process_init(void)
+{
+    int state = atomic_load_explicit(&init_state, memory_order_acquire);
+    if (state == 2 || in_init) return;
+    int expect = 0;
+    if (!atomic_compare_exchange_strong(&init_state, &expect, 1)) {
+        while (atomic_load_explicit(&init_state, memory_order_acquire) != 2) {}
+        return;
+    }
+    in_init = true;
+    pa_options_init();
+    const uint64_t *rnd = (const uint64_t *)getauxval(AT_RANDOM);
+    if (rnd) pa_free_key ^= rnd[0] ^ (rnd[1] << 1);
+    pa_free_key |= 1;              /* never 0, so a zeroed key is never "free" */
+    pthread_key_create(&exit_key, heap_abandon);
+    pthread_atfork(pa_fork_prepare, pa_fork_parent, pa_fork_child);
+    atomic_store_explicit(&init_state, 2, memory_order_release);
+    in_init = false;
+    if (pa_tl_heap != &pa_heap_empty) pthread_setspecific(exit_key, pa_tl_heap);
+}

@@ -1,0 +1,170 @@
+/* huge.c — blocks above 2 MiB, each in its own mapping, and a small cache of
+ * freed mappings.
+ *
+ * A huge mapping starts 4 MiB aligned with a segment header (kind HUGE), so
+ * free() finds it exactly like a segment; the block follows the header at
+ * huge_offset (256 bytes, or the requested alignment). For alignments above
+ * 2 MiB the block starts at the next 4 MiB boundary (huge_offset = 4 MiB) and
+ * free() looks one segment below the block.
+ *
+ * Freed mappings of default alignment wait in the cache: reused by a request
+ * that fits in them without wasting more than a quarter, purged (madvise) once
+ * the purge delay passes, unmapped after ten delays or when the cache is full.
+ * The cache lock is taken only for huge allocations and frees. */
+#include <pthread.h>
+
+#include "internal.h"
+
+#define HUGE_HDR        256
+#define CACHE_SLOTS     16
+#define CACHE_MAX_BYTES ((size_t)256 << 20)
+#define CACHE_MAX_DIRTY ((size_t)64 << 20)
+
+_Static_assert(offsetof(pa_segment_t, pages) + sizeof(pa_page_t) <= HUGE_HDR,
+               "a huge block must not overlap the page descriptor free() reads");
+
+typedef struct { pa_segment_t *seg; bool dirty; } slot_t;
+
+static pthread_mutex_t huge_lock = PTHREAD_MUTEX_INITIALIZER;
+static slot_t cache[CACHE_SLOTS];      /* [0] oldest */
+static size_t cache_n, cache_bytes, cache_dirty;
+static _Atomic(uint64_t) cache_next_expiry;
+
+static void unmap_now(pa_segment_t *s)
+{
+    atomic_fetch_sub_explicit(&pa_gstats.committed, s->map_size, memory_order_relaxed);
+    pa_os_unmap(s, s->map_size);
+}
+
+/* Removes slot i under the lock; returns its segment. */
+static pa_segment_t *take_slot(size_t i)
+{
+    pa_segment_t *s = cache[i].seg;
+    cache_bytes -= s->map_size;
+    if (cache[i].dirty) cache_dirty -= s->map_size;
+    memmove(&cache[i], &cache[i + 1], (cache_n - i - 1) * sizeof(slot_t));
+    cache_n--;
+    return s;
+}
+
+static void purge_slot(size_t i)
+{
+    pa_segment_t *s = cache[i].seg;
+    pa_os_purge((uint8_t *)s + PA_OS_PAGE, s->map_size - PA_OS_PAGE);
+    atomic_fetch_sub_explicit(&pa_gstats.committed, s->map_size - PA_OS_PAGE, memory_order_relaxed);
+    cache[i].dirty = false;
+    cache_dirty -= s->map_size;
+}
+
+static pa_segment_t *cache_take(size_t map_size, bool *dirty)
+{
+    pa_segment_t *s = NULL;
+    pthread_mutex_lock(&huge_lock);
+    for (size_t i = cache_n; i-- > 0;) {
+        size_t have = cache[i].seg->map_size;
+        if (have >= map_size && have - map_size <= map_size / 4) {
+            *dirty = cache[i].dirty;
+            if (!*dirty)
+                atomic_fetch_add_explicit(&pa_gstats.committed, have - PA_OS_PAGE, memory_order_relaxed);
+            s = take_slot(i);
+            break;
+        }
+    }
+    pthread_mutex_unlock(&huge_lock);
+    return s;
+}
+
+void *pa_huge_alloc(size_t size, size_t align, bool zero)
+{
+    size_t off = align <= HUGE_HDR ? HUGE_HDR : align;
+    if (align > PA_SEG_SIZE / 2) off = PA_SEG_SIZE;
+    if (size > SIZE_MAX - off - PA_SEG_SIZE - align) return NULL;
+    size_t map_size = (off + size + PA_OS_PAGE - 1) & ~(size_t)(PA_OS_PAGE - 1);
+    bool dirty = false;
+    pa_segment_t *s = off == HUGE_HDR ? cache_take(map_size, &dirty) : NULL;
+    if (!s) {
+        s = align > PA_SEG_SIZE / 2 ? pa_os_map_aligned(map_size, align, PA_SEG_SIZE)
+                                    : pa_os_map_aligned(map_size, PA_SEG_SIZE, 0);
+        if (!s) return NULL;
+        s->kind = PA_SEG_HUGE;
+        s->map_size = map_size;
+        s->heap = NULL;
+        pa_segmap_set(s, true);
+    }
+    s->huge_offset = off;
+    s->huge_size = s->map_size - off;
+    if (off < PA_SEG_SIZE) {                 /* the descriptor free() will read */
+        s->pages[off >> PA_SLICE_SHIFT].slice_offset = 0;
+        s->pages[off >> PA_SLICE_SHIFT].start = NULL;
+    }
+    atomic_fetch_add_explicit(&pa_gstats.huge_allocs, 1, memory_order_relaxed);
+    atomic_fetch_add_explicit(&pa_gstats.huge_alloc_bytes, s->huge_size, memory_order_relaxed);
+    atomic_fetch_add_explicit(&pa_gstats.huge_live_bytes, s->huge_size, memory_order_relaxed);
+    uint8_t *p = (uint8_t *)s + off;
+    if (zero && dirty) memset(p, 0, s->huge_size);
+    return p;
+}
+
+void pa_huge_free(pa_segment_t *s)
+{
+    atomic_fetch_add_explicit(&pa_gstats.huge_frees, 1, memory_order_relaxed);
+    atomic_fetch_add_explicit(&pa_gstats.huge_free_bytes, s->huge_size, memory_order_relaxed);
+    atomic_fetch_sub_explicit(&pa_gstats.huge_live_bytes, s->huge_size, memory_order_relaxed);
+    pa_segment_t *evict[CACHE_SLOTS + 1];
+    size_t n_evict = 0;
+    uint64_t now = pa_clock_ns();
+    pthread_mutex_lock(&huge_lock);
+    if (s->huge_offset == HUGE_HDR && s->map_size <= CACHE_MAX_BYTES / 4) {
+        while (cache_n == CACHE_SLOTS || cache_bytes + s->map_size > CACHE_MAX_BYTES)
+            evict[n_evict++] = take_slot(0);
+        s->cached_at_ns = now;
+        cache[cache_n++] = (slot_t){ s, true };
+        cache_bytes += s->map_size;
+        cache_dirty += s->map_size;
+        for (size_t i = 0; cache_dirty > CACHE_MAX_DIRTY && i < cache_n; i++)
+            if (cache[i].dirty) purge_slot(i);
+        uint64_t exp = atomic_load_explicit(&cache_next_expiry, memory_order_relaxed);
+        uint64_t mine = now + pa_options.purge_delay_ns;
+        if (!exp || mine < exp) atomic_store_explicit(&cache_next_expiry, mine, memory_order_relaxed);
+    } else {
+        evict[n_evict++] = s;
+    }
+    for (size_t i = 0; i < n_evict; i++) pa_segmap_set(evict[i], false);
+    pthread_mutex_unlock(&huge_lock);
+    for (size_t i = 0; i < n_evict; i++) unmap_now(evict[i]);
+}
+
+bool pa_huge_cache_trim(uint64_t now, bool force)
+{
+    uint64_t exp = atomic_load_explicit(&cache_next_expiry, memory_order_relaxed);
+    if (!force && (!exp || now < exp)) return false;
+    pa_segment_t *evict[CACHE_SLOTS];
+    size_t n_evict = 0;
+    bool released = false;
+    pthread_mutex_lock(&huge_lock);
+    uint64_t next = 0;
+    for (size_t i = 0; i < cache_n;) {
+        pa_segment_t *s = cache[i].seg;
+        if (force || now >= s->cached_at_ns + 10 * pa_options.purge_delay_ns) {
+            evict[n_evict++] = take_slot(i);
+            pa_segmap_set(s, false);
+            continue;
+        }
+        if (cache[i].dirty && now >= s->cached_at_ns + pa_options.purge_delay_ns) { purge_slot(i); released = true; }
+        uint64_t e = cache[i].dirty ? s->cached_at_ns + pa_options.purge_delay_ns
+                                    : s->cached_at_ns + 10 * pa_options.purge_delay_ns;
+        if (!next || e < next) next = e;
+        i++;
+    }
+    atomic_store_explicit(&cache_next_expiry, next, memory_order_relaxed);
+    pthread_mutex_unlock(&huge_lock);
+    for (size_t i = 0; i < n_evict; i++) { unmap_now(evict[i]); released = true; }
+    return released;
+}
+
+void pa_huge_lock(void) { pthread_mutex_lock(&huge_lock); }
+void pa_huge_unlock(void) { pthread_mutex_unlock(&huge_lock); }
+
+void pa_huge_fork_prepare(void) { pthread_mutex_lock(&huge_lock); }
+void pa_huge_fork_parent(void) { pthread_mutex_unlock(&huge_lock); }
+void pa_huge_fork_child(void) { pthread_mutex_init(&huge_lock, NULL); }

@@ -1,0 +1,164 @@
+/* internal.h — the allocator's internal API and the inline helpers that the
+ * fast paths are made of. Everything named pa_* here is hidden from other
+ * shared objects; the exported names live in include/poolalloc.h.
+ */
+#ifndef PA_INTERNAL_H
+#define PA_INTERNAL_H
+
+#include <stdarg.h>
+#include <string.h>
+
+#include "types.h"
+
+/* ---- globals ----------------------------------------------------------- */
+PA_HIDDEN extern pa_heap_t pa_heap_empty;          /* has no pages: forces slow path */
+PA_HIDDEN extern pa_page_t pa_page_empty;          /* a page with no free blocks     */
+extern PA_TLS pa_heap_t *pa_tl_heap;               /* this thread's heap             */
+PA_HIDDEN extern uintptr_t pa_free_key;            /* random, set once at init       */
+PA_HIDDEN extern _Atomic(uint64_t) pa_segmap[];    /* one bit per 4 MiB (segmap.c)   */
+#define PA_SEGMAP_WORDS ((size_t)1 << (48 - PA_SEG_SHIFT - 6))
+
+/* ---- size classes ------------------------------------------------------
+ * Up to 128 bytes: multiples of 16 (classes 1..8). Above: eight classes per
+ * doubling, so a request is rounded up by less than 1/8 of itself (at most
+ * 12.5% waste). Every class size is a multiple of 16 and every power of two is a
+ * class, which is what makes aligned allocation need no special pages. */
+static inline size_t pa_class_of(size_t size)
+{
+    if (size <= 128) {
+        size_t c = (size + 15) >> 4;
+        return c + (c == 0);
+    }
+    size_t w = size - 1;
+    unsigned b = 63u - (unsigned)__builtin_clzl(w);          /* b >= 7 */
+    return 8 + ((size_t)(b - 7) << 3) + ((w >> (b - 3)) & 7) + 1;
+}
+
+static inline size_t pa_class_size(size_t c)
+{
+    if (c <= 8) return c << 4;
+    size_t k = c - 9, b = 7 + (k >> 3), j = k & 7;
+    return ((size_t)1 << b) + ((j + 1) << (b - 3));
+}
+
+/* ---- address to metadata, O(1) ---------------------------------------- */
+static inline bool pa_segmap_has(uintptr_t a)
+{
+    uintptr_t idx = a >> PA_SEG_SHIFT;
+    if (PA_UNLIKELY((idx >> 6) >= PA_SEGMAP_WORDS)) return false;
+    uint64_t w = atomic_load_explicit(&pa_segmap[idx >> 6], memory_order_relaxed);
+    return (w >> (idx & 63)) & 1;
+}
+
+static inline pa_segment_t *pa_segment_of(const void *p)
+{
+    return (pa_segment_t *)((uintptr_t)p & ~(uintptr_t)PA_SEG_MASK);
+}
+
+static inline pa_page_t *pa_page_of(pa_segment_t *s, const void *p)
+{
+    pa_page_t *pg = &s->pages[((uintptr_t)p - (uintptr_t)s) >> PA_SLICE_SHIFT];
+    return pg - pg->slice_offset;
+}
+
+/* True iff p is the start of a block of page pg (not interior, not header). */
+static inline bool pa_page_is_block_start(const pa_page_t *pg, const void *p)
+{
+    uint64_t off = (uint64_t)((const uint8_t *)p - pg->start);
+    return off < PA_SEG_SIZE && (uint64_t)(uint32_t)off * pg->div_magic <= pg->div_magic - 1;
+}
+
+static inline uint64_t pa_div_magic(uint32_t d) { return UINT64_MAX / d + 1; }
+
+/* ---- messages (never allocate) ----------------------------------------- */
+PA_HIDDEN void pa_message(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+PA_HIDDEN _Noreturn void pa_fatal(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+/* ---- os.c -------------------------------------------------------------- */
+PA_HIDDEN void *pa_os_map_aligned(size_t size, size_t align, size_t offset);
+PA_HIDDEN void  pa_os_unmap(void *p, size_t size);
+PA_HIDDEN void  pa_os_purge(void *p, size_t size);
+PA_HIDDEN uint64_t pa_clock_ns(void);
+
+/* ---- segmap.c ---------------------------------------------------------- */
+PA_HIDDEN void pa_segmap_set(const void *seg, bool on);
+PA_HIDDEN void pa_segmap_foreach(void (*fn)(pa_segment_t *, void *), void *arg);
+
+/* ---- segment.c --------------------------------------------------------- */
+PA_HIDDEN pa_page_t *pa_segment_page_alloc(pa_heap_t *h, size_t slices);
+PA_HIDDEN void pa_segment_page_free(pa_heap_t *h, pa_page_t *pg);
+PA_HIDDEN void pa_segment_purge_heap(pa_heap_t *h, uint64_t now, bool force);
+PA_HIDDEN bool pa_segment_cache_trim(uint64_t now, bool force);
+PA_HIDDEN void pa_segment_lock(void);
+PA_HIDDEN void pa_segment_unlock(void);
+PA_HIDDEN void pa_segment_fork_prepare(void);
+PA_HIDDEN void pa_segment_fork_parent(void);
+PA_HIDDEN void pa_segment_fork_child(void);
+
+/* ---- page.c ------------------------------------------------------------ */
+PA_HIDDEN void pa_page_setup(pa_page_t *pg, size_t class_id, size_t block_size);
+PA_HIDDEN void pa_page_collect(pa_page_t *pg);
+PA_HIDDEN bool pa_page_extend(pa_page_t *pg);
+PA_HIDDEN void pa_queue_push_front(pa_page_queue_t *q, pa_page_t *pg);
+PA_HIDDEN void pa_queue_push_back(pa_page_queue_t *q, pa_page_t *pg);
+PA_HIDDEN void pa_queue_remove(pa_page_queue_t *q, pa_page_t *pg);
+PA_HIDDEN pa_page_t *pa_page_find_free(pa_heap_t *h, size_t class_id);
+PA_HIDDEN void pa_page_free_event(pa_heap_t *h, pa_page_t *pg);
+PA_HIDDEN void pa_page_retire(pa_heap_t *h, pa_page_t *pg);
+PA_HIDDEN void pa_page_unfull(pa_heap_t *h, pa_page_t *pg);
+PA_HIDDEN void pa_heap_take_remote_pages(pa_heap_t *h);
+PA_HIDDEN size_t pa_class_slices(size_t class_id);
+
+/* ---- heap.c ------------------------------------------------------------ */
+PA_HIDDEN pa_heap_t *pa_heap_get_or_init(void);
+PA_HIDDEN void pa_heap_collect(pa_heap_t *h, bool force);
+PA_HIDDEN void pa_heap_maintenance(pa_heap_t *h);
+PA_HIDDEN bool pa_heap_collect_abandoned(bool force);
+PA_HIDDEN pa_heap_t *pa_heap_list(void);
+PA_HIDDEN void pa_heaps_lock(void);
+PA_HIDDEN void pa_heaps_unlock(void);
+PA_HIDDEN void pa_fork_prepare(void);
+PA_HIDDEN void pa_fork_parent(void);
+PA_HIDDEN void pa_fork_child(void);
+PA_HIDDEN void pa_process_init(void);
+
+/* ---- alloc.c / free.c / huge.c ----------------------------------------- */
+PA_HIDDEN void *pa_malloc_generic(pa_heap_t *h, size_t size, size_t align);
+PA_HIDDEN void  pa_free_generic(void *p);
+PA_HIDDEN void *pa_memalign_impl(size_t align, size_t size);
+PA_HIDDEN void *pa_calloc_impl(size_t count, size_t size);
+PA_HIDDEN void *pa_realloc_impl(void *p, size_t size);
+PA_HIDDEN size_t pa_block_size(const void *p);
+PA_HIDDEN size_t pa_usable_size_checked(const void *p, const char *fn);
+PA_HIDDEN void  pa_free_remote(pa_page_t *pg, pa_block_t *b);
+PA_HIDDEN void  pa_check_double_free(pa_page_t *pg, pa_block_t *b);
+PA_HIDDEN void *pa_huge_alloc(size_t size, size_t align, bool zero);
+PA_HIDDEN void  pa_huge_free(pa_segment_t *s);
+PA_HIDDEN bool  pa_huge_cache_trim(uint64_t now, bool force);
+PA_HIDDEN void  pa_huge_lock(void);
+PA_HIDDEN void  pa_huge_unlock(void);
+PA_HIDDEN void  pa_huge_fork_prepare(void);
+PA_HIDDEN void  pa_huge_fork_parent(void);
+PA_HIDDEN void  pa_huge_fork_child(void);
+
+/* ---- stats.c ----------------------------------------------------------- */
+typedef struct pa_global_stats {
+    _Atomic(uint64_t) mapped, purged_total, committed;
+    _Atomic(uint64_t) huge_allocs, huge_frees, huge_alloc_bytes, huge_free_bytes, huge_live_bytes;
+    _Atomic(uint64_t) orphan_frees, orphan_free_bytes, orphan_large_frees, orphan_large_free_bytes;
+    _Atomic(uint64_t) segments;
+    _Atomic(uint64_t) heaps, heaps_abandoned;
+} pa_global_stats_t;
+PA_HIDDEN extern pa_global_stats_t pa_gstats;
+
+/* ---- options.c --------------------------------------------------------- */
+typedef struct pa_options {
+    bool     stats_at_exit;     /* POOLALLOC_STATS                                 */
+    uint64_t purge_delay_ns;    /* POOLALLOC_PURGE_DELAY: free memory kept resident */
+    size_t   segment_cache;     /* POOLALLOC_SEGMENT_CACHE: empty segments kept     */
+    bool     verbose;           /* POOLALLOC_VERBOSE                               */
+} pa_options_t;
+PA_HIDDEN extern pa_options_t pa_options;
+PA_HIDDEN void pa_options_init(void);
+
+#endif /* PA_INTERNAL_H */

@@ -1,0 +1,87 @@
+/* options.c — every POOLALLOC_* setting in one table: name, kind, default.
+ * A value that does not parse gets a one-line warning and the default. Runs
+ * during process init, before anything may allocate: getenv only, no libc
+ * allocation. */
+#include <stdlib.h>
+
+#include "internal.h"
+
+pa_options_t pa_options = {
+    .stats_at_exit = false,
+    .purge_delay_ns = 50 * 1000000ull,
+    .segment_cache = 4,
+    .verbose = false,
+};
+
+enum kind { BOOL, DURATION, COUNT };
+
+static const struct option {
+    const char *env;
+    enum kind kind;
+    void *target;
+    const char *what;
+} table[] = {
+    { "POOLALLOC_STATS",         BOOL,     &pa_options.stats_at_exit,  "print statistics at exit" },
+    { "POOLALLOC_PURGE_DELAY",   DURATION, &pa_options.purge_delay_ns, "keep free memory resident this long (e.g. 50ms, 1s)" },
+    { "POOLALLOC_SEGMENT_CACHE", COUNT,    &pa_options.segment_cache,  "empty 4 MiB segments kept for reuse" },
+    { "POOLALLOC_VERBOSE",       BOOL,     &pa_options.verbose,        "report settings at start" },
+};
+
+static bool parse_bool(const char *s, bool *out)
+{
+    static const char *yes[] = { "1", "yes", "true", "on" }, *no[] = { "0", "no", "false", "off" };
+    for (size_t i = 0; i < 4; i++) {
+        if (!strcasecmp(s, yes[i])) { *out = true; return true; }
+        if (!strcasecmp(s, no[i])) { *out = false; return true; }
+    }
+    return false;
+}
+
+/* A number with an optional unit: ns, us, ms (the default), s. */
+static bool parse_duration(const char *s, uint64_t *out)
+{
+    char *end;
+    if (*s < '0' || *s > '9') return false;
+    unsigned long long v = strtoull(s, &end, 10);
+    uint64_t mul = 1000000;
+    if (!strcmp(end, "ns")) mul = 1;
+    else if (!strcmp(end, "us")) mul = 1000;
+    else if (!strcmp(end, "ms") || !*end) mul = 1000000;
+    else if (!strcmp(end, "s")) mul = 1000000000;
+    else return false;
+    if (v > UINT64_MAX / mul) return false;
+    *out = v * mul;
+    return true;
+}
+
+static bool parse_count(const char *s, size_t *out)
+{
+    char *end;
+    if (*s < '0' || *s > '9') return false;
+    unsigned long long v = strtoull(s, &end, 10);
+    if (*end || v > 1000000) return false;
+    *out = (size_t)v;
+    return true;
+}
+
+void pa_options_init(void)
+{
+    for (size_t i = 0; i < sizeof table / sizeof table[0]; i++) {
+        const struct option *o = &table[i];
+        const char *v = getenv(o->env);
+        if (!v) continue;
+        bool ok = false;
+        switch (o->kind) {
+        case BOOL:     ok = parse_bool(v, o->target); break;
+        case DURATION: ok = parse_duration(v, o->target); break;
+        case COUNT:    ok = parse_count(v, o->target); break;
+        }
+        if (!ok) {
+            static const char *expect[] = { "a boolean (0/1, yes/no, on/off)", "a duration (e.g. 50ms, 2s)", "a count" };
+            pa_message("%s=%s is not %s; using the default", o->env, v, expect[o->kind]);
+        }
+    }
+    if (pa_options.verbose)
+        pa_message("stats=%d purge_delay=%llums segment_cache=%zu", pa_options.stats_at_exit,
+                   (unsigned long long)(pa_options.purge_delay_ns / 1000000), pa_options.segment_cache);
+}

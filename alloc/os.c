@@ -1,0 +1,83 @@
+/* os.c — the only place that talks to the kernel about memory, plus the
+ * message helpers (which must never allocate: they format on the stack). */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <sys/mman.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "internal.h"
+
+/* Maps `size` bytes at an address r with (r + offset) % align == 0 (align a
+ * power of two >= 4 KiB, offset a multiple of 4 KiB). Over-maps by `align` and
+ * trims both ends, so the kernel keeps only the part asked for. */
+void *pa_os_map_aligned(size_t size, size_t align, size_t offset)
+{
+    if (size > SIZE_MAX - align) return NULL;
+    size_t over = size + align;
+    uint8_t *p = mmap(NULL, over, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+    if (p == MAP_FAILED) return NULL;
+    uintptr_t a = (((uintptr_t)p + offset + align - 1) & ~(uintptr_t)(align - 1)) - offset;
+    if (a < (uintptr_t)p) a += align;
+    size_t head = a - (uintptr_t)p, tail = over - head - size;
+    if (head) munmap(p, head);
+    if (tail) munmap((uint8_t *)a + size, tail);
+    atomic_fetch_add_explicit(&pa_gstats.mapped, size, memory_order_relaxed);
+    atomic_fetch_add_explicit(&pa_gstats.committed, size, memory_order_relaxed);
+    return (void *)a;
+}
+
+void pa_os_unmap(void *p, size_t size)
+{
+    if (munmap(p, size) != 0) pa_message("munmap(%p, %zu) failed: errno %d", p, size, errno);
+    atomic_fetch_sub_explicit(&pa_gstats.mapped, size, memory_order_relaxed);
+    atomic_fetch_add_explicit(&pa_gstats.purged_total, size, memory_order_relaxed);
+}
+
+/* Gives the physical pages back; the range stays mapped and reads as zero. */
+void pa_os_purge(void *p, size_t size)
+{
+    int saved = errno;
+    madvise(p, size, MADV_DONTNEED);
+    errno = saved;
+    atomic_fetch_add_explicit(&pa_gstats.purged_total, size, memory_order_relaxed);
+}
+
+uint64_t pa_clock_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
+    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+static void vmessage(const char *fmt, va_list ap)
+{
+    char buf[512];
+    int n = snprintf(buf, sizeof buf, "poolalloc: ");
+    int m = vsnprintf(buf + n, sizeof buf - (size_t)n - 1, fmt, ap);
+    if (m < 0) m = 0;
+    size_t len = (size_t)n + ((size_t)m < sizeof buf - (size_t)n - 1 ? (size_t)m : sizeof buf - (size_t)n - 2);
+    buf[len++] = '\n';
+    int saved = errno;
+    ssize_t w = write(2, buf, len);
+    (void)w;
+    errno = saved;
+}
+
+void pa_message(const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    vmessage(fmt, ap);
+    va_end(ap);
+}
+
+void pa_fatal(const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    vmessage(fmt, ap);
+    va_end(ap);
+    abort();
+}

@@ -1,0 +1,201 @@
+/* page.c — a page's free lists and its place in the heap's queues.
+ *
+ * The owner's rules (see types.h for the structures):
+ *   - every class queue's first page is the one malloc allocates from, and
+ *     heap->direct[class] points at it (or at pa_page_empty);
+ *   - a page without free blocks moves to the full list with bit 0 of xfree set;
+ *   - before marking a page full or retiring a page, the owner drains
+ *     heap->remote_pages, so a page is never on that stack twice;
+ *   - an empty page is retired (its slices go back to the segment) unless it is
+ *     the first of its queue, which is kept so a malloc/free loop does not map
+ *     and unmap a page per call. */
+#include "fast.h"
+
+size_t pa_class_slices(size_t class_id)
+{
+    size_t bs = pa_class_size(class_id);
+    if (bs <= 8192) return 1;
+    return (8 * bs + PA_SLICE_SIZE - 1) >> PA_SLICE_SHIFT;    /* >= 8 blocks a page */
+}
+
+void pa_page_setup(pa_page_t *pg, size_t class_id, size_t block_size)
+{
+    pg->free = pg->local_free = NULL;
+    pg->class_id = (uint8_t)class_id;
+    pg->block_size = (uint32_t)block_size;
+    pg->div_magic = pa_div_magic((uint32_t)block_size);
+    pg->reserved = (uint32_t)(((size_t)pg->slice_count << PA_SLICE_SHIFT) / block_size);
+    pg->capacity = 0;
+    pg->used = 0;
+    pg->in_full = 0;
+    pg->next = pg->prev = NULL;
+    atomic_store_explicit(&pg->xfree, 0, memory_order_relaxed);
+}
+
+/* Carves the next few untouched blocks into the free list: about 8 KiB worth
+ * (at least 4 blocks), so a fresh page is faulted in as it is used. */
+bool pa_page_extend(pa_page_t *pg)
+{
+    uint32_t left = pg->reserved - pg->capacity;
+    if (!left) return false;
+    uint32_t n = 8192 / pg->block_size;
+    if (n < 4) n = 4;
+    if (n > left) n = left;
+    uint8_t *first = pg->start + (size_t)pg->capacity * pg->block_size;
+    uint8_t *p = first;
+    for (uint32_t i = 0; i + 1 < n; i++, p += pg->block_size) {
+        pa_block_t *b = (pa_block_t *)p;
+        b->next = (pa_block_t *)(p + pg->block_size);
+        b->key = pa_free_key ^ (uintptr_t)b;
+    }
+    ((pa_block_t *)p)->next = pg->free;
+    ((pa_block_t *)p)->key = pa_free_key ^ (uintptr_t)p;
+    pg->free = (pa_block_t *)first;
+    pg->capacity += n;
+    return true;
+}
+
+/* Moves same-thread and remote frees into the allocation list. */
+void pa_page_collect(pa_page_t *pg)
+{
+    if (atomic_load_explicit(&pg->xfree, memory_order_relaxed) > 1) {
+        uintptr_t x = atomic_exchange_explicit(&pg->xfree, 0, memory_order_acquire);
+        pa_block_t *head = (pa_block_t *)(x & ~(uintptr_t)1), *tail = head;
+        uint32_t n = 0;
+        if (head) {
+            for (n = 1; tail->next; n++) tail = tail->next;
+            tail->next = pg->free;
+            pg->free = head;
+            pg->used -= n;
+        }
+    }
+    if (pg->local_free) {
+        if (!pg->free) {
+            pg->free = pg->local_free;
+        } else {
+            pa_block_t *t = pg->local_free;
+            while (t->next) t = t->next;
+            t->next = pg->free;
+            pg->free = pg->local_free;
+        }
+        pg->local_free = NULL;
+    }
+}
+
+void pa_queue_push_front(pa_page_queue_t *q, pa_page_t *pg)
+{
+    pg->prev = NULL;
+    pg->next = q->first;
+    if (q->first) q->first->prev = pg; else q->last = pg;
+    q->first = pg;
+}
+
+void pa_queue_push_back(pa_page_queue_t *q, pa_page_t *pg)
+{
+    pg->next = NULL;
+    pg->prev = q->last;
+    if (q->last) q->last->next = pg; else q->first = pg;
+    q->last = pg;
+}
+
+void pa_queue_remove(pa_page_queue_t *q, pa_page_t *pg)
+{
+    if (pg->prev) pg->prev->next = pg->next; else q->first = pg->next;
+    if (pg->next) pg->next->prev = pg->prev; else q->last = pg->prev;
+    pg->next = pg->prev = NULL;
+}
+
+static void set_direct(pa_heap_t *h, size_t c)
+{
+    if (c < PA_CLASS_LARGE) h->direct[c] = h->queue[c].first ? h->queue[c].first : &pa_page_empty;
+}
+
+/* Takes a page off whatever list holds it and gives its slices back. */
+void pa_page_retire(pa_heap_t *h, pa_page_t *pg)
+{
+    size_t c = pg->class_id;
+    if (pg->in_full) pa_queue_remove(&h->full, pg);
+    else if (c < PA_CLASS_LARGE) pa_queue_remove(&h->queue[c], pg);
+    set_direct(h, c);
+    pa_segment_page_free(h, pg);
+}
+
+/* Leaves the full list for the back of its queue (large pages: retired once
+ * their block has come back). */
+void pa_page_unfull(pa_heap_t *h, pa_page_t *pg)
+{
+    pa_queue_remove(&h->full, pg);
+    pg->in_full = 0;
+    atomic_fetch_and_explicit(&pg->xfree, ~(uintptr_t)1, memory_order_relaxed);
+    if (pg->class_id == PA_CLASS_LARGE) {      /* its one block has come back */
+        pa_page_collect(pg);
+        pa_segment_page_free(h, pg);
+        return;
+    }
+    pa_queue_push_back(&h->queue[pg->class_id], pg);
+    set_direct(h, pg->class_id);
+}
+
+void pa_heap_take_remote_pages(pa_heap_t *h)
+{
+    if (!atomic_load_explicit(&h->remote_pages, memory_order_relaxed)) return;
+    pa_page_t *pg = atomic_exchange_explicit(&h->remote_pages, NULL, memory_order_acquire);
+    while (pg) {
+        pa_page_t *next = pg->next_remote;
+        if (pg->in_full) pa_page_unfull(h, pg);
+        pg = next;
+    }
+}
+
+/* Called by free() when a page became empty or was on the full list. */
+void pa_page_free_event(pa_heap_t *h, pa_page_t *pg)
+{
+    if (pg->in_full) {
+        bool large = pg->class_id == PA_CLASS_LARGE;
+        if (large) PA_STAT_ADD(h->large_free_bytes, pg->block_size);
+        pa_heap_take_remote_pages(h);
+        if (pg->in_full) pa_page_unfull(h, pg);
+        if (large) return;                       /* unfull gave its slices back */
+    }
+    if (pg->used == 0 && pg != h->queue[pg->class_id].first) {
+        pa_heap_take_remote_pages(h);
+        pa_page_retire(h, pg);
+    }
+}
+
+/* Slow path of malloc for a small class: a page of the class with a free
+ * block, becoming the queue's first and heap->direct[class]; NULL when out of
+ * memory. */
+pa_page_t *pa_page_find_free(pa_heap_t *h, size_t c)
+{
+    pa_heap_take_remote_pages(h);
+    pa_page_queue_t *q = &h->queue[c];
+    pa_page_t *pg = q->first;
+    while (pg) {
+        pa_page_t *next = pg->next;
+        if (!pg->free) {
+            pa_page_collect(pg);
+            if (!pg->free) pa_page_extend(pg);
+        }
+        if (pg->free) {
+            if (pg != q->first) { pa_queue_remove(q, pg); pa_queue_push_front(q, pg); }
+            h->direct[c] = pg;
+            return pg;
+        }
+        uintptr_t expect = 0;
+        if (!atomic_compare_exchange_strong_explicit(&pg->xfree, &expect, 1,
+                                                     memory_order_acq_rel, memory_order_relaxed))
+            continue;                        /* a remote free just came in: look again */
+        pa_queue_remove(q, pg);
+        pg->in_full = 1;
+        pa_queue_push_back(&h->full, pg);
+        pg = next;
+    }
+    pg = pa_segment_page_alloc(h, pa_class_slices(c));
+    if (!pg) { set_direct(h, c); return NULL; }
+    pa_page_setup(pg, c, pa_class_size(c));
+    pa_page_extend(pg);
+    pa_queue_push_front(q, pg);
+    h->direct[c] = pg;
+    return pg;
+}

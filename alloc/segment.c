@@ -1,0 +1,212 @@
+/* segment.c — 4 MiB segments: carving them into slice runs (pages), handing
+ * free slices back to the OS after a delay, and a small global cache of empty
+ * segments so that a heap that shrinks and grows again does not pay for
+ * mmap/munmap each time.
+ *
+ * Invariants: slice 0 is never free (it is the header). A slice is either in
+ * a page run (its bit clear in free_slices) or free; a free slice whose memory
+ * may still be resident has its bit set in dirty_slices, and purge_at_ns says
+ * when those slices have been unused for the purge delay. The cache lock is
+ * taken only when a segment is created, emptied or trimmed: never per object. */
+#include <pthread.h>
+
+#include "internal.h"
+
+#define ALL_SLICES (~(uint64_t)1)
+
+static pthread_mutex_t cache_lock = PTHREAD_MUTEX_INITIALIZER;
+static pa_segment_t *cache_first;          /* most recently emptied first */
+static size_t cache_count;
+static _Atomic(uint64_t) cache_next_expiry;
+
+static void heap_link(pa_heap_t *h, pa_segment_t *s)
+{
+    s->heap = h;
+    s->prev = NULL;
+    s->next = h->segments;
+    if (h->segments) h->segments->prev = s;
+    h->segments = s;
+}
+
+static void heap_unlink(pa_heap_t *h, pa_segment_t *s)
+{
+    if (s->prev) s->prev->next = s->next; else h->segments = s->next;
+    if (s->next) s->next->prev = s->prev;
+    s->next = s->prev = NULL;
+}
+
+static pa_segment_t *segment_new(void)
+{
+    pa_segment_t *s = NULL;
+    pthread_mutex_lock(&cache_lock);
+    if (cache_first) {
+        s = cache_first;
+        cache_first = s->next;
+        cache_count--;
+    }
+    pthread_mutex_unlock(&cache_lock);
+    if (s) return s;
+
+    s = pa_os_map_aligned(PA_SEG_SIZE, PA_SEG_SIZE, 0);
+    if (!s) return NULL;
+    s->kind = PA_SEG_NORMAL;
+    s->map_size = PA_SEG_SIZE;
+    s->free_slices = ALL_SLICES;
+    s->dirty_slices = 0;            /* fresh from mmap: nothing resident */
+    atomic_fetch_sub_explicit(&pa_gstats.committed, PA_SEG_SIZE - PA_SLICE_SIZE, memory_order_relaxed);
+    atomic_fetch_add_explicit(&pa_gstats.segments, 1, memory_order_relaxed);
+    pa_segmap_set(s, true);
+    return s;
+}
+
+static void purge_dirty(pa_segment_t *s)
+{
+    uint64_t d = s->dirty_slices & s->free_slices;
+    while (d) {
+        unsigned i = (unsigned)__builtin_ctzll(d);
+        unsigned n = (unsigned)__builtin_ctzll(~(d >> i));   /* run length */
+        if (i + n > 64) n = 64 - i;
+        pa_os_purge((uint8_t *)s + ((size_t)i << PA_SLICE_SHIFT), (size_t)n << PA_SLICE_SHIFT);
+        atomic_fetch_sub_explicit(&pa_gstats.committed, (size_t)n << PA_SLICE_SHIFT, memory_order_relaxed);
+        d = (n + i >= 64) ? 0 : d & ~((((uint64_t)1 << n) - 1) << i);
+    }
+    s->dirty_slices = 0;
+    s->purge_at_ns = 0;
+}
+
+/* The caller has cleared the segment's segmap bit under the cache lock, so
+ * statistics (which hold that lock) never read an unmapped header. */
+static void segment_destroy(pa_segment_t *s)
+{
+    atomic_fetch_sub_explicit(&pa_gstats.segments, 1, memory_order_relaxed);
+    uint64_t committed = PA_SLICE_SIZE + (uint64_t)__builtin_popcountll(s->dirty_slices & ALL_SLICES) * PA_SLICE_SIZE;
+    atomic_fetch_sub_explicit(&pa_gstats.committed, committed, memory_order_relaxed);
+    pa_os_unmap(s, PA_SEG_SIZE);
+}
+
+/* An empty segment goes to the cache; past the cache's size the oldest one is
+ * unmapped at once, so a burst that is freed gives its memory back promptly. */
+static void segment_release(pa_segment_t *s)
+{
+    uint64_t now = pa_clock_ns();
+    s->heap = NULL;
+    s->cached_at_ns = now;
+    if (!s->purge_at_ns) s->purge_at_ns = now + pa_options.purge_delay_ns;
+    pa_segment_t *evict = NULL;
+    pthread_mutex_lock(&cache_lock);
+    s->prev = NULL;
+    s->next = cache_first;
+    cache_first = s;
+    cache_count++;
+    if (cache_count > pa_options.segment_cache) {
+        pa_segment_t **pp = &cache_first;
+        while ((*pp)->next) pp = &(*pp)->next;      /* oldest is last */
+        evict = *pp;
+        *pp = NULL;
+        cache_count--;
+        pa_segmap_set(evict, false);
+    }
+    uint64_t exp = atomic_load_explicit(&cache_next_expiry, memory_order_relaxed);
+    if (!exp || s->purge_at_ns < exp) atomic_store_explicit(&cache_next_expiry, s->purge_at_ns, memory_order_relaxed);
+    pthread_mutex_unlock(&cache_lock);
+    if (evict) segment_destroy(evict);
+}
+
+/* Purges cached segments whose delay has passed and unmaps those that stayed
+ * unused for 10 delays. `force` does both to every cached segment. */
+bool pa_segment_cache_trim(uint64_t now, bool force)
+{
+    uint64_t exp = atomic_load_explicit(&cache_next_expiry, memory_order_relaxed);
+    if (!force && (!exp || now < exp)) return false;
+    bool released = false;
+    pa_segment_t *doomed = NULL;
+    pthread_mutex_lock(&cache_lock);
+    uint64_t next = 0;
+    for (pa_segment_t **pp = &cache_first; *pp;) {
+        pa_segment_t *s = *pp;
+        if (force || now >= s->cached_at_ns + 10 * pa_options.purge_delay_ns) {
+            *pp = s->next;
+            cache_count--;
+            s->next = doomed;
+            doomed = s;
+            pa_segmap_set(s, false);
+            continue;
+        }
+        if (s->purge_at_ns && now >= s->purge_at_ns) { purge_dirty(s); released = true; }
+        uint64_t e = s->purge_at_ns ? s->purge_at_ns : s->cached_at_ns + 10 * pa_options.purge_delay_ns;
+        if (!next || e < next) next = e;
+        pp = &s->next;
+    }
+    atomic_store_explicit(&cache_next_expiry, next, memory_order_relaxed);
+    pthread_mutex_unlock(&cache_lock);
+    while (doomed) {
+        pa_segment_t *s = doomed;
+        doomed = s->next;
+        segment_destroy(s);
+        released = true;
+    }
+    return released;
+}
+
+static pa_page_t *take_run(pa_segment_t *s, size_t n)
+{
+    uint64_t starts = s->free_slices;
+    for (size_t i = 1; i < n && starts; i++) starts &= s->free_slices >> i;
+    if (!starts) return NULL;
+    unsigned first = (unsigned)__builtin_ctzll(starts);
+    uint64_t run = (n >= 64 ? ~(uint64_t)0 : (((uint64_t)1 << n) - 1)) << first;
+    uint64_t was_dirty = s->dirty_slices & run;
+    s->free_slices &= ~run;
+    s->dirty_slices &= ~run;
+    size_t fresh = (size_t)(__builtin_popcountll(run) - __builtin_popcountll(was_dirty)) << PA_SLICE_SHIFT;
+    atomic_fetch_add_explicit(&pa_gstats.committed, fresh, memory_order_relaxed);
+    pa_page_t *pg = &s->pages[first];
+    for (size_t i = 1; i < n; i++) pg[i].slice_offset = (uint8_t)i;
+    pg->slice_count = (uint8_t)n;
+    pg->start = (uint8_t *)s + ((size_t)first << PA_SLICE_SHIFT);
+    return pg;
+}
+
+/* A run of `slices` free slices from one of h's segments, or a new segment. */
+pa_page_t *pa_segment_page_alloc(pa_heap_t *h, size_t slices)
+{
+    for (pa_segment_t *s = h->segments; s; s = s->next) {
+        pa_page_t *pg = take_run(s, slices);
+        if (pg) return pg;
+    }
+    pa_segment_t *s = segment_new();
+    if (!s) return NULL;
+    heap_link(h, s);
+    return take_run(s, slices);
+}
+
+/* Gives a page's slices back to its segment; an emptied segment is released. */
+void pa_segment_page_free(pa_heap_t *h, pa_page_t *pg)
+{
+    pa_segment_t *s = pa_segment_of(pg);
+    size_t first = (size_t)(pg - s->pages), n = pg->slice_count;
+    uint64_t run = (n >= 64 ? ~(uint64_t)0 : (((uint64_t)1 << n) - 1)) << first;
+    for (size_t i = 0; i < n; i++) memset(&pg[i], 0, offsetof(pa_page_t, xfree));
+    atomic_store_explicit(&pg->xfree, 0, memory_order_relaxed);
+    s->free_slices |= run;
+    s->dirty_slices |= run;
+    if (!s->purge_at_ns) s->purge_at_ns = pa_clock_ns() + pa_options.purge_delay_ns;
+    if (s->free_slices == ALL_SLICES) {
+        heap_unlink(h, s);
+        segment_release(s);
+    }
+}
+
+/* Purges the free slices of h's segments whose delay has passed (all, if force). */
+void pa_segment_purge_heap(pa_heap_t *h, uint64_t now, bool force)
+{
+    for (pa_segment_t *s = h->segments; s; s = s->next)
+        if (s->purge_at_ns && (force || now >= s->purge_at_ns)) purge_dirty(s);
+}
+
+void pa_segment_lock(void) { pthread_mutex_lock(&cache_lock); }
+void pa_segment_unlock(void) { pthread_mutex_unlock(&cache_lock); }
+
+void pa_segment_fork_prepare(void) { pthread_mutex_lock(&cache_lock); }
+void pa_segment_fork_parent(void) { pthread_mutex_unlock(&cache_lock); }
+void pa_segment_fork_child(void) { pthread_mutex_init(&cache_lock, NULL); }

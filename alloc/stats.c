@@ -1,0 +1,119 @@
+/* stats.c — always-on statistics. Per-class counters live in each heap and
+ * are bumped by their owner on the fast path (no atomic RMW); process-wide
+ * counters here are touched only on slow paths. A snapshot sums them. */
+#include <stdio.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include "internal.h"
+#include "poolalloc.h"
+
+pa_global_stats_t pa_gstats;
+
+#define LOAD(x) atomic_load_explicit(&(x), memory_order_relaxed)
+
+static void add_resident(pa_segment_t *s, void *arg)
+{
+    uint64_t *resident = arg;
+    unsigned char vec[PA_SEG_SIZE / PA_OS_PAGE];
+    size_t size = s->map_size;
+    for (size_t off = 0; off < size; off += PA_SEG_SIZE) {
+        size_t len = size - off < PA_SEG_SIZE ? size - off : PA_SEG_SIZE;
+        if (mincore((uint8_t *)s + off, len, vec) != 0) continue;
+        for (size_t i = 0; i < (len + PA_OS_PAGE - 1) / PA_OS_PAGE; i++)
+            *resident += (vec[i] & 1) ? PA_OS_PAGE : 0;
+    }
+}
+
+void pa_stats_get(pa_stats_t *out)
+{
+    memset(out, 0, sizeof *out);
+    uint64_t large_alloc_bytes = 0, large_free_bytes = 0, large_allocs = 0, large_frees = 0;
+    pa_heaps_lock();
+    for (pa_heap_t *h = pa_heap_list(); h; h = h->next_all) {
+        for (size_t c = 1; c < PA_CLASS_LARGE; c++) {
+            uint64_t a = LOAD(h->stat[c].allocs), f = LOAD(h->stat[c].frees), sz = pa_class_size(c);
+            out->alloc_objects += a;
+            out->free_objects += f;
+            out->alloc_bytes += a * sz;
+            out->free_bytes += f * sz;
+        }
+        large_allocs += LOAD(h->stat[PA_CLASS_LARGE].allocs);
+        large_frees += LOAD(h->stat[PA_CLASS_LARGE].frees);
+        large_alloc_bytes += LOAD(h->large_alloc_bytes);
+        large_free_bytes += LOAD(h->large_free_bytes);
+        out->remote_frees += LOAD(h->remote_frees);
+    }
+    pa_heaps_unlock();
+    /* orphan frees of small blocks were counted in bytes only; their objects: */
+    uint64_t orphan = LOAD(pa_gstats.orphan_frees), orphan_large = LOAD(pa_gstats.orphan_large_frees);
+    out->free_objects += orphan - orphan_large;
+    out->free_bytes += LOAD(pa_gstats.orphan_free_bytes) - LOAD(pa_gstats.orphan_large_free_bytes);
+    out->remote_frees += orphan;
+
+    large_frees += orphan_large;
+    large_free_bytes += LOAD(pa_gstats.orphan_large_free_bytes);
+    out->large_allocs = large_allocs + LOAD(pa_gstats.huge_allocs);
+    out->large_frees = large_frees + LOAD(pa_gstats.huge_frees);
+    uint64_t huge_alloc_bytes = LOAD(pa_gstats.huge_alloc_bytes), huge_free_bytes = LOAD(pa_gstats.huge_free_bytes);
+    out->large_live_bytes = (large_alloc_bytes - large_free_bytes) + (huge_alloc_bytes - huge_free_bytes);
+
+    out->alloc_objects += out->large_allocs;
+    out->free_objects += out->large_frees;
+    out->alloc_bytes += large_alloc_bytes + huge_alloc_bytes;
+    out->free_bytes += large_free_bytes + huge_free_bytes;
+    out->live_objects = out->alloc_objects - out->free_objects;
+    out->live_bytes = out->alloc_bytes - out->free_bytes;
+
+    out->mapped_bytes = LOAD(pa_gstats.mapped);
+    out->committed_bytes = LOAD(pa_gstats.committed);
+    out->purged_bytes = LOAD(pa_gstats.purged_total);
+    out->segments = LOAD(pa_gstats.segments);
+    out->heaps = LOAD(pa_gstats.heaps);
+    out->heaps_abandoned = LOAD(pa_gstats.heaps_abandoned);
+
+    /* no segment may be unmapped while we read its header: hold both locks */
+    uint64_t resident = 0;
+    pa_segment_lock();
+    pa_huge_lock();
+    pa_segmap_foreach(add_resident, &resident);
+    pa_huge_unlock();
+    pa_segment_unlock();
+    out->resident_bytes = resident;
+}
+
+static int human(char *buf, size_t n, uint64_t v)
+{
+    if (v >= ((uint64_t)1 << 30)) return snprintf(buf, n, "  (%.1f GiB)", (double)v / (1 << 30));
+    if (v >= ((uint64_t)1 << 20)) return snprintf(buf, n, "  (%.1f MiB)", (double)v / (1 << 20));
+    if (v >= ((uint64_t)1 << 10)) return snprintf(buf, n, "  (%.1f KiB)", (double)v / (1 << 10));
+    buf[0] = 0;
+    return 0;
+}
+
+void pa_stats_print(int fd)
+{
+    pa_stats_t s;
+    pa_stats_get(&s);
+    struct { const char *name; uint64_t v; bool bytes; } rows[] = {
+        { "alloc_objects", s.alloc_objects, false }, { "alloc_bytes", s.alloc_bytes, true },
+        { "free_objects", s.free_objects, false },   { "free_bytes", s.free_bytes, true },
+        { "live_objects", s.live_objects, false },   { "live_bytes", s.live_bytes, true },
+        { "remote_frees", s.remote_frees, false },
+        { "large_allocs", s.large_allocs, false },   { "large_frees", s.large_frees, false },
+        { "large_live_bytes", s.large_live_bytes, true },
+        { "mapped_bytes", s.mapped_bytes, true },    { "committed_bytes", s.committed_bytes, true },
+        { "resident_bytes", s.resident_bytes, true }, { "purged_bytes", s.purged_bytes, true },
+        { "segments", s.segments, false },           { "heaps", s.heaps, false },
+        { "heaps_abandoned", s.heaps_abandoned, false },
+    };
+    char line[160];
+    int n = snprintf(line, sizeof line, "poolalloc statistics (pid %d)\n", (int)getpid());
+    if (write(fd, line, (size_t)n) < 0) return;
+    for (size_t i = 0; i < sizeof rows / sizeof rows[0]; i++) {
+        char h[32] = "";
+        if (rows[i].bytes) human(h, sizeof h, rows[i].v);
+        n = snprintf(line, sizeof line, "  %-17s %20llu%s\n", rows[i].name, (unsigned long long)rows[i].v, h);
+        if (write(fd, line, (size_t)n) < 0) return;
+    }
+}

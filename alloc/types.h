@@ -1,0 +1,153 @@
+/* types.h — every data structure of the allocator, explained before use.
+ *
+ * SEGMENTS. All small and medium memory lives in segments: 4 MiB regions
+ * aligned to 4 MiB, so `ptr & ~(PA_SEG_SIZE-1)` finds the segment of any
+ * pointer inside one. A process-wide bitmap (segmap.c) has one bit per 4 MiB of
+ * address space, set for every segment start we mapped; free() tests that bit
+ * first, which is how it tells in O(1) whether a pointer is ours at all.
+ *
+ * SLICES AND PAGES. A segment is cut into 64 slices of 64 KiB. Slice 0 holds
+ * the segment header (this struct, with its page descriptors); the other 63
+ * are handed out in runs called pages. A page of a small size class is 1 slice,
+ * of a medium class a few slices, and a "large" page holds a single object of
+ * 128 KiB..2 MiB. Each slice has a page descriptor in the header; the first
+ * slice of a run carries the page state, the others only slice_offset, the
+ * distance back to the first, so that any address finds its page in O(1).
+ *
+ * OWNERSHIP. A segment belongs to one heap (a thread's allocator state), and so
+ * do all its pages. Only the owning thread touches a page's free, local_free,
+ * used and queue links: no lock, no atomic read-modify-write. A free() from any
+ * other thread pushes the block onto the page's atomic xfree list; the owner
+ * collects that list when it next looks at the page for free blocks.
+ *
+ * FREE LISTS OF A PAGE. `free` is the list malloc pops from; same-thread free()
+ * pushes to `local_free` (kept apart so that the allocation list does not get
+ * interleaved with recently freed blocks; collected when `free` runs dry);
+ * other threads push to `xfree`. Blocks not yet carved (capacity < reserved) are
+ * untouched memory, so a fresh page costs no RSS until it is used.
+ *
+ * FULL PAGES. A page found without free blocks leaves its class queue for the
+ * heap's full list, and the owner sets bit 0 of xfree ("tell me"). The first
+ * remote free that lands on such a page clears the bit in the same CAS and
+ * pushes the page onto the heap's atomic remote_pages stack; the owner moves
+ * those pages back to their queues on its next slow path. A same-thread free to
+ * a full page sees page->in_full and moves it back itself.
+ *
+ * HEAPS. One per thread, reached through a thread-local pointer that starts at
+ * a static empty heap whose pages have no free blocks, so the fast path needs no
+ * "initialised?" test: the first malloc simply falls to the slow path. Heaps are
+ * never unmapped: a thread that exits collects what it can, returns empty
+ * segments, and parks its heap on the abandoned list; the next new thread adopts
+ * it whole. So thread churn reuses memory instead of growing it.
+ *
+ * HUGE BLOCKS (> 2 MiB) get their own mapping, also 4 MiB aligned with a small
+ * header in front (segment kind PA_SEG_HUGE), and go through a small global
+ * cache when freed (huge.c).
+ */
+#ifndef PA_TYPES_H
+#define PA_TYPES_H
+
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define PA_SEG_SHIFT    22
+#define PA_SEG_SIZE     ((size_t)1 << PA_SEG_SHIFT)            /* 4 MiB   */
+#define PA_SEG_MASK     (PA_SEG_SIZE - 1)
+#define PA_SLICE_SHIFT  16
+#define PA_SLICE_SIZE   ((size_t)1 << PA_SLICE_SHIFT)          /* 64 KiB  */
+#define PA_SLICES       (PA_SEG_SIZE / PA_SLICE_SIZE)          /* 64      */
+#define PA_OS_PAGE      4096
+
+#define PA_MIN_ALIGN    16
+#define PA_SMALL_MAX    ((size_t)128 << 10)   /* largest size class            */
+#define PA_LARGE_MAX    ((size_t)2 << 20)     /* largest single-object page    */
+#define PA_CLASSES      89                    /* classes 1..88; 0 = not a page */
+#define PA_CLASS_LARGE  PA_CLASSES            /* marks a single-object page    */
+
+#define PA_LIKELY(x)    __builtin_expect(!!(x), 1)
+#define PA_UNLIKELY(x)  __builtin_expect(!!(x), 0)
+#define PA_NOINLINE     __attribute__((noinline))
+#define PA_HIDDEN       __attribute__((visibility("hidden")))
+#define PA_API          __attribute__((visibility("default")))
+#define PA_TLS          __thread __attribute__((tls_model("initial-exec")))
+
+typedef struct pa_block {
+    struct pa_block *next;
+    uintptr_t key;          /* pa_free_key ^ address while free: double-free hint */
+} pa_block_t;
+
+struct pa_heap;
+struct pa_segment;
+
+typedef struct pa_page {
+    /* --- first cache line: the owner's fast path --- */
+    pa_block_t *free;          /* blocks to allocate                              */
+    pa_block_t *local_free;    /* blocks freed by the owner                       */
+    uint8_t    *start;         /* address of block 0 (NULL: not a page)          */
+    uint64_t    div_magic;     /* off is a multiple of block_size iff
+                                  (uint32_t)off * div_magic <= div_magic - 1     */
+    uint32_t    used;          /* blocks handed out and not yet collected back   */
+    uint32_t    block_size;
+    uint32_t    capacity;      /* blocks carved into lists so far                 */
+    uint32_t    reserved;      /* blocks that fit in the page                     */
+    uint8_t     class_id;      /* 1..88, PA_CLASS_LARGE, or 0 for no page        */
+    uint8_t     slice_offset;  /* >0: this descriptor is slice N of a run        */
+    uint8_t     slice_count;   /* length of the run (first descriptor only)      */
+    uint8_t     in_full;       /* on the heap's full list                         */
+    uint8_t     pad_[12];
+    /* --- second cache line: written by other threads or rarely --- */
+    _Atomic(uintptr_t) xfree;  /* remote frees; bit 0 = owner wants a notice     */
+    struct pa_page *next, *prev;          /* class queue or full list             */
+    struct pa_page *next_remote;          /* heap->remote_pages stack             */
+    uint8_t     pad2_[32];
+} pa_page_t;
+
+_Static_assert(sizeof(pa_page_t) == 128, "page descriptor is two cache lines");
+
+enum { PA_SEG_NORMAL = 1, PA_SEG_HUGE = 2 };
+
+typedef struct pa_segment {
+    struct pa_heap *heap;        /* owner; NULL while cached                       */
+    uint32_t kind;
+    uint32_t pad_;
+    uint64_t free_slices;        /* bit i: slice i is not part of any page         */
+    uint64_t dirty_slices;       /* free and possibly resident (not yet purged)    */
+    uint64_t purge_at_ns;        /* when dirty slices may be purged (0: none)      */
+    size_t   map_size;           /* bytes mapped, PA_SEG_SIZE or a huge block's    */
+    size_t   huge_offset;        /* huge: user block starts at segment + offset    */
+    size_t   huge_size;          /* huge: usable bytes                             */
+    struct pa_segment *next, *prev;   /* heap's segments, or a cache list          */
+    uint64_t cached_at_ns;       /* when it entered a cache                        */
+    _Alignas(64) pa_page_t pages[PA_SLICES];
+} pa_segment_t;
+
+typedef struct pa_page_queue {
+    pa_page_t *first, *last;
+} pa_page_queue_t;
+
+typedef struct pa_class_stat {
+    _Atomic(uint64_t) allocs, frees;   /* written by the owner only; atomic so that
+                                          statistics may read them from any thread */
+} pa_class_stat_t;
+
+typedef struct pa_heap {
+    pa_page_t *direct[PA_CLASSES + 1];   /* current page of each class (never NULL) */
+    pa_class_stat_t stat[PA_CLASSES + 1];/* same-thread counts; [PA_CLASS_LARGE] are
+                                            large pages, bytes kept below           */
+    _Atomic(uint64_t) large_alloc_bytes, large_free_bytes;
+    _Atomic(uint64_t) remote_frees;      /* frees this thread sent to other heaps   */
+    pa_page_queue_t queue[PA_CLASSES + 1];
+    pa_page_queue_t full;
+    _Atomic(pa_page_t *) remote_pages;   /* full pages that got a remote free       */
+    pa_segment_t *segments;              /* segments this heap owns                 */
+    uint64_t next_maintenance_ns;
+    uint32_t slow_calls;
+    bool     abandoned;
+    bool     lost;                       /* owner vanished in fork: never adopt     */
+    struct pa_heap *next_all;            /* every heap, for statistics              */
+    struct pa_heap *next_abandoned;
+} pa_heap_t;
+
+#endif /* PA_TYPES_H */
