@@ -20,7 +20,7 @@ static void *large_alloc(pa_heap_t *h, size_t size)
     pg->in_full = 1;
     atomic_store_explicit(&pg->xfree, 1, memory_order_relaxed);
     pa_queue_push_back(&h->full, pg);
-    PA_STAT_INC(h->stat[PA_CLASS_LARGE].allocs);
+    PA_STAT_INC(h->allocs[PA_CLASS_LARGE]);
     PA_STAT_ADD(h->large_alloc_bytes, pg->block_size);
     return pg->start;
 }
@@ -33,20 +33,23 @@ void *pa_malloc_generic(pa_heap_t *h, size_t size, size_t align)
         h = pa_heap_get_or_init();
         if (!h) { errno = ENOMEM; return NULL; }
     }
-    pa_heap_maintenance(h);
     void *p;
-    if (size <= PA_SMALL_MAX && align <= PA_SLICE_SIZE) {
+    if (size <= PA_SMALL_MAX && align <= PA_SLICE_SIZE) {   /* 1 KiB..128 KiB land here */
         size_t c = pa_class_of(size);
         pa_page_t *pg = h->direct[c];
-        if (!pg->free) pg = pa_page_find_free(h, c);
-        if (!pg) { errno = ENOMEM; return NULL; }
+        if (!pg->free) {
+            pa_heap_maintenance(h);
+            pg = pa_page_find_free(h, c);
+            if (!pg) { errno = ENOMEM; return NULL; }
+        }
         pa_block_t *b = pg->free;
         pg->free = b->next;
         pg->used++;
         b->key = 0;
-        PA_STAT_INC(h->stat[c].allocs);
+        PA_STAT_INC(h->allocs[c]);
         return b;
     }
+    pa_heap_maintenance(h);
     if (size <= PA_LARGE_MAX && align <= PA_SLICE_SIZE) p = large_alloc(h, size);
     else p = pa_huge_alloc(size, align, false);
     if (!p) errno = ENOMEM;

@@ -9,48 +9,55 @@
 
 #include "internal.h"
 
-/* Counters written only by their owner: a plain load-add-store, atomic only so
- * that statistics may read them from other threads without a data race. */
+/* Counters written only by their owning thread and read by statistics from
+ * any thread. On x86-64 an aligned 8-byte add is one instruction and a
+ * concurrent reader sees the old or the new value, never a torn one; the asm
+ * keeps it one instruction without a lock prefix (and out of TSan's view:
+ * readers use atomic loads). Elsewhere: relaxed load + store. */
+#if defined(__x86_64__) && !defined(__SANITIZE_THREAD__)
+#define PA_STAT_ADD(x, n) __asm__("addq %1, %0" : "+m"(x) : "er"((uint64_t)(n)))
+#else
 #define PA_STAT_ADD(x, n) atomic_store_explicit(&(x), atomic_load_explicit(&(x), memory_order_relaxed) + (n), memory_order_relaxed)
+#endif
 #define PA_STAT_INC(x) PA_STAT_ADD(x, 1)
 
 static inline void *pa_malloc_inline(size_t size)
 {
     pa_heap_t *h = pa_tl_heap;
-    if (PA_LIKELY(size <= PA_SMALL_MAX)) {
-        size_t c = pa_class_of(size);
+    if (PA_LIKELY(size <= PA_CLASS_TABLE_MAX)) {
+        size_t c = pa_class_table[(size + 15) >> 4];   /* 0 before init: empty page */
         pa_page_t *pg = h->direct[c];
         pa_block_t *b = pg->free;
         if (PA_LIKELY(b != NULL)) {
             pg->free = b->next;
             pg->used++;
             b->key = 0;
-            PA_STAT_INC(h->stat[c].allocs);
+            PA_STAT_INC(h->allocs[c]);
             return b;
         }
     }
     return pa_malloc_generic(h, size, 0);
 }
 
-static inline void pa_free_inline(void *p)
+static inline __attribute__((always_inline)) void pa_free_inline(void *p)
 {
     uintptr_t a = (uintptr_t)p;
     if (PA_UNLIKELY(!pa_segmap_has(a))) { pa_free_generic(p); return; }
     pa_segment_t *s = pa_segment_of(p);
+    pa_heap_t *h = pa_tl_heap;
+    /* only a normal segment of this thread's heap gets here: its descriptors
+     * are real (in a huge block they would be the program's data) */
+    if (PA_UNLIKELY(s->heap != h)) { pa_free_generic(p); return; }
     pa_page_t *pg = pa_page_of(s, p);
     if (PA_UNLIKELY(!pa_page_is_block_start(pg, p))) { pa_free_generic(p); return; }
     pa_block_t *b = (pa_block_t *)p;
-    pa_heap_t *h = pa_tl_heap;
-    if (PA_LIKELY(s->heap == h)) {
-        if (PA_UNLIKELY(b->key == (pa_free_key ^ a))) pa_check_double_free(pg, b);
-        b->next = pg->local_free;
-        b->key = pa_free_key ^ a;
-        pg->local_free = b;
-        PA_STAT_INC(h->stat[pg->class_id].frees);
-        if (PA_UNLIKELY(--pg->used == 0 || pg->in_full)) pa_page_free_event(h, pg);
-    } else {
-        pa_free_remote(pg, b);
-    }
+    if (PA_UNLIKELY(b->key == (pa_free_key ^ a))) { pa_free_suspect(h, pg, b); return; }
+    b->next = pg->local_free;
+    b->key = pa_free_key ^ a;
+    pg->local_free = b;
+    PA_STAT_INC(h->free_count);
+    PA_STAT_ADD(h->free_bytes, pg->block_size);
+    if (PA_UNLIKELY(--pg->used == 0 || pg->in_full)) pa_page_free_event(h, pg);
 }
 
 #endif /* PA_FAST_H */

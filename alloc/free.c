@@ -24,9 +24,13 @@ void pa_free_remote(pa_page_t *pg, pa_block_t *b)
     pa_heap_t *h = pa_tl_heap;
     size_t bytes = pg->block_size;
     if (h != &pa_heap_empty) {
-        PA_STAT_INC(h->stat[pg->class_id].frees);
+        PA_STAT_INC(h->free_count);
+        PA_STAT_ADD(h->free_bytes, bytes);
         PA_STAT_INC(h->remote_frees);
-        if (pg->class_id == PA_CLASS_LARGE) PA_STAT_ADD(h->large_free_bytes, bytes);
+        if (pg->class_id == PA_CLASS_LARGE) {
+            PA_STAT_INC(h->large_frees);
+            PA_STAT_ADD(h->large_free_bytes, bytes);
+        }
     } else {                               /* a thread without a heap (exiting) */
         atomic_fetch_add_explicit(&pa_gstats.orphan_frees, 1, memory_order_relaxed);
         atomic_fetch_add_explicit(&pa_gstats.orphan_free_bytes, bytes, memory_order_relaxed);
@@ -46,12 +50,16 @@ static bool list_has(const pa_block_t *list, const pa_block_t *b)
 
 /* The block carries the free key, so it is probably free already. Confirm by
  * walking the page's lists (this thread owns the page, so they are stable but
- * for pushes to xfree, which only ever prepend). */
-void pa_check_double_free(pa_page_t *pg, pa_block_t *b)
+ * for pushes to xfree, which only ever prepend); if it is not there, the key
+ * was a coincidence of the program's data and the free goes ahead. */
+void pa_free_suspect(pa_heap_t *h, pa_page_t *pg, pa_block_t *b)
 {
     const pa_block_t *remote = (const pa_block_t *)(atomic_load_explicit(&pg->xfree, memory_order_acquire) & ~(uintptr_t)1);
     if (list_has(pg->free, b) || list_has(pg->local_free, b) || list_has(remote, b))
         pa_fatal("free(): double free %p", (void *)b);
+    b->key = 0;
+    (void)h;
+    pa_free_inline(b);
 }
 
 void pa_free_generic(void *p)
@@ -66,9 +74,13 @@ void pa_free_generic(void *p)
         pa_huge_free(s);
         return;
     }
-    if (s && s->kind == PA_SEG_NORMAL) {
+    if (s && s->kind == PA_SEG_NORMAL && s->heap) {
         pa_page_t *pg = pa_page_of(s, p);
-        if (pa_page_is_block_start(pg, p)) { pa_free_inline(p); return; }
+        if (pa_page_is_block_start(pg, p) && pg->class_id) {
+            if (s->heap == pa_tl_heap) pa_free_inline(p);     /* (not reached: fast path) */
+            else pa_free_remote(pg, (pa_block_t *)p);
+            return;
+        }
     }
     pa_fatal("free(): invalid pointer %p", p);
 }

@@ -9,6 +9,7 @@
 #include "internal.h"
 
 pa_page_t pa_page_empty;
+uint8_t pa_class_table[PA_CLASS_TABLE_MAX / 16 + 1];
 pa_heap_t pa_heap_empty = { .direct = { [0 ... PA_CLASSES] = &pa_page_empty } };
 PA_TLS pa_heap_t *pa_tl_heap = &pa_heap_empty;
 uintptr_t pa_free_key = 0x9e3779b97f4a7c15u;
@@ -174,6 +175,7 @@ void pa_process_init(void)
         return;
     }
     in_init = true;
+    for (size_t i = 0; i <= PA_CLASS_TABLE_MAX / 16; i++) pa_class_table[i] = (uint8_t)pa_class_of(i * 16);
     pa_options_init();
     const uint64_t *rnd = (const uint64_t *)getauxval(AT_RANDOM);
     if (rnd) pa_free_key ^= rnd[0] ^ (rnd[1] << 1);

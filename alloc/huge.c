@@ -94,8 +94,9 @@ void *pa_huge_alloc(size_t size, size_t align, bool zero)
     s->huge_offset = off;
     s->huge_size = s->map_size - off;
     if (off < PA_SEG_SIZE) {                 /* the descriptor free() will read */
-        s->pages[off >> PA_SLICE_SHIFT].slice_offset = 0;
-        s->pages[off >> PA_SLICE_SHIFT].start = NULL;
+        pa_page_t *d = &s->pages[off >> PA_SLICE_SHIFT];
+        d->start = NULL;
+        d->page = d;
     }
     atomic_fetch_add_explicit(&pa_gstats.huge_allocs, 1, memory_order_relaxed);
     atomic_fetch_add_explicit(&pa_gstats.huge_alloc_bytes, s->huge_size, memory_order_relaxed);

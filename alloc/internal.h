@@ -34,6 +34,11 @@ static inline size_t pa_class_of(size_t size)
     return 8 + ((size_t)(b - 7) << 3) + ((w >> (b - 3)) & 7) + 1;
 }
 
+/* Class of every size up to 1 KiB by (size + 15) / 16, filled at process
+ * init; all zero before, which sends the first malloc to the slow path. */
+#define PA_CLASS_TABLE_MAX 1024
+PA_HIDDEN extern uint8_t pa_class_table[PA_CLASS_TABLE_MAX / 16 + 1];
+
 static inline size_t pa_class_size(size_t c)
 {
     if (c <= 8) return c << 4;
@@ -57,8 +62,7 @@ static inline pa_segment_t *pa_segment_of(const void *p)
 
 static inline pa_page_t *pa_page_of(pa_segment_t *s, const void *p)
 {
-    pa_page_t *pg = &s->pages[((uintptr_t)p - (uintptr_t)s) >> PA_SLICE_SHIFT];
-    return pg - pg->slice_offset;
+    return s->pages[((uintptr_t)p & PA_SEG_MASK) >> PA_SLICE_SHIFT].page;
 }
 
 /* True iff p is the start of a block of page pg (not interior, not header). */
@@ -131,7 +135,7 @@ PA_HIDDEN void *pa_realloc_impl(void *p, size_t size);
 PA_HIDDEN size_t pa_block_size(const void *p);
 PA_HIDDEN size_t pa_usable_size_checked(const void *p, const char *fn);
 PA_HIDDEN void  pa_free_remote(pa_page_t *pg, pa_block_t *b);
-PA_HIDDEN void  pa_check_double_free(pa_page_t *pg, pa_block_t *b);
+PA_HIDDEN void  pa_free_suspect(pa_heap_t *h, pa_page_t *pg, pa_block_t *b);
 PA_HIDDEN void *pa_huge_alloc(size_t size, size_t align, bool zero);
 PA_HIDDEN void  pa_huge_free(pa_segment_t *s);
 PA_HIDDEN bool  pa_huge_cache_trim(uint64_t now, bool force);

@@ -152,7 +152,10 @@ void pa_page_free_event(pa_heap_t *h, pa_page_t *pg)
 {
     if (pg->in_full) {
         bool large = pg->class_id == PA_CLASS_LARGE;
-        if (large) PA_STAT_ADD(h->large_free_bytes, pg->block_size);
+        if (large) {
+            PA_STAT_INC(h->large_frees);
+            PA_STAT_ADD(h->large_free_bytes, pg->block_size);
+        }
         pa_heap_take_remote_pages(h);
         if (pg->in_full) pa_page_unfull(h, pg);
         if (large) return;                       /* unfull gave its slices back */

@@ -53,6 +53,7 @@ static pa_segment_t *segment_new(void)
     s->map_size = PA_SEG_SIZE;
     s->free_slices = ALL_SLICES;
     s->dirty_slices = 0;            /* fresh from mmap: nothing resident */
+    for (size_t i = 0; i < PA_SLICES; i++) s->pages[i].page = &s->pages[i];
     atomic_fetch_sub_explicit(&pa_gstats.committed, PA_SEG_SIZE - PA_SLICE_SIZE, memory_order_relaxed);
     atomic_fetch_add_explicit(&pa_gstats.segments, 1, memory_order_relaxed);
     pa_segmap_set(s, true);
@@ -161,7 +162,7 @@ static pa_page_t *take_run(pa_segment_t *s, size_t n)
     size_t fresh = (size_t)(__builtin_popcountll(run) - __builtin_popcountll(was_dirty)) << PA_SLICE_SHIFT;
     atomic_fetch_add_explicit(&pa_gstats.committed, fresh, memory_order_relaxed);
     pa_page_t *pg = &s->pages[first];
-    for (size_t i = 1; i < n; i++) pg[i].slice_offset = (uint8_t)i;
+    for (size_t i = 1; i < n; i++) pg[i].page = pg;
     pg->slice_count = (uint8_t)n;
     pg->start = (uint8_t *)s + ((size_t)first << PA_SLICE_SHIFT);
     return pg;
@@ -186,7 +187,10 @@ void pa_segment_page_free(pa_heap_t *h, pa_page_t *pg)
     pa_segment_t *s = pa_segment_of(pg);
     size_t first = (size_t)(pg - s->pages), n = pg->slice_count;
     uint64_t run = (n >= 64 ? ~(uint64_t)0 : (((uint64_t)1 << n) - 1)) << first;
-    for (size_t i = 0; i < n; i++) memset(&pg[i], 0, offsetof(pa_page_t, xfree));
+    for (size_t i = 0; i < n; i++) {
+        memset(&pg[i], 0, offsetof(pa_page_t, xfree));
+        pg[i].page = &pg[i];
+    }
     atomic_store_explicit(&pg->xfree, 0, memory_order_relaxed);
     s->free_slices |= run;
     s->dirty_slices |= run;

@@ -32,36 +32,35 @@ void pa_stats_get(pa_stats_t *out)
     pa_heaps_lock();
     for (pa_heap_t *h = pa_heap_list(); h; h = h->next_all) {
         for (size_t c = 1; c < PA_CLASS_LARGE; c++) {
-            uint64_t a = LOAD(h->stat[c].allocs), f = LOAD(h->stat[c].frees), sz = pa_class_size(c);
-            out->alloc_objects += a;
-            out->free_objects += f;
-            out->alloc_bytes += a * sz;
-            out->free_bytes += f * sz;
+            uint64_t n = LOAD(h->allocs[c]);
+            out->alloc_objects += n;
+            out->alloc_bytes += n * pa_class_size(c);
         }
-        large_allocs += LOAD(h->stat[PA_CLASS_LARGE].allocs);
-        large_frees += LOAD(h->stat[PA_CLASS_LARGE].frees);
+        large_allocs += LOAD(h->allocs[PA_CLASS_LARGE]);
         large_alloc_bytes += LOAD(h->large_alloc_bytes);
+        large_frees += LOAD(h->large_frees);
         large_free_bytes += LOAD(h->large_free_bytes);
+        out->free_objects += LOAD(h->free_count);
+        out->free_bytes += LOAD(h->free_bytes);
         out->remote_frees += LOAD(h->remote_frees);
     }
     pa_heaps_unlock();
-    /* orphan frees of small blocks were counted in bytes only; their objects: */
-    uint64_t orphan = LOAD(pa_gstats.orphan_frees), orphan_large = LOAD(pa_gstats.orphan_large_frees);
-    out->free_objects += orphan - orphan_large;
-    out->free_bytes += LOAD(pa_gstats.orphan_free_bytes) - LOAD(pa_gstats.orphan_large_free_bytes);
-    out->remote_frees += orphan;
-
-    large_frees += orphan_large;
+    /* frees by threads that had no heap (while exiting) */
+    out->free_objects += LOAD(pa_gstats.orphan_frees);
+    out->free_bytes += LOAD(pa_gstats.orphan_free_bytes);
+    out->remote_frees += LOAD(pa_gstats.orphan_frees);
+    large_frees += LOAD(pa_gstats.orphan_large_frees);
     large_free_bytes += LOAD(pa_gstats.orphan_large_free_bytes);
-    out->large_allocs = large_allocs + LOAD(pa_gstats.huge_allocs);
-    out->large_frees = large_frees + LOAD(pa_gstats.huge_frees);
-    uint64_t huge_alloc_bytes = LOAD(pa_gstats.huge_alloc_bytes), huge_free_bytes = LOAD(pa_gstats.huge_free_bytes);
-    out->large_live_bytes = (large_alloc_bytes - large_free_bytes) + (huge_alloc_bytes - huge_free_bytes);
 
-    out->alloc_objects += out->large_allocs;
-    out->free_objects += out->large_frees;
+    uint64_t huge_allocs = LOAD(pa_gstats.huge_allocs), huge_frees = LOAD(pa_gstats.huge_frees);
+    uint64_t huge_alloc_bytes = LOAD(pa_gstats.huge_alloc_bytes), huge_free_bytes = LOAD(pa_gstats.huge_free_bytes);
+    out->large_allocs = large_allocs + huge_allocs;
+    out->large_frees = large_frees + huge_frees;
+    out->large_live_bytes = (large_alloc_bytes - large_free_bytes) + (huge_alloc_bytes - huge_free_bytes);
+    out->alloc_objects += large_allocs + huge_allocs;
     out->alloc_bytes += large_alloc_bytes + huge_alloc_bytes;
-    out->free_bytes += large_free_bytes + huge_free_bytes;
+    out->free_objects += huge_frees;
+    out->free_bytes += huge_free_bytes;
     out->live_objects = out->alloc_objects - out->free_objects;
     out->live_bytes = out->alloc_bytes - out->free_bytes;
 

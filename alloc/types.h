@@ -10,9 +10,9 @@
  * the segment header (this struct, with its page descriptors); the other 63
  * are handed out in runs called pages. A page of a small size class is 1 slice,
  * of a medium class a few slices, and a "large" page holds a single object of
- * 128 KiB..2 MiB. Each slice has a page descriptor in the header; the first
- * slice of a run carries the page state, the others only slice_offset, the
- * distance back to the first, so that any address finds its page in O(1).
+ * 128 KiB..2 MiB. Each slice has a descriptor in the header; the first slice
+ * of a run carries the page state, and every descriptor points (`page`) to
+ * the first of its run, so that any address finds its page in O(1).
  *
  * OWNERSHIP. A segment belongs to one heap (a thread's allocator state), and so
  * do all its pages. Only the owning thread touches a page's free, local_free,
@@ -93,10 +93,12 @@ typedef struct pa_page {
     uint32_t    capacity;      /* blocks carved into lists so far                 */
     uint32_t    reserved;      /* blocks that fit in the page                     */
     uint8_t     class_id;      /* 1..88, PA_CLASS_LARGE, or 0 for no page        */
-    uint8_t     slice_offset;  /* >0: this descriptor is slice N of a run        */
     uint8_t     slice_count;   /* length of the run (first descriptor only)      */
     uint8_t     in_full;       /* on the heap's full list                         */
-    uint8_t     pad_[12];
+    uint8_t     pad0_;
+    uint32_t    pad_;
+    struct pa_page *page;      /* the run's first descriptor (itself if first or
+                                  not in a page): free()'s O(1) lookup          */
     /* --- second cache line: written by other threads or rarely --- */
     _Atomic(uintptr_t) xfree;  /* remote frees; bit 0 = owner wants a notice     */
     struct pa_page *next, *prev;          /* class queue or full list             */
@@ -127,17 +129,16 @@ typedef struct pa_page_queue {
     pa_page_t *first, *last;
 } pa_page_queue_t;
 
-typedef struct pa_class_stat {
-    _Atomic(uint64_t) allocs, frees;   /* written by the owner only; atomic so that
-                                          statistics may read them from any thread */
-} pa_class_stat_t;
-
+/* Statistics counters of a heap are written by its thread only, with plain
+ * load-add-store (see PA_STAT_ADD); they are _Atomic so that statistics may
+ * read them from any thread. */
 typedef struct pa_heap {
     pa_page_t *direct[PA_CLASSES + 1];   /* current page of each class (never NULL) */
-    pa_class_stat_t stat[PA_CLASSES + 1];/* same-thread counts; [PA_CLASS_LARGE] are
-                                            large pages, bytes kept below           */
-    _Atomic(uint64_t) large_alloc_bytes, large_free_bytes;
-    _Atomic(uint64_t) remote_frees;      /* frees this thread sent to other heaps   */
+    _Atomic(uint64_t) allocs[PA_CLASSES + 1]; /* per class; [PA_CLASS_LARGE]: large
+                                                 pages, whose bytes are counted below */
+    _Atomic(uint64_t) large_alloc_bytes;
+    _Atomic(uint64_t) free_count, free_bytes; /* every free this thread did          */
+    _Atomic(uint64_t) large_frees, large_free_bytes, remote_frees;
     pa_page_queue_t queue[PA_CLASSES + 1];
     pa_page_queue_t full;
     _Atomic(pa_page_t *) remote_pages;   /* full pages that got a remote free       */
