@@ -19,12 +19,12 @@ static const struct option {
     const char *env;
     enum kind kind;
     void *target;
-    const char *what;
+    const char *dflt;       /* as the user would write it */
 } table[] = {
-    { "POOLALLOC_STATS",         BOOL,     &pa_options.stats_at_exit,  "print statistics at exit" },
-    { "POOLALLOC_PURGE_DELAY",   DURATION, &pa_options.purge_delay_ns, "keep free memory resident this long (e.g. 50ms, 1s)" },
-    { "POOLALLOC_SEGMENT_CACHE", COUNT,    &pa_options.segment_cache,  "empty 4 MiB segments kept for reuse" },
-    { "POOLALLOC_VERBOSE",       BOOL,     &pa_options.verbose,        "report settings at start" },
+    { "POOLALLOC_STATS",         BOOL,     &pa_options.stats_at_exit,  "0"    },  /* statistics at exit */
+    { "POOLALLOC_PURGE_DELAY",   DURATION, &pa_options.purge_delay_ns, "50ms" },  /* free memory kept resident */
+    { "POOLALLOC_SEGMENT_CACHE", COUNT,    &pa_options.segment_cache,  "4"    },  /* empty segments kept */
+    { "POOLALLOC_VERBOSE",       BOOL,     &pa_options.verbose,        "0"    },  /* settings at start */
 };
 
 static bool parse_bool(const char *s, bool *out)
@@ -78,7 +78,7 @@ void pa_options_init(void)
         }
         if (!ok) {
             static const char *expect[] = { "a boolean (0/1, yes/no, on/off)", "a duration (e.g. 50ms, 2s)", "a count" };
-            pa_message("%s=%s is not %s; using the default", o->env, v, expect[o->kind]);
+            pa_message("%s=%s is not %s; using %s", o->env, v, expect[o->kind], o->dflt);
         }
     }
     if (pa_options.verbose)
