@@ -11,7 +11,6 @@
 static void *large_alloc(pa_heap_t *h, size_t size)
 {
     size_t n = (size + PA_SLICE_SIZE - 1) >> PA_SLICE_SHIFT;
-    pa_heap_take_remote_pages(h);
     pa_page_t *pg = pa_segment_page_alloc(h, n);
     if (!pg) return NULL;
     pa_page_setup(pg, PA_CLASS_LARGE, n << PA_SLICE_SHIFT);

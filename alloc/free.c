@@ -3,38 +3,48 @@
  * turns a suspected double free into a clear error. */
 #include "fast.h"
 
-/* Blocks owned by another thread's heap: pushed on the page's atomic list. If
- * the owner marked the page full (bit 0), this CAS clears the mark and the page
- * goes on the owner's remote_pages stack, so the owner learns of it. */
+/* Blocks owned by another thread's heap go on the page's atomic list. If the
+ * owner marked the page full (bit 0), the block goes to the owner heap's
+ * remote_blocks stack instead and the mark is cleared, so the owner learns of
+ * it. Everything read from the page and segment is read first: once the block
+ * is published the owner may free the page. */
 void pa_free_remote(pa_page_t *pg, pa_block_t *b)
 {
+    pa_heap_t *owner = pa_segment_of(pg)->heap;
+    size_t bytes = pg->block_size;
+    bool large = pg->class_id == PA_CLASS_LARGE;
+    b->key = pa_free_key ^ (uintptr_t)b;
     uintptr_t old = atomic_load_explicit(&pg->xfree, memory_order_relaxed);
-    do {
-        b->next = (pa_block_t *)(old & ~(uintptr_t)1);
-        b->key = pa_free_key ^ (uintptr_t)b;
-    } while (!atomic_compare_exchange_weak_explicit(&pg->xfree, &old, (uintptr_t)b,
-                                                    memory_order_release, memory_order_relaxed));
-    if (old & 1) {
-        pa_heap_t *owner = pa_segment_of(pg)->heap;
-        pa_page_t *top = atomic_load_explicit(&owner->remote_pages, memory_order_relaxed);
-        do pg->next_remote = top;
-        while (!atomic_compare_exchange_weak_explicit(&owner->remote_pages, &top, pg,
-                                                      memory_order_release, memory_order_relaxed));
+    for (;;) {
+        if (old & 1) {
+            if (atomic_compare_exchange_weak_explicit(&pg->xfree, &old, old & ~(uintptr_t)1,
+                                                      memory_order_relaxed, memory_order_relaxed)) {
+                pa_block_t *top = atomic_load_explicit(&owner->remote_blocks, memory_order_relaxed);
+                do b->next = top;
+                while (!atomic_compare_exchange_weak_explicit(&owner->remote_blocks, &top, b,
+                                                              memory_order_release, memory_order_relaxed));
+                break;
+            }
+        } else {
+            b->next = (pa_block_t *)old;
+            if (atomic_compare_exchange_weak_explicit(&pg->xfree, &old, (uintptr_t)b,
+                                                      memory_order_release, memory_order_relaxed))
+                break;
+        }
     }
     pa_heap_t *h = pa_tl_heap;
-    size_t bytes = pg->block_size;
     if (h != &pa_heap_empty) {
         PA_STAT_INC(h->free_count);
         PA_STAT_ADD(h->free_bytes, bytes);
         PA_STAT_INC(h->remote_frees);
-        if (pg->class_id == PA_CLASS_LARGE) {
+        if (large) {
             PA_STAT_INC(h->large_frees);
             PA_STAT_ADD(h->large_free_bytes, bytes);
         }
     } else {                               /* a thread without a heap (exiting) */
         atomic_fetch_add_explicit(&pa_gstats.orphan_frees, 1, memory_order_relaxed);
         atomic_fetch_add_explicit(&pa_gstats.orphan_free_bytes, bytes, memory_order_relaxed);
-        if (pg->class_id == PA_CLASS_LARGE) {
+        if (large) {
             atomic_fetch_add_explicit(&pa_gstats.orphan_large_frees, 1, memory_order_relaxed);
             atomic_fetch_add_explicit(&pa_gstats.orphan_large_free_bytes, bytes, memory_order_relaxed);
         }

@@ -31,7 +31,7 @@ void pa_heaps_unlock(void) { pthread_mutex_unlock(&heaps_lock); }
  * free slices whose delay has passed (all, when `force`). */
 void pa_heap_collect(pa_heap_t *h, bool force)
 {
-    pa_heap_take_remote_pages(h);
+    pa_heap_take_remote_blocks(h);
     for (pa_page_t *pg = h->full.first, *next; pg; pg = next) {
         next = pg->next;
         /* a large page stays full until its one block has come back */

@@ -110,7 +110,7 @@ PA_HIDDEN pa_page_t *pa_page_find_free(pa_heap_t *h, size_t class_id);
 PA_HIDDEN void pa_page_free_event(pa_heap_t *h, pa_page_t *pg);
 PA_HIDDEN void pa_page_retire(pa_heap_t *h, pa_page_t *pg);
 PA_HIDDEN void pa_page_unfull(pa_heap_t *h, pa_page_t *pg);
-PA_HIDDEN void pa_heap_take_remote_pages(pa_heap_t *h);
+PA_HIDDEN void pa_heap_take_remote_blocks(pa_heap_t *h);
 PA_HIDDEN size_t pa_class_slices(size_t class_id);
 
 /* ---- heap.c ------------------------------------------------------------ */

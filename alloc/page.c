@@ -3,9 +3,8 @@
  * The owner's rules (see types.h for the structures):
  *   - every class queue's first page is the one malloc allocates from, and
  *     heap->direct[class] points at it (or at pa_page_empty);
- *   - a page without free blocks moves to the full list with bit 0 of xfree set;
- *   - before marking a page full or retiring a page, the owner drains
- *     heap->remote_pages, so a page is never on that stack twice;
+ *   - a page without free blocks moves to the full list with bit 0 of xfree set
+ *     (remote frees to it then arrive through heap->remote_blocks);
  *   - an empty page is retired (its slices go back to the segment) unless it is
  *     the first of its queue, which is kept so a malloc/free loop does not map
  *     and unmap a page per call. */
@@ -136,33 +135,36 @@ void pa_page_unfull(pa_heap_t *h, pa_page_t *pg)
     set_direct(h, pg->class_id);
 }
 
-void pa_heap_take_remote_pages(pa_heap_t *h)
-{
-    if (!atomic_load_explicit(&h->remote_pages, memory_order_relaxed)) return;
-    pa_page_t *pg = atomic_exchange_explicit(&h->remote_pages, NULL, memory_order_acquire);
-    while (pg) {
-        pa_page_t *next = pg->next_remote;
-        if (pg->in_full) pa_page_unfull(h, pg);
-        pg = next;
-    }
-}
-
 /* Called by free() when a page became empty or was on the full list. */
 void pa_page_free_event(pa_heap_t *h, pa_page_t *pg)
 {
     if (pg->in_full) {
-        bool large = pg->class_id == PA_CLASS_LARGE;
-        if (large) {
+        if (pg->class_id == PA_CLASS_LARGE) {
             PA_STAT_INC(h->large_frees);
             PA_STAT_ADD(h->large_free_bytes, pg->block_size);
+            pa_page_unfull(h, pg);               /* gives its slices back */
+            return;
         }
-        pa_heap_take_remote_pages(h);
-        if (pg->in_full) pa_page_unfull(h, pg);
-        if (large) return;                       /* unfull gave its slices back */
+        pa_page_unfull(h, pg);
     }
-    if (pg->used == 0 && pg != h->queue[pg->class_id].first) {
-        pa_heap_take_remote_pages(h);
-        pa_page_retire(h, pg);
+    if (pg->used == 0 && pg != h->queue[pg->class_id].first) pa_page_retire(h, pg);
+}
+
+/* Frees, as the owner, the blocks other threads sent because their page was
+ * full (see types.h). Statistics counted them when they were freed. */
+void pa_heap_take_remote_blocks(pa_heap_t *h)
+{
+    if (!atomic_load_explicit(&h->remote_blocks, memory_order_relaxed)) return;
+    pa_block_t *b = atomic_exchange_explicit(&h->remote_blocks, NULL, memory_order_acquire);
+    while (b) {
+        pa_block_t *next = b->next;
+        pa_page_t *pg = pa_page_of(pa_segment_of(b), b);
+        b->next = pg->local_free;
+        pg->local_free = b;
+        pg->used--;
+        if (pg->in_full) pa_page_unfull(h, pg);   /* a large page is retired here */
+        else if (pg->used == 0 && pg != h->queue[pg->class_id].first) pa_page_retire(h, pg);
+        b = next;
     }
 }
 
@@ -171,7 +173,7 @@ void pa_page_free_event(pa_heap_t *h, pa_page_t *pg)
  * memory. */
 pa_page_t *pa_page_find_free(pa_heap_t *h, size_t c)
 {
-    pa_heap_take_remote_pages(h);
+    pa_heap_take_remote_blocks(h);
     pa_page_queue_t *q = &h->queue[c];
     pa_page_t *pg = q->first;
     while (pg) {

@@ -28,10 +28,12 @@
  *
  * FULL PAGES. A page found without free blocks leaves its class queue for the
  * heap's full list, and the owner sets bit 0 of xfree ("tell me"). The first
- * remote free that lands on such a page clears the bit in the same CAS and
- * pushes the page onto the heap's atomic remote_pages stack; the owner moves
- * those pages back to their queues on its next slow path. A same-thread free to
- * a full page sees page->in_full and moves it back itself.
+ * remote free that finds the bit clears it and, instead of pushing its block
+ * on the page, pushes it on the owner heap's atomic remote_blocks stack; the
+ * owner frees those blocks as its own on its next slow path and moves their
+ * pages back to their queues. Until the owner has taken it, that block still
+ * counts in page->used, so its page cannot be retired or reused meanwhile. A
+ * same-thread free to a full page sees page->in_full and moves it back itself.
  *
  * HEAPS. One per thread, reached through a thread-local pointer that starts at
  * a static empty heap whose pages have no free blocks, so the fast path needs no
@@ -102,8 +104,7 @@ typedef struct pa_page {
     /* --- second cache line: written by other threads or rarely --- */
     _Atomic(uintptr_t) xfree;  /* remote frees; bit 0 = owner wants a notice     */
     struct pa_page *next, *prev;          /* class queue or full list             */
-    struct pa_page *next_remote;          /* heap->remote_pages stack             */
-    uint8_t     pad2_[32];
+    uint8_t     pad2_[40];
 } pa_page_t;
 
 _Static_assert(sizeof(pa_page_t) == 128, "page descriptor is two cache lines");
@@ -141,7 +142,7 @@ typedef struct pa_heap {
     _Atomic(uint64_t) large_frees, large_free_bytes, remote_frees;
     pa_page_queue_t queue[PA_CLASSES + 1];
     pa_page_queue_t full;
-    _Atomic(pa_page_t *) remote_pages;   /* full pages that got a remote free       */
+    _Atomic(pa_block_t *) remote_blocks; /* remote frees to full pages (see above)  */
     pa_segment_t *segments;              /* segments this heap owns                 */
     uint64_t next_maintenance_ns;
     uint32_t slow_calls;
