@@ -121,6 +121,13 @@ void *pa_realloc_impl(void *p, size_t size)
     size_t have = pa_usable_size_checked(p, "realloc()");
     if (size == 0) { pa_free_inline(p); return NULL; }         /* glibc's behaviour */
     if (size <= have && size >= have / 2) return p;             /* fits, wastes < half */
+    if (size > have && have > PA_LARGE_MAX && pa_segmap_has((uintptr_t)p)) {
+        pa_segment_t *s = pa_segment_of(p);                     /* a huge block: no copy */
+        if (s->kind == PA_SEG_HUGE) {
+            void *q = pa_huge_realloc(s, size);
+            if (q) return q;
+        }
+    }
     void *q = pa_malloc_inline(size);
     if (!q) return NULL;                                        /* p stays valid */
     memcpy(q, p, size < have ? size : have);

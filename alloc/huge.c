@@ -12,6 +12,7 @@
  * the purge delay passes, unmapped after ten delays or when the cache is full.
  * The cache lock is taken only for huge allocations and frees. */
 #include <pthread.h>
+#include <sys/mman.h>
 
 #include "internal.h"
 
@@ -104,6 +105,43 @@ void *pa_huge_alloc(size_t size, size_t align, bool zero)
     uint8_t *p = (uint8_t *)s + off;
     if (zero && dirty) memset(p, 0, s->huge_size);
     return p;
+}
+
+/* Grows a huge block without copying: mremap in place if the address space
+ * after it is free, else moves its pages (not their contents) to a fresh
+ * 4 MiB aligned reservation. NULL if neither works; the block is unchanged. */
+void *pa_huge_realloc(pa_segment_t *s, size_t size)
+{
+    if (s->huge_offset != HUGE_HDR || size > SIZE_MAX - HUGE_HDR - PA_SEG_SIZE) return NULL;
+    size_t map_size = (HUGE_HDR + size + PA_OS_PAGE - 1) & ~(size_t)(PA_OS_PAGE - 1);
+    size_t old_map = s->map_size, old_size = s->huge_size;
+    if (map_size <= old_map) return NULL;
+    pa_segment_t *moved = s;
+    if (mremap(s, old_map, map_size, 0) == MAP_FAILED) {
+        pa_segment_t *t = pa_os_map_aligned(map_size, PA_SEG_SIZE, 0);
+        if (!t) return NULL;
+        pa_huge_lock();                      /* statistics read segment headers */
+        if (mremap(s, old_map, map_size, MREMAP_MAYMOVE | MREMAP_FIXED, t) == MAP_FAILED) {
+            pa_huge_unlock();
+            unmap_now(t);
+            return NULL;
+        }
+        pa_segmap_set(s, false);
+        pa_segmap_set(t, true);
+        pa_huge_unlock();
+        moved = t;
+        /* the reservation was counted as mapped and committed; the old range is gone */
+        atomic_fetch_sub_explicit(&pa_gstats.mapped, old_map, memory_order_relaxed);
+        atomic_fetch_sub_explicit(&pa_gstats.committed, old_map, memory_order_relaxed);
+    } else {
+        atomic_fetch_add_explicit(&pa_gstats.mapped, map_size - old_map, memory_order_relaxed);
+        atomic_fetch_add_explicit(&pa_gstats.committed, map_size - old_map, memory_order_relaxed);
+    }
+    moved->map_size = map_size;
+    moved->huge_size = map_size - HUGE_HDR;
+    atomic_fetch_add_explicit(&pa_gstats.huge_alloc_bytes, moved->huge_size - old_size, memory_order_relaxed);
+    atomic_fetch_add_explicit(&pa_gstats.huge_live_bytes, moved->huge_size - old_size, memory_order_relaxed);
+    return (uint8_t *)moved + HUGE_HDR;
 }
 
 void pa_huge_free(pa_segment_t *s)

@@ -138,6 +138,7 @@ PA_HIDDEN void  pa_free_remote(pa_page_t *pg, pa_block_t *b);
 PA_HIDDEN void  pa_free_suspect(pa_heap_t *h, pa_page_t *pg, pa_block_t *b);
 PA_HIDDEN void *pa_huge_alloc(size_t size, size_t align, bool zero);
 PA_HIDDEN void  pa_huge_free(pa_segment_t *s);
+PA_HIDDEN void *pa_huge_realloc(pa_segment_t *s, size_t size);
 PA_HIDDEN bool  pa_huge_cache_trim(uint64_t now, bool force);
 PA_HIDDEN void  pa_huge_lock(void);
 PA_HIDDEN void  pa_huge_unlock(void);
