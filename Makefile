@@ -57,7 +57,7 @@ deps:
 # same tests run plain, under ASan+UBSan and under TSan.
 UNIT_SRC    := $(sort $(wildcard tests/unit/*.c))
 PRELOAD_TSRC:= $(sort $(wildcard tests/preload/*.c))
-TEST_HDR    := $(wildcard tests/*.h)
+TEST_HDR    := $(wildcard tests/*.h tests/*/*.h)
 
 define unit_variant
 $(BUILD)/$(1)/alloc/%.o: alloc/%.c $(HEADERS)

@@ -67,7 +67,7 @@ void *pa_memalign_impl(size_t align, size_t size)
     if (rounded == 0) rounded = align;
     if (align <= PA_SLICE_SIZE && rounded <= PA_LARGE_MAX) return pa_malloc_generic(pa_tl_heap, rounded, align);
     pa_heap_get_or_init();
-    void *p = pa_huge_alloc(size, align, false);
+    void *p = pa_huge_alloc(size ? size : 1, align, false);
     if (!p) errno = ENOMEM;
     return p;
 }
@@ -93,8 +93,8 @@ size_t pa_block_size(const void *p)
     uintptr_t a = (uintptr_t)p;
     if (pa_segmap_has(a)) {
         pa_segment_t *s = pa_segment_of(p);
-        if (s->kind == PA_SEG_HUGE)
-            return (uint8_t *)s + s->huge_offset == p ? s->huge_size : 0;
+        if (s->kind != PA_SEG_NORMAL)        /* never read a huge block's "descriptors" */
+            return s->kind == PA_SEG_HUGE && (uint8_t *)s + s->huge_offset == p ? s->huge_size : 0;
         pa_page_t *pg = pa_page_of(s, p);
         return pa_page_is_block_start(pg, p) ? pg->block_size : 0;
     }

@@ -13,6 +13,10 @@ void pa_free_remote(pa_page_t *pg, pa_block_t *b)
     pa_heap_t *owner = pa_segment_of(pg)->heap;
     size_t bytes = pg->block_size;
     bool large = pg->class_id == PA_CLASS_LARGE;
+    /* Only the owner may walk the page's lists, so a key match is taken as a
+     * double free without confirmation: with a random per-process key, live
+     * data equal to key ^ address does not happen by chance. */
+    if (PA_UNLIKELY(b->key == (pa_free_key ^ (uintptr_t)b))) pa_fatal("free(): double free %p", (void *)b);
     b->key = pa_free_key ^ (uintptr_t)b;
     uintptr_t old = atomic_load_explicit(&pg->xfree, memory_order_relaxed);
     for (;;) {
@@ -84,6 +88,8 @@ void pa_free_generic(void *p)
         pa_huge_free(s);
         return;
     }
+    if (s && s->kind == PA_SEG_HUGE_CACHED && (uint8_t *)s + s->huge_offset == p)
+        pa_fatal("free(): double free %p", p);          /* freed already, now cached */
     if (s && s->kind == PA_SEG_NORMAL && s->heap) {
         pa_page_t *pg = pa_page_of(s, p);
         if (pa_page_is_block_start(pg, p) && pg->class_id) {

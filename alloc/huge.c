@@ -68,6 +68,7 @@ static pa_segment_t *cache_take(size_t map_size, bool *dirty)
             if (!*dirty)
                 atomic_fetch_add_explicit(&pa_gstats.committed, have - PA_OS_PAGE, memory_order_relaxed);
             s = take_slot(i);
+            s->kind = PA_SEG_HUGE;
             break;
         }
     }
@@ -83,6 +84,7 @@ void *pa_huge_alloc(size_t size, size_t align, bool zero)
     size_t map_size = (off + size + PA_OS_PAGE - 1) & ~(size_t)(PA_OS_PAGE - 1);
     bool dirty = false;
     pa_segment_t *s = off == HUGE_HDR ? cache_take(map_size, &dirty) : NULL;
+    bool reused = s != NULL;
     if (!s) {
         s = align > PA_SEG_SIZE / 2 ? pa_os_map_aligned(map_size, align, PA_SEG_SIZE)
                                     : pa_os_map_aligned(map_size, PA_SEG_SIZE, 0);
@@ -104,6 +106,7 @@ void *pa_huge_alloc(size_t size, size_t align, bool zero)
     atomic_fetch_add_explicit(&pa_gstats.huge_live_bytes, s->huge_size, memory_order_relaxed);
     uint8_t *p = (uint8_t *)s + off;
     if (zero && dirty) memset(p, 0, s->huge_size);
+    else if (zero && reused) memset(p, 0, PA_OS_PAGE - off);   /* a purge keeps page 0 */
     return p;
 }
 
@@ -153,7 +156,12 @@ void pa_huge_free(pa_segment_t *s)
     size_t n_evict = 0;
     uint64_t now = pa_clock_ns();
     pthread_mutex_lock(&huge_lock);
+    if (s->kind != PA_SEG_HUGE) {
+        pthread_mutex_unlock(&huge_lock);
+        pa_fatal("free(): double free %p", (void *)((uint8_t *)s + s->huge_offset));
+    }
     if (s->huge_offset == HUGE_HDR && s->map_size <= CACHE_MAX_BYTES / 4) {
+        s->kind = PA_SEG_HUGE_CACHED;
         while (cache_n == CACHE_SLOTS || cache_bytes + s->map_size > CACHE_MAX_BYTES)
             evict[n_evict++] = take_slot(0);
         s->cached_at_ns = now;

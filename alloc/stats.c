@@ -25,7 +25,7 @@ static void add_resident(pa_segment_t *s, void *arg)
     }
 }
 
-void pa_stats_get(pa_stats_t *out)
+PA_API void pa_stats_get(pa_stats_t *out)
 {
     memset(out, 0, sizeof *out);
     uint64_t large_alloc_bytes = 0, large_free_bytes = 0, large_allocs = 0, large_frees = 0;
@@ -90,7 +90,7 @@ static int human(char *buf, size_t n, uint64_t v)
     return 0;
 }
 
-void pa_stats_print(int fd)
+PA_API void pa_stats_print(int fd)
 {
     pa_stats_t s;
     pa_stats_get(&s);

@@ -109,7 +109,7 @@ typedef struct pa_page {
 
 _Static_assert(sizeof(pa_page_t) == 128, "page descriptor is two cache lines");
 
-enum { PA_SEG_NORMAL = 1, PA_SEG_HUGE = 2 };
+enum { PA_SEG_NORMAL = 1, PA_SEG_HUGE = 2, PA_SEG_HUGE_CACHED = 3 };
 
 typedef struct pa_segment {
     struct pa_heap *heap;        /* owner; NULL while cached                       */
