@@ -62,25 +62,21 @@ void pa_heap_maintenance(pa_heap_t *h)
 }
 
 /* Collects heaps of exited threads that no new thread has adopted: remote
- * frees to them would otherwise sit in their pages forever. */
+ * frees to them would otherwise sit in their pages forever. Holds the heaps
+ * lock throughout, so a thread starting meanwhile waits and then adopts one
+ * instead of creating a heap; without `force`, runs at most once a second. */
 bool pa_heap_collect_abandoned(bool force)
 {
-    if (!force && !atomic_load_explicit(&pa_gstats.heaps_abandoned, memory_order_relaxed)) return false;
+    static _Atomic(uint64_t) last_ns;
+    if (!atomic_load_explicit(&pa_gstats.heaps_abandoned, memory_order_relaxed)) return false;
+    uint64_t now = pa_clock_ns(), last = atomic_load_explicit(&last_ns, memory_order_relaxed);
+    if (!force && now < last + 1000000000u) return false;
+    if (!atomic_compare_exchange_strong(&last_ns, &last, now) && !force) return false;
     pthread_mutex_lock(&heaps_lock);
-    pa_heap_t *list = abandoned;
-    abandoned = NULL;
+    bool any = abandoned != NULL;
+    for (pa_heap_t *h = abandoned; h; h = h->next_abandoned) pa_heap_collect(h, true);
     pthread_mutex_unlock(&heaps_lock);
-    if (!list) return false;
-    pa_heap_t *last = list;
-    for (pa_heap_t *h = list; h; h = h->next_abandoned) {
-        pa_heap_collect(h, true);
-        last = h;
-    }
-    pthread_mutex_lock(&heaps_lock);
-    last->next_abandoned = abandoned;
-    abandoned = list;
-    pthread_mutex_unlock(&heaps_lock);
-    return true;
+    return any;
 }
 
 /* ---- thread start and exit ---------------------------------------------- */

@@ -31,9 +31,11 @@ static slot_t cache[CACHE_SLOTS];      /* [0] oldest */
 static size_t cache_n, cache_bytes, cache_dirty;
 static _Atomic(uint64_t) cache_next_expiry;
 
+/* dirty_slices, unused by huge mappings otherwise, says whether the block's
+ * pages still count as committed (1) or were purged but for the header (0). */
 static void unmap_now(pa_segment_t *s)
 {
-    atomic_fetch_sub_explicit(&pa_gstats.committed, s->map_size, memory_order_relaxed);
+    atomic_fetch_sub_explicit(&pa_gstats.committed, s->dirty_slices ? s->map_size : PA_OS_PAGE, memory_order_relaxed);
     pa_os_unmap(s, s->map_size);
 }
 
@@ -54,6 +56,7 @@ static void purge_slot(size_t i)
     pa_os_purge((uint8_t *)s + PA_OS_PAGE, s->map_size - PA_OS_PAGE);
     atomic_fetch_sub_explicit(&pa_gstats.committed, s->map_size - PA_OS_PAGE, memory_order_relaxed);
     cache[i].dirty = false;
+    s->dirty_slices = 0;
     cache_dirty -= s->map_size;
 }
 
@@ -96,6 +99,7 @@ void *pa_huge_alloc(size_t size, size_t align, bool zero)
     }
     s->huge_offset = off;
     s->huge_size = s->map_size - off;
+    s->dirty_slices = 1;
     if (off < PA_SEG_SIZE) {                 /* the descriptor free() will read */
         pa_page_t *d = &s->pages[off >> PA_SLICE_SHIFT];
         d->start = NULL;
