@@ -11,6 +11,7 @@
 static void *large_alloc(pa_heap_t *h, size_t size)
 {
     size_t n = (size + PA_SLICE_SIZE - 1) >> PA_SLICE_SHIFT;
+    pa_heap_take_remote_blocks(h);           /* large blocks other threads freed */
     pa_page_t *pg = pa_segment_page_alloc(h, n);
     if (!pg) return NULL;
     pa_page_setup(pg, PA_CLASS_LARGE, n << PA_SLICE_SHIFT);
@@ -21,6 +22,7 @@ static void *large_alloc(pa_heap_t *h, size_t size)
     pa_queue_push_back(&h->full, pg);
     PA_STAT_INC(h->allocs[PA_CLASS_LARGE]);
     PA_STAT_ADD(h->large_alloc_bytes, pg->block_size);
+    ((pa_block_t *)pg->start)->key = 0;      /* no stale free key on a reused block */
     return pg->start;
 }
 

@@ -69,10 +69,10 @@ static bool list_has(const pa_block_t *list, const pa_block_t *b)
 void pa_free_suspect(pa_heap_t *h, pa_page_t *pg, pa_block_t *b)
 {
     const pa_block_t *remote = (const pa_block_t *)(atomic_load_explicit(&pg->xfree, memory_order_acquire) & ~(uintptr_t)1);
-    if (list_has(pg->free, b) || list_has(pg->local_free, b) || list_has(remote, b))
+    const pa_block_t *sent = atomic_load_explicit(&h->remote_blocks, memory_order_acquire);
+    if (list_has(pg->free, b) || list_has(pg->local_free, b) || list_has(remote, b) || list_has(sent, b))
         pa_fatal("free(): double free %p", (void *)b);
     b->key = 0;
-    (void)h;
     pa_free_inline(b);
 }
 

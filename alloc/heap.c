@@ -55,6 +55,7 @@ void pa_heap_maintenance(pa_heap_t *h)
     uint64_t now = pa_clock_ns();
     if (now < h->next_maintenance_ns) return;
     h->next_maintenance_ns = now + pa_options.purge_delay_ns / 2 + 1;
+    pa_heap_take_remote_blocks(h);
     pa_segment_purge_heap(h, now, false);
     pa_segment_cache_trim(now, false);
     pa_huge_cache_trim(now, false);
@@ -173,8 +174,12 @@ void pa_process_init(void)
     in_init = true;
     for (size_t i = 0; i <= PA_CLASS_TABLE_MAX / 16; i++) pa_class_table[i] = (uint8_t)pa_class_of(i * 16);
     pa_options_init();
-    const uint64_t *rnd = (const uint64_t *)getauxval(AT_RANDOM);
-    if (rnd) pa_free_key ^= rnd[0] ^ (rnd[1] << 1);
+    const void *at_random = (const void *)getauxval(AT_RANDOM);   /* 16 bytes, unaligned */
+    if (at_random) {
+        uint64_t rnd[2];
+        memcpy(rnd, at_random, sizeof rnd);
+        pa_free_key ^= rnd[0] ^ (rnd[1] << 1);
+    }
     pa_free_key |= 1;              /* never 0, so a zeroed key is never "free" */
     pthread_key_create(&exit_key, heap_abandon);
     pthread_atfork(pa_fork_prepare, pa_fork_parent, pa_fork_child);

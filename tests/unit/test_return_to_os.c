@@ -1,0 +1,224 @@
+/* test_return_to_os.c — freed memory goes back to the OS: at once with
+ * pa_trim, after the purge delay without it, and for huge blocks. Resident
+ * size comes from mincore over poolalloc's own mappings, so it is exact. */
+#include <stdint.h>
+#include <string.h>
+#include <time.h>
+
+#include <criterion/criterion.h>
+
+#include "internal.h"
+#include "poolalloc.h"
+
+#define KiB ((size_t)1 << 10)
+#define MiB ((size_t)1 << 20)
+#define ULL(x) ((unsigned long long)(x))
+
+#if defined(__SANITIZE_THREAD__)
+#define TOTAL (96 * MiB)       /* TSan: shadow memory and slow memset */
+#else
+#define TOTAL (256 * MiB)
+#endif
+
+static pa_stats_t stats(void)
+{
+    pa_stats_t s;
+    pa_stats_get(&s);
+    return s;
+}
+
+static void sleep_ms(long ms)
+{
+    struct timespec ts = { ms / 1000, (ms % 1000) * 1000000L };
+    while (nanosleep(&ts, &ts) != 0) {}
+}
+
+/* Half the bytes in small blocks (48..2000 bytes), half in medium ones
+ * (10..100 KiB), all written so they are resident. */
+static void **fill(size_t *count)
+{
+    size_t cap = TOTAL / 2 / 48 + TOTAL / 2 / (10 * KiB) + 16;
+    void **p = malloc(cap * sizeof *p);     /* glibc's: not counted */
+    cr_assert_not_null(p);
+    size_t n = 0, bytes = 0;
+    for (size_t i = 0; bytes < TOTAL / 2; i++) {
+        size_t sz = 48 + (i * 37) % 1953;
+        p[n] = pa_malloc(sz);
+        cr_assert_not_null(p[n]);
+        memset(p[n++], 0x11, sz);
+        bytes += sz;
+    }
+    for (size_t i = 0; bytes < TOTAL; i++) {
+        size_t sz = 10 * KiB + (i * 7919) % (90 * KiB);
+        p[n] = pa_malloc(sz);
+        cr_assert_not_null(p[n]);
+        memset(p[n++], 0x22, sz);
+        bytes += sz;
+    }
+    *count = n;
+    return p;
+}
+
+static void free_all(void **p, size_t n)
+{
+    /* interleaved order, so pages empty late and not one by one */
+    for (size_t i = 0; i < n; i += 2) pa_free(p[i]);
+    for (size_t i = 1; i < n; i += 2) pa_free(p[i]);
+    free(p);
+}
+
+Test(return_to_os, trim_releases_small_and_medium)
+{
+    size_t n;
+    void **p = fill(&n);
+    pa_stats_t peak = stats();
+    cr_assert_geq(peak.resident_bytes, TOTAL, "resident %llu below the %llu bytes written",
+                  ULL(peak.resident_bytes), ULL(TOTAL));
+    free_all(p, n);
+    cr_assert_eq(pa_trim(), 1, "pa_trim reported nothing released");
+    pa_stats_t st = stats();
+    cr_assert_eq(st.live_objects, 0);
+    cr_assert_lt(st.resident_bytes, peak.resident_bytes / 10,
+                 "after free + pa_trim resident is %llu, peak was %llu", ULL(st.resident_bytes),
+                 ULL(peak.resident_bytes));
+    cr_assert_lt(st.mapped_bytes, peak.mapped_bytes / 10, "after pa_trim mapped is %llu, peak was %llu",
+                 ULL(st.mapped_bytes), ULL(peak.mapped_bytes));
+    cr_assert_leq(st.committed_bytes, st.mapped_bytes);
+    /* a second trim has nothing left to do */
+    cr_assert_eq(pa_trim(), 0, "a second pa_trim still released memory");
+}
+
+Test(return_to_os, purge_delay_without_trim)
+{
+    size_t n;
+    void **p = fill(&n);
+    pa_stats_t peak = stats();
+    free_all(p, n);
+    sleep_ms(200);                         /* default purge delay is 50 ms */
+    /* a size class not used so far: its first malloc takes the slow path,
+     * which runs the heap's maintenance */
+    void *q[300];
+    for (size_t i = 0; i < 300; i++) q[i] = pa_malloc(600);
+    pa_stats_t st = stats();
+    cr_assert_lt(st.resident_bytes, peak.resident_bytes / 4,
+                 "200 ms after freeing everything resident is %llu (peak %llu)", ULL(st.resident_bytes),
+                 ULL(peak.resident_bytes));
+    for (size_t i = 0; i < 300; i++) pa_free(q[i]);
+}
+
+/* The same memory is reused: a second fill after freeing maps no more than
+ * the first one did. */
+Test(return_to_os, refill_reuses)
+{
+    size_t n;
+    void **p = fill(&n);
+    pa_stats_t first = stats();
+    free_all(p, n);
+    p = fill(&n);
+    pa_stats_t second = stats();
+    cr_assert_leq(second.mapped_bytes, first.mapped_bytes + 2 * PA_SEG_SIZE,
+                  "second fill mapped %llu, first %llu", ULL(second.mapped_bytes), ULL(first.mapped_bytes));
+    free_all(p, n);
+}
+
+Test(return_to_os, huge_blocks)
+{
+    pa_free(pa_malloc(16));
+    pa_stats_t base = stats();
+
+    /* above the cache's per-block limit: unmapped at free */
+    uint8_t *big = pa_malloc(64 * MiB);
+    cr_assert_not_null(big);
+    memset(big, 1, 64 * MiB);
+    pa_stats_t st = stats();
+    cr_assert_geq(st.resident_bytes, base.resident_bytes + 64 * MiB);
+    cr_assert_geq(st.mapped_bytes, base.mapped_bytes + 64 * MiB);
+    pa_free(big);
+    st = stats();
+    cr_assert_lt(st.mapped_bytes, base.mapped_bytes + MiB, "64 MiB freed, mapped %llu (before %llu)",
+                 ULL(st.mapped_bytes), ULL(base.mapped_bytes));
+
+    /* small enough for the huge cache: kept until pa_trim */
+    uint8_t *mid[4];
+    for (int i = 0; i < 4; i++) {
+        mid[i] = pa_malloc(12 * MiB);
+        memset(mid[i], 2, 12 * MiB);
+    }
+    pa_stats_t peak = stats();
+    for (int i = 0; i < 4; i++) pa_free(mid[i]);
+    cr_assert_eq(pa_trim(), 1);
+    st = stats();
+    cr_assert_lt(st.mapped_bytes, base.mapped_bytes + MiB, "after pa_trim mapped %llu (before %llu)",
+                 ULL(st.mapped_bytes), ULL(base.mapped_bytes));
+    cr_assert_lt(st.resident_bytes, base.resident_bytes + MiB, "after pa_trim resident %llu (peak %llu)",
+                 ULL(st.resident_bytes), ULL(peak.resident_bytes));
+    cr_assert_eq(st.large_live_bytes, 0);
+}
+
+/* Cached huge blocks are purged by maintenance after the delay even without
+ * pa_trim. */
+Test(return_to_os, huge_cache_purged_after_delay)
+{
+    pa_free(pa_malloc(16));
+    pa_stats_t base = stats();
+    uint8_t *mid[3];
+    for (int i = 0; i < 3; i++) {
+        mid[i] = pa_malloc(10 * MiB);
+        memset(mid[i], 3, 10 * MiB);
+    }
+    for (int i = 0; i < 3; i++) pa_free(mid[i]);
+    sleep_ms(200);
+    void *t = pa_malloc(3000);             /* new class: slow path, maintenance */
+    pa_stats_t st = stats();
+    cr_assert_lt(st.resident_bytes, base.resident_bytes + 2 * MiB,
+                 "200 ms after freeing 30 MiB of huge blocks resident is %llu (before %llu)",
+                 ULL(st.resident_bytes), ULL(base.resident_bytes));
+    pa_free(t);
+}
+
+/* Large pages (128 KiB..2 MiB) come from segments too: freed and trimmed,
+ * they leave nothing behind. */
+Test(return_to_os, large_pages)
+{
+    enum { N = 100 };
+    void *p[N];
+    for (size_t i = 0; i < N; i++) {
+        size_t sz = 200 * KiB + i * 13 * KiB;
+        p[i] = pa_malloc(sz);
+        memset(p[i], 4, sz);
+    }
+    pa_stats_t peak = stats();
+    for (size_t i = 0; i < N; i++) pa_free(p[i]);
+    pa_trim();
+    pa_stats_t st = stats();
+    cr_assert_eq(st.large_live_bytes, 0);
+    cr_assert_lt(st.resident_bytes, peak.resident_bytes / 20, "resident %llu after trim, peak %llu",
+                 ULL(st.resident_bytes), ULL(peak.resident_bytes));
+}
+
+/* Emptied segments: at most POOLALLOC_SEGMENT_CACHE (default 4) stay cached,
+ * the rest are unmapped as they empty; cached ones are unmapped after ten
+ * purge delays of disuse. One size class, so only one page (the class's
+ * current one) stays behind. */
+Test(return_to_os, segment_cache_is_bounded)
+{
+    enum { N = (int)(TOTAL / 2 / 1008) };
+    void **p = malloc(N * sizeof *p);
+    for (int i = 0; i < N; i++) {
+        p[i] = pa_malloc(1000);
+        memset(p[i], 5, 1000);
+    }
+    pa_stats_t peak = stats();
+    cr_assert_geq(peak.segments, 10);
+    for (int i = 0; i < N; i++) pa_free(p[i]);
+    free(p);
+    pa_stats_t st = stats();
+    cr_assert_leq(st.segments, 1 + 4, "after freeing everything %llu segments are held (peak %llu)",
+                  ULL(st.segments), ULL(peak.segments));
+    cr_assert_leq(st.mapped_bytes, 5 * PA_SEG_SIZE + 64 * KiB, "mapped %llu", ULL(st.mapped_bytes));
+    sleep_ms(700);                         /* > 10 x the 50 ms purge delay */
+    void *t = pa_malloc(3000);             /* new class: slow path, maintenance */
+    st = stats();
+    cr_assert_leq(st.segments, 1, "cached segments still held after 700 ms: %llu", ULL(st.segments));
+    pa_free(t);
+}

@@ -1,0 +1,441 @@
+/* test_threads.c — blocks crossing threads: frees from a thread that does not
+ * own the block (counted as remote, memory reused by the owner), thread exit
+ * (heaps parked and adopted, so thread churn does not grow the process),
+ * blocks outliving the thread that allocated them, and a concurrent stress
+ * with contents checked. Sized so TSan finishes in seconds. */
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <criterion/criterion.h>
+
+#include "internal.h"
+#include "poolalloc.h"
+
+#define KiB ((size_t)1 << 10)
+#define MiB ((size_t)1 << 20)
+
+#if defined(__SANITIZE_THREAD__)
+#define SCALE 1      /* TSan is ~10x slower */
+#else
+#define SCALE 4
+#endif
+
+static pa_stats_t stats(void)
+{
+    pa_stats_t s;
+    pa_stats_get(&s);
+    return s;
+}
+
+#define ULL(x) ((unsigned long long)(x))
+
+/* mixed sizes: tiny, small, medium, and an occasional large page */
+static size_t mixed_size(size_t i)
+{
+    static const size_t sz[] = { 8, 24, 64, 100, 256, 1000, 3000, 9000, 20000, 48, 160, 200 * KiB };
+    return sz[i % (sizeof sz / sizeof sz[0])] + (i / 12) % 7;
+}
+
+static uint8_t tag(const void *p) { return (uint8_t)(((uintptr_t)p >> 4) * 151 + ((uintptr_t)p >> 12)); }
+
+static void stamp(void *p, size_t n)
+{
+    uint8_t t = tag(p);
+    uint8_t *b = p;
+    b[0] = t;
+    b[n / 2] = t;
+    b[n - 1] = t;
+}
+
+static bool stamp_ok(const void *p, size_t n)
+{
+    uint8_t t = tag(p);
+    const uint8_t *b = p;
+    return b[0] == t && b[n / 2] == t && b[n - 1] == t;
+}
+
+/* Criterion's assertions belong to the test's own thread: other threads count
+ * what went wrong here, and the test asserts the count after joining them. */
+static _Atomic unsigned thread_errors;
+
+static void thread_check(bool ok)
+{
+    if (!ok) atomic_fetch_add(&thread_errors, 1);
+}
+
+#define ASSERT_THREADS_OK() \
+    cr_assert_eq(atomic_load(&thread_errors), 0, "%u failed checks in other threads " \
+                 "(a NULL from malloc or a block overwritten while live)", atomic_load(&thread_errors))
+
+struct batch { void **p; size_t *n; size_t count; bool with_heap; };
+
+static void *consumer(void *arg)
+{
+    struct batch *b = arg;
+    void *own = b->with_heap ? pa_malloc(32) : NULL;   /* a heap of its own, or none */
+    for (size_t i = 0; i < b->count; i++) {
+        thread_check(stamp_ok(b->p[i], b->n[i]));
+        pa_free(b->p[i]);
+    }
+    pa_free(own);
+    return NULL;
+}
+
+static size_t small_size(size_t i) { return 16 + (i * 40) % 2000; }
+static size_t large_size(size_t i) { return 256 * KiB + (i % 8) * 100 * KiB; }   /* 256..956 KiB */
+
+/* Rounds of: this thread allocates n blocks, another thread frees them all.
+ * Every such free is a remote free, nothing stays live, and this thread
+ * reuses the memory: after round 1 the process maps no more. */
+static void cross_thread_rounds(size_t (*size_of)(size_t), size_t n_blocks, int rounds)
+{
+    void **p = malloc(n_blocks * sizeof *p);         /* glibc's */
+    size_t *n = malloc(n_blocks * sizeof *n);
+    uint64_t mapped_round1 = 0;
+    for (int r = 0; r < rounds; r++) {
+        pa_stats_t before = stats();
+        for (size_t i = 0; i < n_blocks; i++) {
+            n[i] = size_of(i + (size_t)r);
+            p[i] = pa_malloc(n[i]);
+            cr_assert_not_null(p[i]);
+            stamp(p[i], n[i]);
+        }
+        struct batch b = { p, n, n_blocks, r & 1 };
+        pthread_t t;
+        cr_assert_eq(pthread_create(&t, NULL, consumer, &b), 0);
+        pthread_join(t, NULL);
+        ASSERT_THREADS_OK();
+        pa_stats_t after = stats();
+        uint64_t own = (r & 1) ? 1 : 0;               /* the consumer's own block */
+        cr_assert_eq(after.remote_frees - before.remote_frees, n_blocks,
+                     "round %d: remote_frees grew by %llu, expected %zu", r,
+                     ULL(after.remote_frees - before.remote_frees), n_blocks);
+        cr_assert_eq(after.free_objects - before.free_objects, n_blocks + own);
+        cr_assert_eq(after.live_objects, 0, "round %d: %llu objects still live", r, ULL(after.live_objects));
+        cr_assert_eq(after.live_bytes, 0);
+        if (r == 1) mapped_round1 = after.mapped_bytes;
+        if (r > 1)
+            cr_assert_leq(after.mapped_bytes, mapped_round1 + PA_SEG_SIZE,
+                          "round %d: mapped %llu, round 1 had %llu: blocks freed by another thread "
+                          "are not reused by their owner", r, ULL(after.mapped_bytes), ULL(mapped_round1));
+    }
+    free(p);
+    free(n);
+}
+
+Test(threads, cross_thread_free_mixed_sizes)
+{
+    cross_thread_rounds(mixed_size, 1500 * SCALE, 8);
+}
+
+Test(threads, cross_thread_free_small_blocks)
+{
+    cross_thread_rounds(small_size, 3000 * SCALE, 10);
+}
+
+/* One object per page (128 KiB..2 MiB): a thread that allocates nothing but
+ * large blocks, freed by another thread, must get their slices back too. */
+Test(threads, cross_thread_free_large_blocks)
+{
+    cross_thread_rounds(large_size, 8, 12);
+}
+
+static void *free_one(void *p)
+{
+    pa_free(p);
+    return NULL;
+}
+
+/* A large block whose memory held a large block freed earlier (same page,
+ * same address) is live: another thread may free it. */
+Test(threads, remote_free_of_reused_large_block)
+{
+    for (size_t n = 129 * KiB; n <= 2 * MiB; n *= 2) {
+        void *p = pa_malloc(n);
+        pa_free(p);                              /* page retired, block memory kept */
+        void *q = pa_malloc(n);                  /* usually the same address again */
+        cr_assert_not_null(q);
+        pthread_t t;
+        cr_assert_eq(pthread_create(&t, NULL, free_one, q), 0);
+        pthread_join(t, NULL);
+        pa_stats_t st = stats();
+        cr_assert_eq(st.live_objects, 0);
+    }
+    /* the same through aligned allocation, which also lands in large pages */
+    void *p = pa_aligned_alloc(64 * KiB, 300 * KiB);
+    pa_free(p);
+    void *q = pa_aligned_alloc(64 * KiB, 300 * KiB);
+    pthread_t t;
+    cr_assert_eq(pthread_create(&t, NULL, free_one, q), 0);
+    pthread_join(t, NULL);
+}
+
+/* ---- a producer and a consumer running at the same time ------------------ */
+
+enum { RING = 256 };
+struct ring {
+    pthread_mutex_t mu;
+    pthread_cond_t nonempty, nonfull;
+    void *slot[RING];
+    size_t size[RING];
+    size_t head, tail;       /* head - tail items queued */
+    bool done;
+};
+
+static void ring_put(struct ring *r, void *p, size_t n)
+{
+    pthread_mutex_lock(&r->mu);
+    while (r->head - r->tail == RING) pthread_cond_wait(&r->nonfull, &r->mu);
+    r->slot[r->head % RING] = p;
+    r->size[r->head % RING] = n;
+    r->head++;
+    pthread_cond_signal(&r->nonempty);
+    pthread_mutex_unlock(&r->mu);
+}
+
+static void *ring_consumer(void *arg)
+{
+    struct ring *r = arg;
+    size_t freed = 0;
+    for (;;) {
+        pthread_mutex_lock(&r->mu);
+        while (r->head == r->tail && !r->done) pthread_cond_wait(&r->nonempty, &r->mu);
+        if (r->head == r->tail) { pthread_mutex_unlock(&r->mu); break; }
+        void *p = r->slot[r->tail % RING];
+        size_t n = r->size[r->tail % RING];
+        r->tail++;
+        pthread_cond_signal(&r->nonfull);
+        pthread_mutex_unlock(&r->mu);
+        thread_check(stamp_ok(p, n));
+        pa_free(p);
+        freed++;
+    }
+    return (void *)freed;
+}
+
+Test(threads, concurrent_producer_consumer)
+{
+    enum { N = 20000 * SCALE };
+    static struct ring r = { .mu = PTHREAD_MUTEX_INITIALIZER, .nonempty = PTHREAD_COND_INITIALIZER,
+                             .nonfull = PTHREAD_COND_INITIALIZER };
+    pthread_t t;
+    cr_assert_eq(pthread_create(&t, NULL, ring_consumer, &r), 0);
+    uint64_t mapped_mid = 0;
+    for (size_t i = 0; i < N; i++) {
+        size_t n = mixed_size(i);
+        void *p = pa_malloc(n);
+        cr_assert_not_null(p);
+        stamp(p, n);
+        ring_put(&r, p, n);
+        if (i == N / 4) mapped_mid = stats().mapped_bytes;
+    }
+    pthread_mutex_lock(&r.mu);
+    r.done = true;
+    pthread_cond_signal(&r.nonempty);
+    pthread_mutex_unlock(&r.mu);
+    void *freed;
+    pthread_join(t, &freed);
+    ASSERT_THREADS_OK();
+    cr_assert_eq((size_t)freed, N);
+    pa_stats_t st = stats();
+    cr_assert_eq(st.alloc_objects, N);
+    cr_assert_eq(st.free_objects, N, "free_objects %llu, expected %d", ULL(st.free_objects), N);
+    cr_assert_eq(st.remote_frees, N);
+    cr_assert_eq(st.live_objects, 0);
+    cr_assert_eq(st.live_bytes, 0);
+    /* at most RING blocks are live at a time: the producer must have kept
+     * reusing what the consumer gave back */
+    cr_assert_leq(st.mapped_bytes, mapped_mid + 2 * PA_SEG_SIZE,
+                  "mapped grew from %llu to %llu with at most %d blocks live",
+                  ULL(mapped_mid), ULL(st.mapped_bytes), RING);
+}
+
+/* ---- thread exit ---------------------------------------------------------- */
+
+struct churn { void *kept[16]; size_t kept_n[16]; };
+
+static void *churn_thread(void *arg)
+{
+    struct churn *c = arg;
+    void *tmp[64];
+    for (size_t i = 0; i < 64; i++) {
+        tmp[i] = pa_malloc(mixed_size(i));
+        thread_check(tmp[i] != NULL);
+        if (tmp[i]) memset(tmp[i], 0x3c, mixed_size(i));
+    }
+    for (size_t i = 0; i < 16; i++) {       /* kept beyond the thread's life */
+        c->kept_n[i] = mixed_size(i * 5 + 1);
+        c->kept[i] = pa_malloc(c->kept_n[i]);
+        thread_check(c->kept[i] != NULL);
+        if (c->kept[i]) stamp(c->kept[i], c->kept_n[i]);
+    }
+    for (size_t i = 0; i < 64; i++) pa_free(tmp[i]);
+    return NULL;
+}
+
+Test(threads, thread_churn_reuses_heaps)
+{
+    enum { T = 200 };
+    static struct churn c[T];
+    pa_free(pa_malloc(1));                   /* main thread's heap */
+    uint64_t mapped_early = 0;
+    for (size_t i = 0; i < T; i++) {
+        pthread_t t;
+        cr_assert_eq(pthread_create(&t, NULL, churn_thread, &c[i]), 0);
+        pthread_join(t, NULL);
+        ASSERT_THREADS_OK();
+        if (i >= 2) {                        /* free what the thread before last kept */
+            for (size_t k = 0; k < 16; k++) {
+                cr_assert(stamp_ok(c[i - 2].kept[k], c[i - 2].kept_n[k]), "block kept by thread %zu overwritten", i - 2);
+                pa_free(c[i - 2].kept[k]);
+            }
+        }
+        pa_stats_t st = stats();
+        cr_assert_lt(st.heaps, 4, "after %zu threads (one at a time) there are %llu heaps", i + 1, ULL(st.heaps));
+        if (i == 20) mapped_early = st.mapped_bytes;
+        if (i > 20)
+            cr_assert_leq(st.mapped_bytes, mapped_early + 2 * PA_SEG_SIZE,
+                          "thread %zu: mapped %llu, was %llu after 20 threads", i, ULL(st.mapped_bytes),
+                          ULL(mapped_early));
+    }
+    for (size_t i = T - 2; i < T; i++)
+        for (size_t k = 0; k < 16; k++) pa_free(c[i].kept[k]);
+    pa_stats_t st = stats();
+    cr_assert_eq(st.live_objects, 0, "%llu objects live", ULL(st.live_objects));
+    cr_assert_eq(st.live_bytes, 0);
+}
+
+struct kept { void *p[2000]; size_t n[2000]; size_t count; };
+
+static void *alloc_and_exit(void *arg)
+{
+    struct kept *k = arg;
+    for (size_t i = 0; i < k->count; i++) {
+        k->n[i] = mixed_size(i * 7);
+        k->p[i] = pa_malloc(k->n[i]);
+        thread_check(k->p[i] != NULL);
+        if (k->p[i]) memset(k->p[i], (int)(i & 0xff), k->n[i]);
+    }
+    return NULL;
+}
+
+/* A thread allocates and exits; its blocks stay valid, and the main thread
+ * frees them; after pa_trim the memory is gone. */
+Test(threads, blocks_outlive_their_thread)
+{
+    static struct kept k = { .count = 2000 };
+    pa_free(pa_malloc(1));
+    pa_stats_t base = stats();
+    pthread_t t;
+    cr_assert_eq(pthread_create(&t, NULL, alloc_and_exit, &k), 0);
+    pthread_join(t, NULL);
+    ASSERT_THREADS_OK();
+    pa_stats_t mid = stats();
+    cr_assert_eq(mid.heaps_abandoned, 1);
+    cr_assert_eq(mid.live_objects, k.count);
+    for (size_t i = 0; i < k.count; i++) {
+        const uint8_t *b = k.p[i];
+        for (size_t j = 0; j < k.n[i]; j += 97)
+            cr_assert_eq(b[j], (uint8_t)(i & 0xff), "block %zu byte %zu changed after its thread exited", i, j);
+        pa_free(k.p[i]);
+    }
+    pa_stats_t st = stats();
+    cr_assert_eq(st.live_objects, 0);
+    cr_assert_eq(st.remote_frees, k.count);
+    pa_trim();
+    st = stats();
+    cr_assert_leq(st.mapped_bytes, base.mapped_bytes + 64 * KiB,
+                  "after freeing an exited thread's blocks and pa_trim, mapped is %llu (was %llu before the thread)",
+                  ULL(st.mapped_bytes), ULL(base.mapped_bytes));
+}
+
+/* Without pa_trim: the exited thread's heap is collected by the slow path's
+ * maintenance (or by the next thread adopting it), and a new thread reuses it. */
+Test(threads, exited_heap_memory_is_reused)
+{
+    static struct kept k = { .count = 2000 };
+    pa_free(pa_malloc(1));
+    uint64_t mapped_first = 0;
+    for (int round = 0; round < 6; round++) {
+        pthread_t t;
+        cr_assert_eq(pthread_create(&t, NULL, alloc_and_exit, &k), 0);
+        pthread_join(t, NULL);
+        ASSERT_THREADS_OK();
+        for (size_t i = 0; i < k.count; i++) pa_free(k.p[i]);
+        pa_stats_t st = stats();
+        cr_assert_eq(st.live_objects, 0);
+        if (round == 0) mapped_first = st.mapped_bytes;
+        else cr_assert_leq(st.mapped_bytes, mapped_first + PA_SEG_SIZE,
+                           "round %d: mapped %llu, round 0 had %llu", round, ULL(st.mapped_bytes), ULL(mapped_first));
+        cr_assert_lt(st.heaps, 3);
+    }
+}
+
+/* ---- stress: several threads, blocks freed by random threads ------------- */
+
+enum { NT = 4, SLOTS = 512 };
+static _Atomic(void *) shared[SLOTS];    /* blocks: a size_t n, then n stamped bytes */
+
+struct worker { unsigned seed; size_t ops; };
+
+static unsigned rnd(unsigned *s) { *s = *s * 1103515245u + 12345u; return *s >> 8; }
+
+static void *stress_worker(void *arg)
+{
+    struct worker *w = arg;
+    for (size_t i = 0; i < w->ops; i++) {
+        unsigned r = rnd(&w->seed);
+        size_t slot = r % SLOTS;
+        size_t n = (r >> 10) % 8 == 0 ? (r >> 13) % (300 * KiB) + 1 : (r >> 13) % 2000 + 1;
+        void *p = pa_malloc(n);                      /* a private block */
+        thread_check(p != NULL);
+        if (!p) continue;
+        stamp(p, n);
+        void *old = atomic_exchange(&shared[slot], NULL);   /* maybe another thread's */
+        if (old) {
+            thread_check(stamp_ok((uint8_t *)old + sizeof(size_t), ((size_t *)old)[0]));
+            pa_free(old);
+        }
+        thread_check(stamp_ok(p, n));
+        pa_free(p);
+        void *q = pa_malloc(n + sizeof(size_t));     /* a block to share */
+        thread_check(q != NULL);
+        if (!q) continue;
+        ((size_t *)q)[0] = n;
+        stamp((uint8_t *)q + sizeof(size_t), n);
+        void *prev = atomic_exchange(&shared[slot], q);
+        if (prev) {
+            thread_check(stamp_ok((uint8_t *)prev + sizeof(size_t), ((size_t *)prev)[0]));
+            pa_free(prev);
+        }
+    }
+    return NULL;
+}
+
+Test(threads, stress_random_cross_frees)
+{
+    pthread_t t[NT];
+    struct worker w[NT];
+    for (int i = 0; i < NT; i++) {
+        w[i] = (struct worker){ .seed = 77u + (unsigned)i * 1000003u, .ops = 5000 * SCALE };
+        cr_assert_eq(pthread_create(&t[i], NULL, stress_worker, &w[i]), 0);
+    }
+    for (int i = 0; i < NT; i++) pthread_join(t[i], NULL);
+    ASSERT_THREADS_OK();
+    for (size_t s = 0; s < SLOTS; s++) {
+        void *p = atomic_exchange(&shared[s], NULL);
+        if (p) {
+            cr_assert(stamp_ok((uint8_t *)p + sizeof(size_t), ((size_t *)p)[0]), "shared block %zu overwritten", s);
+            pa_free(p);
+        }
+    }
+    pa_stats_t st = stats();
+    cr_assert_eq(st.live_objects, 0, "%llu objects live after every block was freed", ULL(st.live_objects));
+    cr_assert_eq(st.live_bytes, 0);
+    cr_assert_eq(st.alloc_objects, (uint64_t)NT * 2 * 5000 * SCALE);
+    cr_assert_gt(st.remote_frees, 0);
+    cr_assert_leq(st.heaps, NT + 1);
+}
