@@ -80,21 +80,19 @@ void pl_run_child(void (*fn)(void *), void *arg, unsigned timeout_s, pl_child_t 
     wait_child(pid, fds[0], out);
 }
 
+struct exec_args { char *const *argv, *const *envp; };
+
+static void exec_in_child(void *arg)
+{
+    const struct exec_args *e = arg;
+    execve(e->argv[0], e->argv, e->envp);
+    _exit(127);
+}
+
 void pl_run_exec(char *const argv[], char *const envp[], unsigned timeout_s, pl_child_t *out)
 {
-    int fds[2];
-    memset(out, 0, sizeof *out);
-    if (pipe(fds) != 0) abort();
-    pid_t pid = fork();
-    if (pid < 0) abort();
-    if (pid == 0) {
-        close(fds[0]);
-        child_setup(fds[1], timeout_s);
-        execve(argv[0], argv, envp);
-        _exit(127);
-    }
-    close(fds[1]);
-    wait_child(pid, fds[0], out);
+    struct exec_args e = { argv, envp };
+    pl_run_child(exec_in_child, &e, timeout_s, out);
 }
 
 const char *pl_library_path(void)
