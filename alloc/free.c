@@ -90,11 +90,11 @@ void pa_free_generic(void *p)
     }
     if (s && s->kind == PA_SEG_HUGE_CACHED && (uint8_t *)s + s->huge_offset == p)
         pa_fatal("free(): double free %p", p);          /* freed already, now cached */
-    if (s && s->kind == PA_SEG_NORMAL && s->heap) {
+    /* the fast path took this thread's own blocks: what is left is another heap's */
+    if (s && s->kind == PA_SEG_NORMAL && s->heap && s->heap != pa_tl_heap) {
         pa_page_t *pg = pa_page_of(s, p);
         if (pa_page_is_block_start(pg, p) && pg->class_id) {
-            if (s->heap == pa_tl_heap) pa_free_inline(p);     /* (not reached: fast path) */
-            else pa_free_remote(pg, (pa_block_t *)p);
+            pa_free_remote(pg, (pa_block_t *)p);
             return;
         }
     }
