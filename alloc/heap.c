@@ -136,28 +136,27 @@ pa_heap_t *pa_heap_get_or_init(void)
 void pa_fork_prepare(void)
 {
     pthread_mutex_lock(&heaps_lock);
-    pa_segment_fork_prepare();
-    pa_huge_fork_prepare();
+    pa_segment_lock();
+    pa_huge_lock();
 }
 
 void pa_fork_parent(void)
 {
-    pa_huge_fork_parent();
-    pa_segment_fork_parent();
+    pa_huge_unlock();
+    pa_segment_unlock();
     pthread_mutex_unlock(&heaps_lock);
 }
 
 /* In the child only this thread exists. Heaps that other threads were using
- * may be half-way through an update, so they are never adopted or collected:
- * their memory stays with them (a child usually execs soon), frees to them are
- * still safe (atomic lists). Abandoned heaps were consistent and stay usable. */
+ * may be half-way through an update; they are not on the abandoned list, so
+ * they are never adopted or collected: their memory stays with them (a child
+ * usually execs soon), and frees to them are still safe (atomic lists).
+ * Abandoned heaps were consistent and stay usable. */
 void pa_fork_child(void)
 {
     pa_huge_fork_child();
     pa_segment_fork_child();
     pthread_mutex_init(&heaps_lock, NULL);
-    for (pa_heap_t *h = all_heaps; h; h = h->next_all)
-        if (h != pa_tl_heap && !h->abandoned) h->lost = true;
 }
 
 /* ---- process ------------------------------------------------------------- */

@@ -216,6 +216,4 @@ bool pa_huge_cache_trim(uint64_t now, bool force)
 void pa_huge_lock(void) { pthread_mutex_lock(&huge_lock); }
 void pa_huge_unlock(void) { pthread_mutex_unlock(&huge_lock); }
 
-void pa_huge_fork_prepare(void) { pthread_mutex_lock(&huge_lock); }
-void pa_huge_fork_parent(void) { pthread_mutex_unlock(&huge_lock); }
 void pa_huge_fork_child(void) { pthread_mutex_init(&huge_lock, NULL); }

@@ -95,8 +95,6 @@ PA_HIDDEN void pa_segment_purge_heap(pa_heap_t *h, uint64_t now, bool force);
 PA_HIDDEN bool pa_segment_cache_trim(uint64_t now, bool force);
 PA_HIDDEN void pa_segment_lock(void);
 PA_HIDDEN void pa_segment_unlock(void);
-PA_HIDDEN void pa_segment_fork_prepare(void);
-PA_HIDDEN void pa_segment_fork_parent(void);
 PA_HIDDEN void pa_segment_fork_child(void);
 
 /* ---- page.c ------------------------------------------------------------ */
@@ -142,8 +140,6 @@ PA_HIDDEN void *pa_huge_realloc(pa_segment_t *s, size_t size);
 PA_HIDDEN bool  pa_huge_cache_trim(uint64_t now, bool force);
 PA_HIDDEN void  pa_huge_lock(void);
 PA_HIDDEN void  pa_huge_unlock(void);
-PA_HIDDEN void  pa_huge_fork_prepare(void);
-PA_HIDDEN void  pa_huge_fork_parent(void);
 PA_HIDDEN void  pa_huge_fork_child(void);
 
 /* ---- stats.c ----------------------------------------------------------- */

@@ -119,6 +119,13 @@ void pa_page_retire(pa_heap_t *h, pa_page_t *pg)
     pa_segment_page_free(h, pg);
 }
 
+/* An empty page is retired unless it is its queue's first: that one is kept so
+ * a malloc/free loop does not give its slices back and take them again. */
+static void retire_if_idle(pa_heap_t *h, pa_page_t *pg)
+{
+    if (pg->used == 0 && pg != h->queue[pg->class_id].first) pa_page_retire(h, pg);
+}
+
 /* Leaves the full list for the back of its queue (large pages: retired once
  * their block has come back). */
 void pa_page_unfull(pa_heap_t *h, pa_page_t *pg)
@@ -147,7 +154,7 @@ void pa_page_free_event(pa_heap_t *h, pa_page_t *pg)
         }
         pa_page_unfull(h, pg);
     }
-    if (pg->used == 0 && pg != h->queue[pg->class_id].first) pa_page_retire(h, pg);
+    retire_if_idle(h, pg);
 }
 
 /* Frees, as the owner, the blocks other threads sent because their page was
@@ -163,7 +170,7 @@ void pa_heap_take_remote_blocks(pa_heap_t *h)
         pg->local_free = b;
         pg->used--;
         if (pg->in_full) pa_page_unfull(h, pg);   /* a large page is retired here */
-        else if (pg->used == 0 && pg != h->queue[pg->class_id].first) pa_page_retire(h, pg);
+        else retire_if_idle(h, pg);
         b = next;
     }
 }

@@ -211,6 +211,4 @@ void pa_segment_purge_heap(pa_heap_t *h, uint64_t now, bool force)
 void pa_segment_lock(void) { pthread_mutex_lock(&cache_lock); }
 void pa_segment_unlock(void) { pthread_mutex_unlock(&cache_lock); }
 
-void pa_segment_fork_prepare(void) { pthread_mutex_lock(&cache_lock); }
-void pa_segment_fork_parent(void) { pthread_mutex_unlock(&cache_lock); }
 void pa_segment_fork_child(void) { pthread_mutex_init(&cache_lock, NULL); }

@@ -147,7 +147,6 @@ typedef struct pa_heap {
     uint64_t next_maintenance_ns;
     uint32_t slow_calls;
     bool     abandoned;
-    bool     lost;                       /* owner vanished in fork: never adopt     */
     struct pa_heap *next_all;            /* every heap, for statistics              */
     struct pa_heap *next_abandoned;
 } pa_heap_t;
