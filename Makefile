@@ -1,5 +1,5 @@
 # poolalloc — make (build), make demo (the main job), make check (all tests),
-# make install PREFIX=... DESTDIR=...  See README.md.
+# make bench (against peer allocators), make install PREFIX=... DESTDIR=...  See README.md.
 
 PREFIX  ?= /usr/local
 DESTDIR ?=
@@ -24,7 +24,7 @@ AR_LIB  := $(BUILD)/libpoolalloc.a
 DEBS := gcc g++ make pkg-config libunwind-dev libcriterion-dev python3 sqlite3 coreutils
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: all deps check check-unit check-preload check-real demo install clean
+.PHONY: all deps check check-unit check-preload check-real demo bench bench-deps install clean
 all: $(SO) $(AR_LIB) $(BUILD)/poolalloc.pc
 
 # ---- the library ------------------------------------------------------------
@@ -94,6 +94,32 @@ check-real: $(SO)
 # ---- main job ---------------------------------------------------------------------
 demo: deps all
 	@demo/run.sh $(abspath $(SO))
+
+# ---- benchmarks -------------------------------------------------------------------
+# `make bench` installs the peer allocators and heaptrack, builds the workloads and
+# runs bench/run.py. Options: WORKLOADS="larson prodcons" ALLOCATORS="mimalloc"
+# RUNS=7 BENCH_QUICK=1 (see bench/README.md).
+BENCH_DEBS := libmimalloc-dev libjemalloc-dev libtcmalloc-minimal4 heaptrack
+BENCH_C    := $(sort $(wildcard bench/workloads/*.c))
+BENCH_CXX  := $(sort $(wildcard bench/workloads/*.cc))
+BENCH_BIN  := $(patsubst bench/workloads/%.c,$(BUILD)/bench/%,$(BENCH_C)) \
+              $(patsubst bench/workloads/%.cc,$(BUILD)/bench/%,$(BENCH_CXX))
+
+$(BUILD)/bench/%: bench/workloads/%.c
+	@mkdir -p $(dir $@)
+	$(CC) -std=gnu11 -O2 -g $(WARN) -pthread -o $@ $< -lm
+$(BUILD)/bench/%: bench/workloads/%.cc
+	@mkdir -p $(dir $@)
+	$(CXX) -std=c++17 -O2 -g $(WARN) -pthread -o $@ $<
+
+bench-deps: deps
+	@$(MAKE) --no-print-directory deps DEBS="$(BENCH_DEBS)"
+
+bench: bench-deps
+	@$(MAKE) --no-print-directory all $(BENCH_BIN)
+	python3 bench/run.py --lib $(SO) $(if $(WORKLOADS),--workloads "$(WORKLOADS)") \
+	  $(if $(ALLOCATORS),--allocators "$(ALLOCATORS)") $(if $(RUNS),--runs $(RUNS)) \
+	  $(if $(filter 1,$(BENCH_QUICK)),--quick)
 
 # ---- install ----------------------------------------------------------------------
 install: all

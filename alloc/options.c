@@ -64,6 +64,22 @@ static bool parse_count(const char *s, size_t *out)
     return true;
 }
 
+/* A misspelt setting would otherwise be ignored without a word. */
+static void warn_unknown(void)
+{
+    extern char **environ;
+    static const char prefix[] = "POOLALLOC_";
+    for (char **e = environ; e && *e; e++) {
+        if (strncmp(*e, prefix, sizeof prefix - 1)) continue;
+        size_t len = strcspn(*e, "=");
+        bool known = false;
+        for (size_t i = 0; i < sizeof table / sizeof table[0] && !known; i++)
+            known = strlen(table[i].env) == len && !strncmp(table[i].env, *e, len);
+        if (!known)
+            pa_message("unknown setting %.*s ignored", (int)len, *e);
+    }
+}
+
 void pa_options_init(void)
 {
     for (size_t i = 0; i < sizeof table / sizeof table[0]; i++) {
@@ -81,6 +97,7 @@ void pa_options_init(void)
             pa_message("%s=%s is not %s; using %s", o->env, v, expect[o->kind], o->dflt);
         }
     }
+    warn_unknown();
     if (pa_options.verbose)
         pa_message("stats=%d purge_delay=%llums segment_cache=%zu", pa_options.stats_at_exit,
                    (unsigned long long)(pa_options.purge_delay_ns / 1000000), pa_options.segment_cache);

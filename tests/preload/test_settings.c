@@ -49,6 +49,17 @@ Test(settings, malformed_values_warn_once_each_and_the_program_runs)
     cr_assert_eq(pl_count_lines(c.err), 3, "want exactly one line per bad variable, got: \"%s\"", c.err);
 }
 
+Test(settings, a_misspelt_setting_is_named_once)
+{
+    static const char *const env[] = { "POOLALLOC_STATZ=1", "POOLALLOC_VERBOSEX", "POOLALLOCSTATS=1", NULL };
+    pl_child_t c;
+    run_true(env, &c);
+    cr_assert(pl_exited_ok(&c), "/bin/true %s; stderr: %s", pl_describe(c.status), c.err);
+    expect_line(&c, "poolalloc: unknown setting POOLALLOC_STATZ ignored\n");
+    expect_line(&c, "poolalloc: unknown setting POOLALLOC_VERBOSEX ignored\n");
+    cr_assert_eq(pl_count_lines(c.err), 2, "want one line per unknown POOLALLOC_ name, got: \"%s\"", c.err);
+}
+
 Test(settings, more_malformed_values)
 {
     static const char *const cases[] = {

@@ -1,0 +1,452 @@
+#!/usr/bin/env python3
+"""bench/run.py — poolalloc against glibc, mimalloc, jemalloc and tcmalloc.
+
+Every workload runs under every allocator in turn (glibc without a preload,
+the others through LD_PRELOAD), and the whole rotation is repeated; the
+starting allocator shifts each round so none always runs first. Wall time
+comes from a monotonic clock around fork/exec..wait4, peak RSS from the
+ru_maxrss that wait4 reports (the largest of the process and its waited-for
+children). Medians are reported. Every run of a workload must print the same
+checksum; a mismatch or a failed run marks the row and makes the exit status 1.
+
+`make bench` is the usual way in; see bench/README.md for the options.
+"""
+import argparse
+import datetime
+import hashlib
+import math
+import os
+import platform
+import shutil
+import signal
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.dirname(HERE)
+WL = os.path.join(HERE, "workloads")
+
+# name, single-threaded?, what it models. The command is built by command().
+WORKLOADS = [
+    ("powerlaw",    True,  "mixed sizes, power-law lifetimes"),
+    ("realloc",     True,  "vectors and strings grown by realloc"),
+    ("containers",  True,  "C++ unordered_map / map / string churn"),
+    ("large",       True,  "64 KiB - 64 MiB blocks"),
+    ("larson",      False, "server threads; successor frees predecessor's objects"),
+    ("prodcons",    False, "producer/consumer, every free cross-thread"),
+    ("falseshare",  False, "small objects handed between threads and written hard"),
+    ("threadchurn", False, "thousands of short-lived threads"),
+    ("python3",     True,  "real program: python3 dict/json/str script"),
+    ("g++",         True,  "real program: g++ compiling containers.cc"),
+]
+
+# name, shared object to preload (None: the system's malloc), Debian package.
+PEERS = [
+    ("glibc",    None,                           None),
+    ("mimalloc", "libmimalloc.so.2",             "libmimalloc-dev"),
+    ("jemalloc", "libjemalloc.so.2",             "libjemalloc-dev"),
+    ("tcmalloc", "libtcmalloc_minimal.so.4",     "libtcmalloc-minimal4"),
+]
+OURS = "poolalloc"
+RUN_TIMEOUT_S = 300
+
+
+def die(msg):
+    print(f"bench: {msg}", file=sys.stderr)
+    sys.exit(2)
+
+
+def command(name, build, scale, quick):
+    """The argv that runs workload `name`; its stdout carries the checksum."""
+    if name == "python3":
+        return ["python3", os.path.join(WL, "script.py"), str(scale)]
+    if name == "g++":
+        # Assembly to stdout: the runner hashes it, so every allocator must make
+        # the compiler produce the same code. Quick runs only parse.
+        src = os.path.join(WL, "containers.cc")
+        if quick:
+            return ["g++", "-std=c++17", "-fsyntax-only", src]
+        return ["g++", "-std=c++17", "-O2", "-S", "-o", "-", src]
+    return [os.path.join(build, "bench", name), str(scale)]
+
+
+def checksum_of(stdout):
+    """The workload's `checksum X` line, or a hash of its whole output."""
+    text = stdout.decode(errors="replace")
+    lines = text.strip().splitlines()
+    if len(lines) == 1 and lines[0].startswith("checksum "):
+        return lines[0].split()[1]
+    return "sha1:" + hashlib.sha1(stdout).hexdigest()[:16]
+
+
+def find_library(soname):
+    """The path ldconfig knows for soname (x86-64 or the native ABI), or None."""
+    try:
+        out = subprocess.run(["ldconfig", "-p"], capture_output=True, text=True).stdout
+    except OSError:
+        out = ""
+    for line in out.splitlines():
+        parts = line.strip().split(" => ")
+        if len(parts) == 2 and parts[0].split()[0] == soname:
+            return parts[1]
+    for d in ("/usr/lib/x86_64-linux-gnu", "/usr/lib64", "/usr/lib", "/usr/local/lib"):
+        p = os.path.join(d, soname)
+        if os.path.exists(p):
+            return p
+    return None
+
+
+def package_version(path):
+    """'package version' of the Debian package owning path, for the report."""
+    try:
+        pkg = subprocess.run(["dpkg", "-S", os.path.realpath(path)], capture_output=True,
+                             text=True).stdout.split(":")[0]
+        if not pkg:
+            pkg = subprocess.run(["dpkg", "-S", path], capture_output=True,
+                                 text=True).stdout.split(":")[0]
+        ver = subprocess.run(["dpkg-query", "-W", "-f", "${Version}", pkg],
+                             capture_output=True, text=True).stdout
+        return f"{pkg} {ver}" if pkg and ver else os.path.basename(path)
+    except OSError:
+        return os.path.basename(path)
+
+
+class Timeout(Exception):
+    pass
+
+
+def _alarm(signum, frame):
+    raise Timeout()
+
+
+def run_once(argv, env, workdir):
+    """Run argv; returns (seconds, peak KiB, stdout bytes, error or None)."""
+    out_path = os.path.join(workdir, "stdout")
+    err_path = os.path.join(workdir, "stderr")
+    with open(out_path, "wb") as out, open(err_path, "wb") as err:
+        t0 = time.monotonic()
+        try:
+            pid = os.posix_spawnp(argv[0], argv, env, file_actions=[
+                (os.POSIX_SPAWN_DUP2, out.fileno(), 1),
+                (os.POSIX_SPAWN_DUP2, err.fileno(), 2)])
+        except OSError as e:
+            return 0.0, 0, b"", f"cannot run {argv[0]}: {e.strerror}"
+        signal.signal(signal.SIGALRM, _alarm)
+        signal.alarm(RUN_TIMEOUT_S)
+        try:
+            _, status, usage = os.wait4(pid, 0)
+        except Timeout:
+            os.kill(pid, signal.SIGKILL)
+            os.wait4(pid, 0)
+            return 0.0, 0, b"", f"timed out after {RUN_TIMEOUT_S} s"
+        finally:
+            signal.alarm(0)
+        secs = time.monotonic() - t0
+    with open(out_path, "rb") as f:
+        stdout = f.read()
+    if not os.WIFEXITED(status) or os.WEXITSTATUS(status) != 0:
+        with open(err_path, "rb") as f:
+            tail = f.read().decode(errors="replace").strip().splitlines()[-1:] or [""]
+        how = (f"exit {os.WEXITSTATUS(status)}" if os.WIFEXITED(status)
+               else f"signal {os.WTERMSIG(status)}")
+        return secs, usage.ru_maxrss, stdout, f"{how}: {tail[0][:120]}"
+    return secs, usage.ru_maxrss, stdout, None
+
+
+def clean_env():
+    """The caller's environment minus anything that would change an allocator."""
+    env = {k: v for k, v in os.environ.items()
+           if k != "LD_PRELOAD" and not k.startswith(("POOLALLOC_", "MALLOC_", "MIMALLOC_",
+                                                      "MI_", "JE_MALLOC_", "TCMALLOC_"))}
+    env["LC_ALL"] = "C"
+    return env
+
+
+def profiling_supported(lib):
+    """True once the library knows POOLALLOC_PROFILE (it warns about unknown settings)."""
+    env = clean_env()
+    env.update(LD_PRELOAD=lib, POOLALLOC_PROFILE="1")
+    r = subprocess.run(["true"], env=env, capture_output=True, text=True)
+    return r.returncode == 0 and "POOLALLOC_PROFILE" not in r.stderr
+
+
+def machine():
+    model = "unknown CPU"
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.startswith("model name"):
+                    model = line.split(":", 1)[1].strip()
+                    break
+    except OSError:
+        pass
+    mem = ""
+    try:
+        with open("/proc/meminfo") as f:
+            kib = int(f.readline().split()[1])
+            mem = f", {kib / 1048576:.0f} GiB"
+    except (OSError, ValueError, IndexError):
+        pass
+    libc = " ".join(platform.libc_ver())
+    return (f"{len(os.sched_getaffinity(0))} cores (nproc), {model}{mem}, "
+            f"Linux {platform.release()}, {libc}")
+
+
+def median(xs):
+    return statistics.median(xs) if xs else None
+
+
+def geomean(xs):
+    xs = [x for x in xs if x and x > 0]
+    return math.exp(sum(math.log(x) for x in xs) / len(xs)) if xs else None
+
+
+def fmt(x, digits=2):
+    return "n/a" if x is None else f"{x:.{digits}f}"
+
+
+def table(header, rows):
+    widths = [max(len(str(r[i])) for r in [header] + rows) for i in range(len(header))]
+    line = lambda r: "| " + " | ".join(str(c).ljust(w) if i == 0 else str(c).rjust(w)
+                                       for i, (c, w) in enumerate(zip(r, widths))) + " |"
+    sep = "|" + "|".join("-" * (w + 2) if i == 0 else "-" * (w + 1) + ":"
+                         for i, w in enumerate(widths)) + "|"
+    return "\n".join([line(header), sep] + [line(r) for r in rows])
+
+
+def main():
+    ap = argparse.ArgumentParser(description="Benchmark poolalloc against peer allocators.")
+    ap.add_argument("--lib", default=os.path.join(ROOT, "build", "libpoolalloc.so"),
+                    help="libpoolalloc.so to measure (default: build/libpoolalloc.so)")
+    ap.add_argument("--build", default=os.path.join(ROOT, "build"),
+                    help="build directory holding bench/<workload> binaries")
+    ap.add_argument("--workloads", default=os.environ.get("BENCH_WORKLOADS", ""),
+                    help="comma/space separated subset of workloads (default: all)")
+    ap.add_argument("--allocators", default=os.environ.get("BENCH_ALLOCATORS", ""),
+                    help="comma/space separated subset of glibc,mimalloc,jemalloc,tcmalloc,poolalloc")
+    ap.add_argument("--runs", type=int, default=int(os.environ.get("BENCH_RUNS") or 0),
+                    help="rounds of the rotation (default 5, quick 3; at least 3)")
+    ap.add_argument("--quick", action="store_true", default=os.environ.get("BENCH_QUICK") == "1",
+                    help="scaled-down workloads, 3 rounds: the whole suite in under 2 minutes")
+    ap.add_argument("--no-heaptrack", action="store_true", help="skip the heaptrack column")
+    ap.add_argument("--results", default=os.path.join(HERE, "results"),
+                    help="directory for <date>.md (default bench/results)")
+    args = ap.parse_args()
+
+    names = [w[0] for w in WORKLOADS]
+    chosen = [x for x in args.workloads.replace(",", " ").split() if x]
+    for x in chosen:
+        if x not in names:
+            die(f"unknown workload '{x}' (have: {', '.join(names)})")
+    workloads = [w for w in WORKLOADS if not chosen or w[0] in chosen]
+
+    all_allocs = [p[0] for p in PEERS] + [OURS]
+    picked = [x for x in args.allocators.replace(",", " ").split() if x]
+    for x in picked:
+        if x not in all_allocs:
+            die(f"unknown allocator '{x}' (have: {', '.join(all_allocs)})")
+    if not picked:
+        picked = all_allocs
+    if OURS not in picked:
+        picked.append(OURS)
+
+    runs = args.runs or (3 if args.quick else 5)
+    if runs < 3:
+        die(f"--runs must be at least 3 to take a median, got {runs}")
+    scale = 0.2 if args.quick else 1.0
+
+    if not os.path.isfile(args.lib):
+        die(f"{args.lib} not found (run 'make' first, or use 'make bench')")
+    # Measure a private copy: rebuilding build/ during a run must not change it.
+    tmp = tempfile.mkdtemp(prefix="poolalloc-bench.")
+    lib = os.path.join(tmp, "libpoolalloc.so")
+    shutil.copy2(args.lib, lib)
+
+    preload = {OURS: lib}
+    versions = {"glibc": f"glibc {platform.libc_ver()[1]} (no preload)"}
+    for name, soname, pkg in PEERS:
+        if name not in picked or soname is None:
+            continue
+        path = find_library(soname)
+        if not path:
+            die(f"{soname} not found: install {pkg} (make bench does) or leave {name} out")
+        preload[name] = path
+        versions[name] = package_version(path)
+    versions[OURS] = f"poolalloc {git_describe()} ({args.lib})"
+    allocs = [a for a in all_allocs if a in picked]
+
+    for name, _, _ in workloads:
+        argv = command(name, args.build, scale, args.quick)
+        if name not in ("python3", "g++") and not os.access(argv[0], os.X_OK):
+            die(f"{argv[0]} not built (run 'make bench')")
+
+    # Extra columns: poolalloc with profiling on, heaptrack over glibc.
+    prof = profiling_supported(lib)
+    heaptrack = None if args.no_heaptrack else shutil.which("heaptrack")
+    variants = list(allocs)
+    if prof:
+        variants.append("poolalloc+prof")
+    base_env = clean_env()
+
+    def env_for(variant):
+        env = dict(base_env)
+        if variant == "poolalloc+prof":
+            env.update(LD_PRELOAD=lib, POOLALLOC_PROFILE="1")
+        elif variant in preload:
+            env["LD_PRELOAD"] = preload[variant]
+        return env
+
+    times = {}     # (workload, variant) -> [seconds]
+    rss = {}       # (workload, variant) -> [KiB]
+    sums = {}      # workload -> {checksum: [variants]}
+    errors = {}    # (workload, variant) -> message
+    total = len(workloads) * runs
+    started = time.monotonic()
+    print(f"bench: {len(workloads)} workloads x {len(variants)} allocators x {runs} rounds"
+          f"{' (quick)' if args.quick else ''}; lib {args.lib}", file=sys.stderr)
+    step = 0
+    for rnd in range(runs):
+        for wl, single, _ in workloads:
+            step += 1
+            argv = command(wl, args.build, scale, args.quick)
+            order = variants[rnd % len(variants):] + variants[:rnd % len(variants)]
+            if heaptrack and single and rnd < 3:
+                order.append("heaptrack")
+            for v in order:
+                if (wl, v) in errors:
+                    continue
+                if v == "heaptrack":
+                    hargv = [heaptrack, "-o", os.path.join(tmp, "heaptrack.out")] + argv
+                    secs, kib, out, err = run_once(hargv, base_env, tmp)
+                    for f in os.listdir(tmp):
+                        if f.startswith("heaptrack.out"):
+                            os.unlink(os.path.join(tmp, f))
+                    out = b""  # heaptrack adds its own lines to stdout
+                else:
+                    secs, kib, out, err = run_once(argv, env_for(v), tmp)
+                if err:
+                    errors[(wl, v)] = err
+                    print(f"bench: {wl} under {v}: {err}", file=sys.stderr)
+                    continue
+                times.setdefault((wl, v), []).append(secs)
+                rss.setdefault((wl, v), []).append(kib)
+                if v != "heaptrack":
+                    sums.setdefault(wl, {}).setdefault(checksum_of(out), set()).add(v)
+            el = time.monotonic() - started
+            print(f"bench: [{step}/{total}] round {rnd + 1} {wl:<12} "
+                  f"{el:6.0f} s elapsed", file=sys.stderr)
+    shutil.rmtree(tmp, ignore_errors=True)
+
+    report, ok = render(workloads, allocs, prof, heaptrack, times, rss, sums, errors,
+                        runs, args.quick, versions)
+    print(report)
+    os.makedirs(args.results, exist_ok=True)
+    full = not args.quick and not chosen and allocs == all_allocs
+    stem = datetime.date.today().isoformat() + ("" if full else
+                                               "-quick" if args.quick else "-partial")
+    path = os.path.join(args.results, stem + ".md")
+    with open(path, "w") as f:
+        f.write(report + "\n")
+    print(f"\nbench: written to {os.path.relpath(path)}", file=sys.stderr)
+    return 0 if ok else 1
+
+
+def git_describe():
+    try:
+        r = subprocess.run(["git", "-C", ROOT, "describe", "--always", "--dirty"],
+                           capture_output=True, text=True)
+        return r.stdout.strip() or "unknown"
+    except OSError:
+        return "unknown"
+
+
+def render(workloads, allocs, prof, heaptrack, times, rss, sums, errors, runs, quick, versions):
+    ok = True
+    peers = [a for a in allocs if a != OURS]
+    t = {k: median(v) for k, v in times.items()}
+    m = {k: median(v) / 1024 if v else None for k, v in rss.items()}
+    out = [f"# poolalloc bench, {datetime.date.today().isoformat()}", "",
+           f"- machine: {machine()}",
+           f"- {'quick (workloads at scale 0.2), ' if quick else ''}{runs} interleaved rounds; "
+           f"medians of wall time and of peak RSS (ru_maxrss)",
+           "- allocators: " + "; ".join(versions[a] for a in allocs),
+           "- reproduce: `make bench` (see bench/README.md)", ""]
+
+    def section(title, val, digits, unit):
+        nonlocal ok
+        header = ["workload"] + [f"{a} {unit}" for a in allocs] + [f"÷{p}" for p in peers]
+        rows, ratios = [], {p: [] for p in peers}
+        for wl, _, _ in workloads:
+            row = [wl]
+            for a in allocs:
+                row.append("fail" if (wl, a) in errors else fmt(val.get((wl, a)), digits))
+            for p in peers:
+                ours, theirs = val.get((wl, OURS)), val.get((wl, p))
+                r = ours / theirs if ours and theirs else None
+                if r:
+                    ratios[p].append(r)
+                row.append(fmt(r))
+            if len(sums.get(wl, {})) > 1:
+                ok = False
+                row[0] += " (CHECKSUMS DIFFER)"
+            if any(k[0] == wl for k in errors):
+                ok = False
+            rows.append(row)
+        rows.append(["geometric mean"] + [""] * len(allocs) + [fmt(geomean(ratios[p])) for p in peers])
+        out.extend([f"## {title}", "", table(header, rows), ""])
+        return {p: geomean(ratios[p]) for p in peers}, ratios
+
+    tg, tr = section("Wall time (s, median)", t, 2, "s")
+    mg, _ = section("Peak RSS (MiB, median)", m, 1, "MiB")
+
+    # Profiling overhead and heaptrack.
+    header = ["workload", "poolalloc s", "+profiling s", "÷poolalloc", "heaptrack s", "÷glibc"]
+    rows = []
+    for wl, single, _ in workloads:
+        p0, p1 = t.get((wl, OURS)), t.get((wl, "poolalloc+prof"))
+        h, g = t.get((wl, "heaptrack")), t.get((wl, "glibc"))
+        rows.append([wl, fmt(p0), fmt(p1) if prof else "n/a",
+                     fmt(p1 / p0) if prof and p0 and p1 else "n/a",
+                     fmt(h) if h else ("n/a" if single and heaptrack else "-"),
+                     fmt(h / g) if h and g else ("n/a" if single and heaptrack else "-")])
+    out.extend(["## Profiling cost", "",
+                "poolalloc with `POOLALLOC_PROFILE=1` at the default rate against poolalloc "
+                "alone" + ("" if prof else " (n/a: this build has no profiling yet)") +
+                "; heaptrack on the single-threaded workloads (3 rounds) against glibc, "
+                "since heaptrack traces the system malloc.", "",
+                table(header, rows), ""])
+
+    # Targets from issue 3.
+    if "mimalloc" in peers:
+        worst = max(((r, wl) for wl, _, _ in workloads
+                     for r in [t.get((wl, OURS)) / t[(wl, "mimalloc")]
+                               if t.get((wl, OURS)) and t.get((wl, "mimalloc")) else None]
+                     if r), default=None)
+        lines = [("geometric-mean time ÷mimalloc ≤ 1.00", tg.get("mimalloc"), 1.00, True)]
+        for p in ("jemalloc", "tcmalloc", "glibc"):
+            if p in peers:
+                lines.append((f"geometric-mean time ÷{p} < 1.00", tg.get(p), 1.00, False))
+        lines.append((f"slowest workload ÷mimalloc ≤ 1.25 ({worst[1] if worst else '-'})",
+                      worst[0] if worst else None, 1.25, True))
+        lines.append(("geometric-mean peak RSS ÷mimalloc ≤ 1.10", mg.get("mimalloc"), 1.10, True))
+        out.extend(["## Targets", ""])
+        for text, val, limit, inclusive in lines:
+            met = val is not None and (val <= limit if inclusive else val < limit)
+            out.append(f"- {'met ' if met else 'MISSED'} {text}: {fmt(val)}")
+        out.append("")
+    if not ok:
+        out.extend(["## Problems", ""])
+        for (wl, v), msg in sorted(errors.items()):
+            out.append(f"- {wl} under {v}: {msg}")
+        for wl, by_sum in sorted(sums.items()):
+            if len(by_sum) > 1:
+                out.append(f"- {wl}: checksums differ: " + "; ".join(
+                    f"{c} from {', '.join(sorted(vs))}" for c, vs in sorted(by_sum.items())))
+    return "\n".join(out).rstrip() + "\n", ok
+
+
+if __name__ == "__main__":
+    sys.exit(main())
