@@ -62,7 +62,10 @@ def die(msg):
 def command(name, build, scale, quick):
     """The argv that runs workload `name`; its stdout carries the checksum."""
     if name == "python3":
-        return ["python3", os.path.join(WL, "script.py"), str(scale)]
+        # The distribution's interpreter, not a PATH wrapper (pyenv's is a shell
+        # script that would itself run under the allocator being measured).
+        py = "/usr/bin/python3" if os.access("/usr/bin/python3", os.X_OK) else sys.executable
+        return [py, os.path.join(WL, "script.py"), str(scale)]
     if name == "g++":
         # Assembly to stdout: the runner hashes it, so every allocator must make
         # the compiler produce the same code. Quick runs only parse.
