@@ -117,12 +117,31 @@ size_t pa_usable_size_checked(const void *p, const char *fn)
     return n;
 }
 
+/* Grows a large block of the calling thread's heap in place when the slices
+ * after it are free: no copy, and realloc growth of a buffer past 128 KiB
+ * does not leave a trail of freed runs behind it. */
+static bool large_grow(void *p, size_t size)
+{
+    pa_segment_t *s = pa_segment_of(p);
+    pa_heap_t *h = pa_tl_heap;
+    if (s->kind != PA_SEG_NORMAL || s->heap != h) return false;
+    pa_page_t *pg = pa_page_of(s, p);
+    if (pg->class_id != PA_CLASS_LARGE) return false;
+    size_t n = (size + PA_SLICE_SIZE - 1) >> PA_SLICE_SHIFT;
+    if (!pa_segment_page_grow(pg, n)) return false;
+    PA_STAT_ADD(h->large_alloc_bytes, (n << PA_SLICE_SHIFT) - pg->block_size);
+    pg->block_size = (uint32_t)(n << PA_SLICE_SHIFT);
+    pg->div_magic = pa_div_magic(pg->block_size);
+    return true;
+}
+
 void *pa_realloc_impl(void *p, size_t size)
 {
     if (!p) return pa_malloc_inline(size);
     size_t have = pa_usable_size_checked(p, "realloc()");
     if (size == 0) { pa_free_inline(p); return NULL; }         /* glibc's behaviour */
     if (size <= have && size >= have / 2) return p;             /* fits, wastes < half */
+    if (size > have && have > PA_SMALL_MAX && size <= PA_LARGE_MAX && large_grow(p, size)) return p;
     if (size > have && have > PA_LARGE_MAX && pa_segmap_has((uintptr_t)p)) {
         pa_segment_t *s = pa_segment_of(p);                     /* a huge block: no copy */
         if (s->kind == PA_SEG_HUGE) {

@@ -7,9 +7,10 @@
  * 2 MiB the block starts at the next 4 MiB boundary (huge_offset = 4 MiB) and
  * free() looks one segment below the block.
  *
- * Freed mappings of default alignment wait in the cache: reused by a request
- * that fits in them without wasting more than a quarter, purged (madvise) once
- * the purge delay passes, unmapped after ten delays or when the cache is full.
+ * Freed mappings of default alignment wait in the cache: reused (best fit, the
+ * tail cut off if more than half would be spare) by a request that fits,
+ * purged (madvise) once the purge delay passes or when more than 64 MiB of
+ * them are resident, unmapped after ten delays or when the cache is full.
  * The cache lock is taken only for huge allocations and frees. */
 #include <pthread.h>
 #include <sys/mman.h>
@@ -60,22 +61,34 @@ static void purge_slot(size_t i)
     cache_dirty -= s->map_size;
 }
 
+/* The best-fitting cached mapping of at least map_size bytes. One more than
+ * twice as large is cut down (its tail unmapped) rather than passed over: its
+ * head is still cheaper than a new mapping, which has to be faulted in page by
+ * page, and buffers grown by realloc leave mappings of every size behind. Up
+ * to twice is kept whole: a growing buffer can then realloc in place. */
 static pa_segment_t *cache_take(size_t map_size, bool *dirty)
 {
     pa_segment_t *s = NULL;
     pthread_mutex_lock(&huge_lock);
-    for (size_t i = cache_n; i-- > 0;) {
+    size_t best = cache_n;
+    for (size_t i = 0; i < cache_n; i++) {
         size_t have = cache[i].seg->map_size;
-        if (have >= map_size && have - map_size <= map_size / 4) {
-            *dirty = cache[i].dirty;
-            if (!*dirty)
-                atomic_fetch_add_explicit(&pa_gstats.committed, have - PA_OS_PAGE, memory_order_relaxed);
-            s = take_slot(i);
-            s->kind = PA_SEG_HUGE;
-            break;
-        }
+        if (have >= map_size && (best == cache_n || have < cache[best].seg->map_size)) best = i;
+    }
+    if (best < cache_n) {
+        *dirty = cache[best].dirty;
+        s = take_slot(best);
+        if (!*dirty)
+            atomic_fetch_add_explicit(&pa_gstats.committed, s->map_size - PA_OS_PAGE, memory_order_relaxed);
+        s->kind = PA_SEG_HUGE;
     }
     pthread_mutex_unlock(&huge_lock);
+    if (s && s->map_size - map_size > map_size) {
+        size_t tail = s->map_size - map_size;
+        pa_os_unmap((uint8_t *)s + map_size, tail);
+        atomic_fetch_sub_explicit(&pa_gstats.committed, tail, memory_order_relaxed);
+        s->map_size = map_size;
+    }
     return s;
 }
 

@@ -91,6 +91,7 @@ PA_HIDDEN void pa_segmap_foreach(void (*fn)(pa_segment_t *, void *), void *arg);
 /* ---- segment.c --------------------------------------------------------- */
 PA_HIDDEN pa_page_t *pa_segment_page_alloc(pa_heap_t *h, size_t slices);
 PA_HIDDEN void pa_segment_page_free(pa_heap_t *h, pa_page_t *pg);
+PA_HIDDEN bool pa_segment_page_grow(pa_page_t *pg, size_t slices);
 PA_HIDDEN void pa_segment_purge_heap(pa_heap_t *h, uint64_t now, bool force);
 PA_HIDDEN bool pa_segment_cache_trim(uint64_t now, bool force);
 PA_HIDDEN void pa_segment_lock(void);

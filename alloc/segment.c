@@ -149,18 +149,33 @@ bool pa_segment_cache_trim(uint64_t now, bool force)
     return released;
 }
 
-static pa_page_t *take_run(pa_segment_t *s, size_t n)
+/* Bit i set where n slices starting at i are all set in `set`. */
+static uint64_t run_starts(uint64_t set, size_t n)
 {
-    uint64_t starts = s->free_slices;
-    for (size_t i = 1; i < n && starts; i++) starts &= s->free_slices >> i;
-    if (!starts) return NULL;
-    unsigned first = (unsigned)__builtin_ctzll(starts);
-    uint64_t run = (n >= 64 ? ~(uint64_t)0 : (((uint64_t)1 << n) - 1)) << first;
+    uint64_t starts = set;
+    for (size_t i = 1; i < n && starts; i++) starts &= set >> i;
+    return starts;
+}
+
+static uint64_t run_mask(size_t first, size_t n)
+{
+    return (n >= 64 ? ~(uint64_t)0 : (((uint64_t)1 << n) - 1)) << first;
+}
+
+/* Marks the free slices in `run` used, counting those that were purged as
+ * committed again. */
+static void claim(pa_segment_t *s, uint64_t run)
+{
     uint64_t was_dirty = s->dirty_slices & run;
     s->free_slices &= ~run;
     s->dirty_slices &= ~run;
     size_t fresh = (size_t)(__builtin_popcountll(run) - __builtin_popcountll(was_dirty)) << PA_SLICE_SHIFT;
     atomic_fetch_add_explicit(&pa_gstats.committed, fresh, memory_order_relaxed);
+}
+
+static pa_page_t *take_run_at(pa_segment_t *s, unsigned first, size_t n)
+{
+    claim(s, run_mask(first, n));
     pa_page_t *pg = &s->pages[first];
     for (size_t i = 1; i < n; i++) pg[i].page = pg;
     pg->slice_count = (uint8_t)n;
@@ -168,17 +183,41 @@ static pa_page_t *take_run(pa_segment_t *s, size_t n)
     return pg;
 }
 
-/* A run of `slices` free slices from one of h's segments, or a new segment. */
+/* A run of `slices` free slices from one of h's segments, or a new segment.
+ * Slices still resident are preferred: reusing them costs no page faults and
+ * no new memory, while purged ones would have to be faulted back in. */
 pa_page_t *pa_segment_page_alloc(pa_heap_t *h, size_t slices)
 {
+    pa_segment_t *any = NULL;
+    unsigned any_first = 0;
     for (pa_segment_t *s = h->segments; s; s = s->next) {
-        pa_page_t *pg = take_run(s, slices);
-        if (pg) return pg;
+        uint64_t warm = run_starts(s->free_slices & s->dirty_slices, slices);
+        if (warm) return take_run_at(s, (unsigned)__builtin_ctzll(warm), slices);
+        if (!any) {
+            uint64_t starts = run_starts(s->free_slices, slices);
+            if (starts) { any = s; any_first = (unsigned)__builtin_ctzll(starts); }
+        }
     }
+    if (any) return take_run_at(any, any_first, slices);
     pa_segment_t *s = segment_new();
     if (!s) return NULL;
     heap_link(h, s);
-    return take_run(s, slices);
+    uint64_t starts = run_starts(s->free_slices, slices);
+    return starts ? take_run_at(s, (unsigned)__builtin_ctzll(starts), slices) : NULL;
+}
+
+/* Grows pg's run to `slices` in place when the slices after it are free. */
+bool pa_segment_page_grow(pa_page_t *pg, size_t slices)
+{
+    pa_segment_t *s = pa_segment_of(pg);
+    size_t first = (size_t)(pg - s->pages), n = pg->slice_count;
+    if (slices <= n || first + slices > PA_SLICES) return false;
+    uint64_t more = run_mask(first + n, slices - n);
+    if ((s->free_slices & more) != more) return false;
+    claim(s, more);
+    for (size_t i = n; i < slices; i++) pg[i].page = pg;
+    pg->slice_count = (uint8_t)slices;
+    return true;
 }
 
 /* Gives a page's slices back to its segment; an emptied segment is released. */
@@ -186,7 +225,7 @@ void pa_segment_page_free(pa_heap_t *h, pa_page_t *pg)
 {
     pa_segment_t *s = pa_segment_of(pg);
     size_t first = (size_t)(pg - s->pages), n = pg->slice_count;
-    uint64_t run = (n >= 64 ? ~(uint64_t)0 : (((uint64_t)1 << n) - 1)) << first;
+    uint64_t run = run_mask(first, n);
     for (size_t i = 0; i < n; i++) {
         memset(&pg[i], 0, offsetof(pa_page_t, xfree));
         pg[i].page = &pg[i];

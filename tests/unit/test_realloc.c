@@ -165,6 +165,33 @@ Test(realloc, in_place_when_it_fits)
     pa_free(p);
 }
 
+/* A large block grows into the free slices after it without moving; with a
+ * neighbour in the way it moves. The statistics follow the growth. */
+Test(realloc, large_grows_in_place)
+{
+    unsigned char *p = pa_malloc(200 * KiB);
+    fill(p, 200 * KiB, 6);
+    unsigned char *q = pa_realloc(p, 700 * KiB);
+    cr_assert_eq(q, p, "a large block with free slices after it moved when grown");
+    cr_assert_geq(pa_usable_size(q), 700 * KiB);
+    expect(q, 200 * KiB, 6, 200 * KiB, 700 * KiB);
+    pa_stats_t st;
+    pa_stats_get(&st);
+    cr_assert_eq(st.large_live_bytes, pa_usable_size(q), "large_live_bytes %llu after growth to %zu",
+                 (unsigned long long)st.large_live_bytes, pa_usable_size(q));
+
+    unsigned char *n = pa_malloc(300 * KiB);
+    cr_assert_eq(n, q + pa_usable_size(q), "setup: the neighbour should follow the block");
+    fill(q, 700 * KiB, 7);
+    unsigned char *r = pa_realloc(q, MiB);
+    cr_assert_neq(r, q, "grew over its neighbour");
+    expect(r, 700 * KiB, 7, 700 * KiB, MiB);
+    pa_free(n);
+    pa_free(r);
+    pa_stats_get(&st);
+    cr_assert_eq(st.large_live_bytes, 0, "large_live_bytes %llu after freeing all", (unsigned long long)st.large_live_bytes);
+}
+
 /* Shrinking a lot must really give the memory back: a 1 MiB realloc'd down
  * to 16 bytes ends up in a 16-byte class. */
 Test(realloc, large_shrink_moves)

@@ -155,6 +155,37 @@ Test(return_to_os, huge_blocks)
     cr_assert_eq(st.large_live_bytes, 0);
 }
 
+/* A huge request takes the smallest cached mapping that fits: whole when it
+ * is at most twice the size asked for, cut down (tail unmapped) when larger. */
+Test(return_to_os, huge_cache_best_fit)
+{
+    pa_free(pa_malloc(16));
+    uint8_t *big = pa_malloc(16 * MiB), *mid = pa_malloc(6 * MiB);
+    cr_assert(big && mid);
+    memset(big, 3, 16 * MiB);
+    memset(mid, 4, 6 * MiB);
+    pa_free(big);
+    pa_free(mid);
+
+    uint8_t *a = pa_malloc(5 * MiB);
+    cr_assert_eq(a, mid, "5 MiB did not reuse the cached 6 MiB mapping (%p, cached %p)", (void *)a, (void *)mid);
+    cr_assert_geq(pa_usable_size(a), 6 * MiB - 4096, "kept whole, usable %zu", pa_usable_size(a));
+    cr_assert_eq(a[6 * MiB - 4096], 4, "a reused dirty block keeps its pages (no purge in between)");
+
+    pa_stats_t before = stats();
+    uint8_t *b = pa_malloc(3 * MiB);
+    cr_assert_eq(b, big, "3 MiB did not reuse the cached 16 MiB mapping");
+    cr_assert_lt(pa_usable_size(b), 4 * MiB, "16 MiB mapping not cut for 3 MiB: usable %zu", pa_usable_size(b));
+    pa_stats_t after = stats();
+    cr_assert_geq(before.mapped_bytes - after.mapped_bytes, 12 * MiB, "tail not unmapped: mapped %llu -> %llu",
+                  ULL(before.mapped_bytes), ULL(after.mapped_bytes));
+    cr_assert_geq(before.committed_bytes - after.committed_bytes, 12 * MiB);
+    memset(b, 5, 3 * MiB);                   /* the kept head is still usable */
+    pa_free(a);
+    pa_free(b);
+    cr_assert_eq(stats().large_live_bytes, 0);
+}
+
 /* Cached huge blocks are purged by maintenance after the delay even without
  * pa_trim. */
 Test(return_to_os, huge_cache_purged_after_delay)
