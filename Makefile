@@ -99,7 +99,7 @@ demo: deps all
 # `make bench` installs the peer allocators and heaptrack, builds the workloads and
 # runs bench/run.py. Options: WORKLOADS="larson prodcons" ALLOCATORS="mimalloc"
 # RUNS=7 BENCH_QUICK=1 (see bench/README.md).
-BENCH_DEBS := libmimalloc-dev libjemalloc-dev libtcmalloc-minimal4 heaptrack
+BENCH_DEBS := libmimalloc-dev libjemalloc-dev libtcmalloc-minimal4 heaptrack time
 BENCH_C    := $(sort $(wildcard bench/workloads/*.c))
 BENCH_CXX  := $(sort $(wildcard bench/workloads/*.cc))
 BENCH_BIN  := $(patsubst bench/workloads/%.c,$(BUILD)/bench/%,$(BENCH_C)) \

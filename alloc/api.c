@@ -55,6 +55,7 @@ PA_API int pa_trim(void)
     if (h != &pa_heap_empty) {
         uint64_t before = atomic_load(&pa_gstats.purged_total);
         pa_heap_collect(h, true);
+        pa_segment_purge_heap(h, pa_clock_ns(), true);
         released |= atomic_load(&pa_gstats.purged_total) != before;
     }
     released |= pa_heap_collect_abandoned(true);

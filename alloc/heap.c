@@ -26,9 +26,10 @@ void pa_heaps_unlock(void) { pthread_mutex_unlock(&heaps_lock); }
 
 /* ---- collection ----------------------------------------------------------- */
 
-/* Brings every remote and local free back into its page, returns empty pages
- * (all of them when `force`, else all but the first of each queue) and purges
- * free slices whose delay has passed (all, when `force`). */
+/* Brings every remote and local free back into its page and returns empty
+ * pages (all of them when `force`, else all but the first of each queue). The
+ * freed slices stay resident until their purge delay has passed, or until
+ * the caller purges them. */
 void pa_heap_collect(pa_heap_t *h, bool force)
 {
     pa_heap_take_remote_blocks(h);
@@ -46,7 +47,6 @@ void pa_heap_collect(pa_heap_t *h, bool force)
             if (pg->used == 0 && (force || pg != q->first)) pa_page_retire(h, pg);
         }
     }
-    pa_segment_purge_heap(h, pa_clock_ns(), force);
 }
 
 /* Runs from the malloc slow path at most once per half purge delay. */
@@ -75,7 +75,10 @@ bool pa_heap_collect_abandoned(bool force)
     if (!atomic_compare_exchange_strong(&last_ns, &last, now) && !force) return false;
     pthread_mutex_lock(&heaps_lock);
     bool any = abandoned != NULL;
-    for (pa_heap_t *h = abandoned; h; h = h->next_abandoned) pa_heap_collect(h, true);
+    for (pa_heap_t *h = abandoned; h; h = h->next_abandoned) {
+        pa_heap_collect(h, true);
+        pa_segment_purge_heap(h, now, true);
+    }
     pthread_mutex_unlock(&heaps_lock);
     return any;
 }
@@ -101,6 +104,8 @@ static void heap_abandon(void *arg)
     pa_heap_t *h = arg;
     if (!h || h == &pa_heap_empty) return;
     pa_tl_heap = &pa_heap_empty;
+    /* No purge: a thread starting soon adopts this heap and reuses its memory
+     * warm; if none does, collect_abandoned purges it within a second. */
     pa_heap_collect(h, true);
     pthread_mutex_lock(&heaps_lock);
     h->abandoned = true;

@@ -52,6 +52,7 @@ PEERS = [
 ]
 OURS = "poolalloc"
 RUN_TIMEOUT_S = 300
+TIME = "/usr/bin/time"     # GNU time (Debian package "time")
 
 
 def die(msg):
@@ -126,23 +127,30 @@ def _alarm(signum, frame):
 
 
 def run_once(argv, env, workdir):
-    """Run argv; returns (seconds, peak KiB, stdout bytes, error or None)."""
+    """Run argv; returns (seconds, peak KiB, stdout bytes, error or None).
+
+    The process is started by GNU time, which reports its peak RSS: a child
+    spawned straight from this Python process would inherit the runner's own
+    RSS high-water mark (the kernel keeps the largest over exec), hiding the
+    peak of any workload smaller than the runner. Wall time is taken here."""
     out_path = os.path.join(workdir, "stdout")
     err_path = os.path.join(workdir, "stderr")
+    rss_path = os.path.join(workdir, "rss")
+    timed = [TIME, "-q", "-f", "%M", "-o", rss_path] + argv
     with open(out_path, "wb") as out, open(err_path, "wb") as err:
         t0 = time.monotonic()
         try:
-            pid = os.posix_spawnp(argv[0], argv, env, file_actions=[
+            pid = os.posix_spawn(TIME, timed, env, file_actions=[
                 (os.POSIX_SPAWN_DUP2, out.fileno(), 1),
-                (os.POSIX_SPAWN_DUP2, err.fileno(), 2)])
+                (os.POSIX_SPAWN_DUP2, err.fileno(), 2)], setsid=True)
         except OSError as e:
-            return 0.0, 0, b"", f"cannot run {argv[0]}: {e.strerror}"
+            return 0.0, 0, b"", f"cannot run {TIME}: {e.strerror}"
         signal.signal(signal.SIGALRM, _alarm)
         signal.alarm(RUN_TIMEOUT_S)
         try:
-            _, status, usage = os.wait4(pid, 0)
+            _, status, _ = os.wait4(pid, 0)
         except Timeout:
-            os.kill(pid, signal.SIGKILL)
+            os.killpg(pid, signal.SIGKILL)      # time and the workload: one group
             os.wait4(pid, 0)
             return 0.0, 0, b"", f"timed out after {RUN_TIMEOUT_S} s"
         finally:
@@ -150,13 +158,18 @@ def run_once(argv, env, workdir):
         secs = time.monotonic() - t0
     with open(out_path, "rb") as f:
         stdout = f.read()
-    if not os.WIFEXITED(status) or os.WEXITSTATUS(status) != 0:
+    try:
+        with open(rss_path) as f:
+            kib = int(f.read().split()[-1])
+    except (OSError, ValueError, IndexError):
+        kib = 0
+    if not os.WIFEXITED(status) or os.WEXITSTATUS(status) != 0 or not kib:
         with open(err_path, "rb") as f:
             tail = f.read().decode(errors="replace").strip().splitlines()[-1:] or [""]
-        how = (f"exit {os.WEXITSTATUS(status)}" if os.WIFEXITED(status)
-               else f"signal {os.WTERMSIG(status)}")
-        return secs, usage.ru_maxrss, stdout, f"{how}: {tail[0][:120]}"
-    return secs, usage.ru_maxrss, stdout, None
+        code = os.WEXITSTATUS(status) if os.WIFEXITED(status) else 128 + os.WTERMSIG(status)
+        how = f"signal {code - 128}" if code > 128 else f"exit {code}"   # time passes it on
+        return secs, kib, stdout, f"{how}: {tail[0][:120]}"
+    return secs, kib, stdout, None
 
 
 def clean_env():
@@ -261,6 +274,8 @@ def main():
         die(f"--runs must be at least 3 to take a median, got {runs}")
     scale = 0.2 if args.quick else 1.0
 
+    if not os.access(TIME, os.X_OK):
+        die(f"{TIME} not found: install the Debian package 'time' (make bench does)")
     if not os.path.isfile(args.lib):
         die(f"{args.lib} not found (run 'make' first, or use 'make bench')")
     # Measure a private copy: rebuilding build/ during a run must not change it.

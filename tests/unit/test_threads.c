@@ -8,6 +8,7 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <criterion/criterion.h>
 
@@ -372,6 +373,51 @@ Test(threads, exited_heap_memory_is_reused)
                            "round %d: mapped %llu, round 0 had %llu", round, ULL(st.mapped_bytes), ULL(mapped_first));
         cr_assert_lt(st.heaps, 3);
     }
+}
+
+static void *kept_block;
+
+/* Frees all it allocated but the first block, which keeps its segment from
+ * being emptied (an emptied segment goes to the segment cache instead). */
+static void *alloc_free_and_exit(void *arg)
+{
+    size_t n = *(size_t *)arg;
+    void *p[512];
+    for (size_t i = 0; i < 512; i++) {
+        p[i] = pa_malloc(n);
+        thread_check(p[i] != NULL);
+        if (p[i]) memset(p[i], 1, n);
+    }
+    kept_block = p[0];
+    for (size_t i = 1; i < 512; i++) pa_free(p[i]);
+    return NULL;
+}
+
+/* Thread exit keeps the heap's free memory resident (the next thread to start
+ * adopts it warm: no madvise, no page faults); when no thread adopts it, the
+ * slow path's maintenance purges it about a second later. */
+Test(threads, exited_heap_purged_later_not_at_exit)
+{
+    static size_t n = 6 * KiB;               /* 512 x 6 KiB = 3 MiB: one segment */
+    pa_free(pa_malloc(1));
+    pa_stats_t base = stats();
+    pthread_t t;
+    cr_assert_eq(pthread_create(&t, NULL, alloc_free_and_exit, &n), 0);
+    pthread_join(t, NULL);
+    ASSERT_THREADS_OK();
+    pa_stats_t st = stats();
+    cr_assert_eq(st.heaps_abandoned, 1);
+    cr_assert_geq(st.resident_bytes, base.resident_bytes + 2 * MiB,
+                  "exit purged at once: resident %llu, before the thread %llu", ULL(st.resident_bytes),
+                  ULL(base.resident_bytes));
+    struct timespec ts = { 1, 200 * 1000 * 1000 };
+    nanosleep(&ts, NULL);
+    pa_free(pa_malloc(200 * KiB));           /* a slow path: runs maintenance */
+    st = stats();
+    cr_assert_lt(st.resident_bytes, base.resident_bytes + MiB,
+                 "1.2 s after exit, resident %llu (before the thread %llu)", ULL(st.resident_bytes),
+                 ULL(base.resident_bytes));
+    pa_free(kept_block);
 }
 
 /* ---- stress: several threads, blocks freed by random threads ------------- */
