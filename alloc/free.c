@@ -30,8 +30,9 @@ void pa_free_remote(pa_page_t *pg, pa_block_t *b)
                 break;
             }
         } else {
-            b->next = (pa_block_t *)old;
-            if (atomic_compare_exchange_weak_explicit(&pg->xfree, &old, (uintptr_t)b,
+            b->next = (pa_block_t *)(old & PA_XFREE_PTR);
+            uintptr_t count = (old & ~PA_XFREE_PTR) + PA_XFREE_ONE;
+            if (atomic_compare_exchange_weak_explicit(&pg->xfree, &old, (uintptr_t)b | count,
                                                       memory_order_release, memory_order_relaxed))
                 break;
         }
@@ -68,7 +69,7 @@ static bool list_has(const pa_block_t *list, const pa_block_t *b)
  * was a coincidence of the program's data and the free goes ahead. */
 void pa_free_suspect(pa_heap_t *h, pa_page_t *pg, pa_block_t *b)
 {
-    const pa_block_t *remote = (const pa_block_t *)(atomic_load_explicit(&pg->xfree, memory_order_acquire) & ~(uintptr_t)1);
+    const pa_block_t *remote = (const pa_block_t *)(atomic_load_explicit(&pg->xfree, memory_order_acquire) & PA_XFREE_PTR);
     const pa_block_t *sent = atomic_load_explicit(&h->remote_blocks, memory_order_acquire);
     if (list_has(pg->free, b) || list_has(pg->local_free, b) || list_has(remote, b) || list_has(sent, b))
         pa_fatal("free(): double free %p", (void *)b);

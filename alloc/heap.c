@@ -36,7 +36,7 @@ void pa_heap_collect(pa_heap_t *h, bool force)
     for (pa_page_t *pg = h->full.first, *next; pg; pg = next) {
         next = pg->next;
         /* a large page stays full until its one block has come back */
-        if (pg->class_id != PA_CLASS_LARGE || atomic_load_explicit(&pg->xfree, memory_order_relaxed) > 1)
+        if (pg->class_id != PA_CLASS_LARGE || atomic_load_explicit(&pg->xfree, memory_order_relaxed) > PA_XFREE_NOTIFY)
             pa_page_unfull(h, pg);
     }
     for (size_t c = 1; c < PA_CLASS_LARGE; c++) {

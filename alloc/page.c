@@ -54,31 +54,29 @@ bool pa_page_extend(pa_page_t *pg)
     return true;
 }
 
-/* Moves same-thread and remote frees into the allocation list. */
+/* Refills the allocation list from same-thread and remote frees without
+ * walking either list: pages are collected when `free` runs dry, so one list
+ * becomes `free` and the other, if both have blocks, waits on local_free for
+ * the next refill. The remote list comes with its length (PA_XFREE_ONE), so
+ * its blocks, still cold in another core's cache, are not touched here. */
 void pa_page_collect(pa_page_t *pg)
 {
-    if (atomic_load_explicit(&pg->xfree, memory_order_relaxed) > 1) {
-        uintptr_t x = atomic_exchange_explicit(&pg->xfree, 0, memory_order_acquire);
-        pa_block_t *head = (pa_block_t *)(x & ~(uintptr_t)1), *tail = head;
-        uint32_t n = 0;
-        if (head) {
-            for (n = 1; tail->next; n++) tail = tail->next;
-            tail->next = pg->free;
-            pg->free = head;
-            pg->used -= n;
-        }
-    }
-    if (pg->local_free) {
-        if (!pg->free) {
-            pg->free = pg->local_free;
-        } else {
-            pa_block_t *t = pg->local_free;
-            while (t->next) t = t->next;
-            t->next = pg->free;
-            pg->free = pg->local_free;
-        }
+    if (!pg->free) {
+        pg->free = pg->local_free;
         pg->local_free = NULL;
     }
+    if (atomic_load_explicit(&pg->xfree, memory_order_relaxed) <= PA_XFREE_NOTIFY) return;
+    uintptr_t x = atomic_exchange_explicit(&pg->xfree, 0, memory_order_acquire);
+    pa_block_t *head = (pa_block_t *)(x & PA_XFREE_PTR);
+    if (!head) return;
+    pg->used -= (uint32_t)(x / PA_XFREE_ONE);
+    pa_block_t **into = !pg->free ? &pg->free : &pg->local_free;
+    if (*into) {                             /* both lists had blocks: rare */
+        pa_block_t *tail = head;
+        while (tail->next) tail = tail->next;
+        tail->next = *into;
+    }
+    *into = head;
 }
 
 void pa_queue_push_front(pa_page_queue_t *q, pa_page_t *pg)

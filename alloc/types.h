@@ -102,12 +102,21 @@ typedef struct pa_page {
     struct pa_page *page;      /* the run's first descriptor (itself if first or
                                   not in a page): free()'s O(1) lookup          */
     /* --- second cache line: written by other threads or rarely --- */
-    _Atomic(uintptr_t) xfree;  /* remote frees; bit 0 = owner wants a notice     */
+    _Atomic(uintptr_t) xfree;  /* remote frees: see PA_XFREE_* below             */
     struct pa_page *next, *prev;          /* class queue or full list             */
     uint8_t     pad2_[40];
 } pa_page_t;
 
 _Static_assert(sizeof(pa_page_t) == 128, "page descriptor is two cache lines");
+
+/* The xfree word: bit 0 asks for a notice (FULL PAGES above), bits 1..47 hold
+ * the list's first block (blocks are 16-byte aligned and user addresses lie
+ * below 2^48, as the segment map assumes), bits 48..63 how many blocks the
+ * list holds, so the owner takes a long list without walking it. A page holds
+ * at most 4096 blocks. */
+#define PA_XFREE_NOTIFY ((uintptr_t)1)
+#define PA_XFREE_PTR    ((((uintptr_t)1) << 48) - 16)
+#define PA_XFREE_ONE    (((uintptr_t)1) << 48)
 
 enum { PA_SEG_NORMAL = 1, PA_SEG_HUGE = 2, PA_SEG_HUGE_CACHED = 3 };
 
