@@ -117,7 +117,7 @@ bench-deps: deps
 
 bench: bench-deps
 	@$(MAKE) --no-print-directory all $(BENCH_BIN)
-	python3 bench/run.py --lib $(SO) $(if $(WORKLOADS),--workloads "$(WORKLOADS)") \
+	@python3 bench/run.py --lib $(SO) $(if $(WORKLOADS),--workloads "$(WORKLOADS)") \
 	  $(if $(ALLOCATORS),--allocators "$(ALLOCATORS)") $(if $(RUNS),--runs $(RUNS)) \
 	  $(if $(filter 1,$(BENCH_QUICK)),--quick)
 

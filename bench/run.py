@@ -182,11 +182,13 @@ def clean_env():
 
 
 def profiling_supported(lib):
-    """True once the library knows POOLALLOC_PROFILE (it warns about unknown settings)."""
+    """True once the library knows POOLALLOC_PROFILE. poolalloc names unknown
+    POOLALLOC_* settings on stderr; a probe name proves it would have."""
     env = clean_env()
-    env.update(LD_PRELOAD=lib, POOLALLOC_PROFILE="1")
+    env.update(LD_PRELOAD=lib, POOLALLOC_PROFILE="1", POOLALLOC_BENCH_PROBE="1")
     r = subprocess.run(["true"], env=env, capture_output=True, text=True)
-    return r.returncode == 0 and "POOLALLOC_PROFILE" not in r.stderr
+    return (r.returncode == 0 and "POOLALLOC_BENCH_PROBE" in r.stderr
+            and "POOLALLOC_PROFILE" not in r.stderr)
 
 
 def machine():
