@@ -21,10 +21,16 @@ SO      := $(BUILD)/libpoolalloc.so
 AR_LIB  := $(BUILD)/libpoolalloc.a
 
 # Debian packages the build and the tests use; `make deps` installs the missing ones.
-DEBS := gcc g++ make pkg-config libunwind-dev libcriterion-dev python3 sqlite3 coreutils
+DEBS := gcc g++ make pkg-config libunwind-dev libcriterion-dev python3 sqlite3 coreutils time
+# ... and those `make bench` adds: the peer allocators and heaptrack.
+BENCH_DEBS := libmimalloc-dev libjemalloc-dev libtcmalloc-minimal4 heaptrack
+BENCH_C    := $(sort $(wildcard bench/workloads/*.c))
+BENCH_CXX  := $(sort $(wildcard bench/workloads/*.cc))
+BENCH_BIN  := $(patsubst bench/workloads/%.c,$(BUILD)/bench/%,$(BENCH_C)) \
+              $(patsubst bench/workloads/%.cc,$(BUILD)/bench/%,$(BENCH_CXX))
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: all deps check check-unit check-preload check-real demo bench bench-deps install clean
+.PHONY: all deps check check-unit check-preload check-real check-bench demo bench bench-deps install clean
 all: $(SO) $(AR_LIB) $(BUILD)/poolalloc.pc
 
 # ---- the library ------------------------------------------------------------
@@ -77,8 +83,8 @@ $(BUILD)/test-preload: $(PRELOAD_TSRC) $(TEST_HDR) $(SO)
 	  -L$(BUILD) -Wl,-rpath,'$$ORIGIN' -Wl,--no-as-needed -lpoolalloc -lcriterion -lpthread
 
 check: deps
-	@$(MAKE) --no-print-directory all $(BUILD)/test-unit-plain $(BUILD)/test-unit-asan $(BUILD)/test-unit-tsan $(BUILD)/test-preload
-	@$(MAKE) --no-print-directory check-unit check-preload check-real
+	@$(MAKE) --no-print-directory all $(BUILD)/test-unit-plain $(BUILD)/test-unit-asan $(BUILD)/test-unit-tsan $(BUILD)/test-preload $(BENCH_BIN)
+	@$(MAKE) --no-print-directory check-unit check-preload check-real check-bench
 
 check-unit:
 	@echo "== unit tests (internal API, no malloc override)"; $(BUILD)/test-unit-plain
@@ -91,6 +97,11 @@ check-preload:
 check-real: $(SO)
 	@echo "== real programs under LD_PRELOAD"; tests/real/run.sh $(abspath $(SO))
 
+# The benchmark workloads, tiny, under glibc and poolalloc: same checksums.
+check-bench: $(SO) $(BENCH_BIN)
+	@echo "== bench workloads (scale 0.02): checksums under glibc and poolalloc agree"
+	@python3 bench/run.py --check --allocators glibc --lib $(SO)
+
 # ---- main job ---------------------------------------------------------------------
 demo: deps all
 	@demo/run.sh $(abspath $(SO))
@@ -99,11 +110,6 @@ demo: deps all
 # `make bench` installs the peer allocators and heaptrack, builds the workloads and
 # runs bench/run.py. Options: WORKLOADS="larson prodcons" ALLOCATORS="mimalloc"
 # RUNS=7 BENCH_QUICK=1 (see bench/README.md).
-BENCH_DEBS := libmimalloc-dev libjemalloc-dev libtcmalloc-minimal4 heaptrack time
-BENCH_C    := $(sort $(wildcard bench/workloads/*.c))
-BENCH_CXX  := $(sort $(wildcard bench/workloads/*.cc))
-BENCH_BIN  := $(patsubst bench/workloads/%.c,$(BUILD)/bench/%,$(BENCH_C)) \
-              $(patsubst bench/workloads/%.cc,$(BUILD)/bench/%,$(BENCH_CXX))
 
 $(BUILD)/bench/%: bench/workloads/%.c
 	@mkdir -p $(dir $@)

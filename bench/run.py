@@ -69,11 +69,9 @@ def command(name, build, scale, quick):
         return [py, os.path.join(WL, "script.py"), str(scale)]
     if name == "g++":
         # Assembly to stdout: the runner hashes it, so every allocator must make
-        # the compiler produce the same code. Quick runs only parse.
+        # the compiler produce the same code. Quick runs do not optimise.
         src = os.path.join(WL, "containers.cc")
-        if quick:
-            return ["g++", "-std=c++17", "-fsyntax-only", src]
-        return ["g++", "-std=c++17", "-O2", "-S", "-o", "-", src]
+        return ["g++", "-std=c++17", "-O0" if quick else "-O2", "-S", "-o", "-", src]
     return [os.path.join(build, "bench", name), str(scale)]
 
 
@@ -250,6 +248,9 @@ def main():
     ap.add_argument("--quick", action="store_true", default=os.environ.get("BENCH_QUICK") == "1",
                     help="scaled-down workloads, 3 rounds: the whole suite in under 2 minutes")
     ap.add_argument("--no-heaptrack", action="store_true", help="skip the heaptrack column")
+    ap.add_argument("--check", action="store_true",
+                    help="correctness only (make check): every workload once per allocator at "
+                         "scale 0.02; exits 1 unless all checksums agree; no timing, no results file")
     ap.add_argument("--results", default=os.path.join(HERE, "results"),
                     help="directory for <date>.md (default bench/results)")
     args = ap.parse_args()
@@ -271,13 +272,14 @@ def main():
     if OURS not in picked:
         picked.append(OURS)
 
-    runs = args.runs or (3 if args.quick else 5)
-    if runs < 3:
+    runs = 1 if args.check else args.runs or (3 if args.quick else 5)
+    if runs < 3 and not args.check:
         die(f"--runs must be at least 3 to take a median, got {runs}")
-    scale = 0.2 if args.quick else 1.0
+    args.quick = args.quick or args.check
+    scale = 0.02 if args.check else 0.2 if args.quick else 1.0
 
     if not os.access(TIME, os.X_OK):
-        die(f"{TIME} not found: install the Debian package 'time' (make bench does)")
+        die(f"{TIME} not found: install the Debian package 'time' (make deps does)")
     if not os.path.isfile(args.lib):
         die(f"{args.lib} not found (run 'make' first, or use 'make bench')")
     # Measure a private copy: rebuilding build/ during a run must not change it.
@@ -305,7 +307,7 @@ def main():
 
     # Extra columns: poolalloc with profiling on, heaptrack over glibc.
     prof = profiling_supported(lib)
-    heaptrack = None if args.no_heaptrack else shutil.which("heaptrack")
+    heaptrack = None if args.no_heaptrack or args.check else shutil.which("heaptrack")
     variants = list(allocs)
     if prof:
         variants.append("poolalloc+prof")
@@ -356,9 +358,12 @@ def main():
                 if v != "heaptrack":
                     sums.setdefault(wl, {}).setdefault(checksum_of(out), set()).add(v)
             el = time.monotonic() - started
-            print(f"bench: [{step}/{total}] round {rnd + 1} {wl:<12} "
-                  f"{el:6.0f} s elapsed", file=sys.stderr)
+            if not args.check:
+                print(f"bench: [{step}/{total}] round {rnd + 1} {wl:<12} "
+                      f"{el:6.0f} s elapsed", file=sys.stderr)
     shutil.rmtree(tmp, ignore_errors=True)
+    if args.check:
+        return report_check(workloads, variants, sums, errors)
 
     report, ok = render(workloads, allocs, prof, heaptrack, times, rss, sums, errors,
                         runs, args.quick, versions)
@@ -372,6 +377,23 @@ def main():
         f.write(report + "\n")
     print(f"\nbench: written to {os.path.relpath(path)}", file=sys.stderr)
     return 0 if ok else 1
+
+
+def report_check(workloads, variants, sums, errors):
+    """--check: one line per workload, 'ok' when every allocator ran and agreed."""
+    bad = 0
+    for wl, _, _ in workloads:
+        failed = [f"{v}: {errors[(wl, v)]}" for v in variants if (wl, v) in errors]
+        by_sum = sums.get(wl, {})
+        if failed or len(by_sum) != 1:
+            bad += 1
+            why = "; ".join(failed + [f"checksum {c} from {', '.join(sorted(vs))}"
+                                      for c, vs in sorted(by_sum.items())])
+            print(f"FAIL {wl}: {why}")
+        else:
+            print(f"ok   {wl}: checksum {next(iter(by_sum))} under {', '.join(variants)}")
+    print(f"{len(workloads) - bad} passed, {bad} failed")
+    return 1 if bad else 0
 
 
 def git_describe():
