@@ -22,8 +22,8 @@
  *
  * FREE LISTS OF A PAGE. `free` is the list malloc pops from, and same-thread
  * free() pushes onto it too: last in, first out, so a block that dies young is
- * reused while still in cache (the powerlaw and containers benchmarks run 14%
- * and 11% faster than with a separate list for local frees). Other threads
+ * reused while still in cache (the powerlaw benchmark runs 6-14% faster than
+ * with a separate list for local frees). Other threads
  * push to `xfree`; blocks handed back through remote_blocks, and a list that
  * arrives while `free` still has blocks, wait on `local_free`. Both are
  * collected when `free` runs dry. Blocks not yet carved (capacity < reserved) are

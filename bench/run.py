@@ -477,7 +477,7 @@ def render(workloads, allocs, prof, heaptrack, times, rss, sums, errors, runs, q
         out.extend(["## Targets", ""])
         for text, val, limit, inclusive in lines:
             met = val is not None and (val <= limit if inclusive else val < limit)
-            out.append(f"- {'met ' if met else 'MISSED'} {text}: {fmt(val)}")
+            out.append(f"- {'met ' if met else 'MISSED'} {text}: {fmt(val, 3)}")
         out.append("")
     if not ok:
         out.extend(["## Problems", ""])
