@@ -111,10 +111,10 @@ demo: deps all
 # runs bench/run.py. Options: WORKLOADS="larson prodcons" ALLOCATORS="mimalloc"
 # RUNS=7 BENCH_QUICK=1 (see bench/README.md).
 
-$(BUILD)/bench/%: bench/workloads/%.c
+$(BUILD)/bench/%: bench/workloads/%.c bench/workloads/workload.h
 	@mkdir -p $(dir $@)
 	$(CC) -std=gnu11 -O2 -g $(WARN) -pthread -o $@ $< -lm
-$(BUILD)/bench/%: bench/workloads/%.cc
+$(BUILD)/bench/%: bench/workloads/%.cc bench/workloads/workload.h
 	@mkdir -p $(dir $@)
 	$(CXX) -std=c++17 -O2 -g $(WARN) -pthread -o $@ $<
 

@@ -32,63 +32,24 @@
 #include <unordered_map>
 #include <vector>
 
+#include "workload.h"
+
 namespace {
 
 const char *const PROG = "containers";
 const double BASE_ROUNDS = 800.0; // rounds at scale 1.0
 
-// ---- common: scale argument, PRNG, checksum -------------------------------
-
-double parse_scale(int argc, char **argv)
-{
-    if (argc > 2) {
-        std::fprintf(stderr, "usage: %s [scale]\n", PROG);
-        std::exit(2);
-    }
-    if (argc < 2)
-        return 1.0;
-    // Plain decimal only: digits with at most one '.', no sign, exponent,
-    // inf or nan (which strtod would otherwise accept).
-    const char *s = argv[1];
-    int digits = 0, dots = 0;
-    for (const char *c = s; *c; c++) {
-        if (*c >= '0' && *c <= '9')
-            digits++;
-        else if (*c == '.')
-            dots++;
-        else
-            digits = -1000;
-    }
-    double v = (digits > 0 && dots <= 1) ? std::strtod(s, nullptr) : 0.0;
-    if (!(v > 0.0 && v <= 100.0)) {
-        std::fprintf(stderr, "%s: scale must be a positive number (at most 100), got '%s'\n",
-                     PROG, s);
-        std::exit(2);
-    }
-    return v;
-}
-
-inline uint64_t mix64(uint64_t z)
-{
-    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
-    z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
-    return z ^ (z >> 31);
-}
+// ---- PRNG and checksum (see workload.h) ----------------------------------
 
 uint64_t rng_state = 0x5eed0003u;
 
-// splitmix64
-inline uint64_t rnd()
-{
-    rng_state += 0x9e3779b97f4a7c15ULL;
-    return mix64(rng_state);
-}
+inline uint64_t rnd() { return splitmix64(&rng_state); }
 
 inline uint64_t rnd_below(uint64_t n) { return rnd() % n; }
 
 uint64_t checksum = 0x243f6a8885a308d3ULL;
 
-inline void fold(uint64_t v) { checksum = mix64(checksum ^ v) + 0x9e3779b97f4a7c15ULL; }
+inline void fold(uint64_t v) { checksum = fold64(checksum, v); }
 
 // Our own string hash, so nothing depends on the library's std::hash.
 inline uint64_t fnv1a(const std::string &s)
@@ -237,7 +198,7 @@ void round_once(State &st, uint32_t round)
 
 int main(int argc, char **argv)
 {
-    double scale = parse_scale(argc, argv);
+    double scale = parse_scale(argc, argv, PROG);
     uint32_t rounds = (uint32_t)std::lround(BASE_ROUNDS * scale);
     if (rounds < 1)
         rounds = 1;

@@ -30,6 +30,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "workload.h"
+
 #define PROG "large"
 #define BASE_OPS 1200.0 /* operations at scale 1.0 */
 
@@ -42,78 +44,15 @@
 #define FULL_WRITE_MAX MiB     /* blocks up to this size are written in full */
 #define PAGE (4 * KiB)
 
-/* ---- common: scale argument, PRNG, checksum ---------------------------- */
-
-static double parse_scale(int argc, char **argv)
-{
-    if (argc > 2) {
-        fprintf(stderr, "usage: %s [scale]\n", PROG);
-        exit(2);
-    }
-    if (argc < 2)
-        return 1.0;
-    /* Plain decimal only: digits with at most one '.', no sign, exponent,
-     * inf or nan (which strtod would otherwise accept). */
-    const char *s = argv[1];
-    int digits = 0, dots = 0;
-    for (const char *c = s; *c; c++) {
-        if (*c >= '0' && *c <= '9')
-            digits++;
-        else if (*c == '.')
-            dots++;
-        else
-            digits = -1000;
-    }
-    double v = (digits > 0 && dots <= 1) ? strtod(s, NULL) : 0.0;
-    if (!(v > 0.0 && v <= 100.0)) {
-        fprintf(stderr, "%s: scale must be a positive number (at most 100), got '%s'\n", PROG, s);
-        exit(2);
-    }
-    return v;
-}
+/* ---- PRNG and checksum (see workload.h) ---------------------------------- */
 
 static uint64_t rng_state = 0x5eed0004u;
 
-static inline uint64_t mix64(uint64_t z)
-{
-    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
-    z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
-    return z ^ (z >> 31);
-}
-
-/* splitmix64 */
-static inline uint64_t rnd(void)
-{
-    rng_state += 0x9e3779b97f4a7c15ULL;
-    return mix64(rng_state);
-}
-
-/* uniform in (0, 1] */
-static inline double rnd_unit(void)
-{
-    return (double)((rnd() >> 11) + 1) * 0x1.0p-53;
-}
-
-/* log-uniform integer in [lo, hi] */
-static size_t log_uniform(size_t lo, size_t hi)
-{
-    double x = exp(log((double)lo) + rnd_unit() * (log((double)hi + 1.0) - log((double)lo)));
-    size_t n = (size_t)x;
-    return n < lo ? lo : n > hi ? hi : n;
-}
+static inline uint64_t rnd(void) { return splitmix64(&rng_state); }
 
 static uint64_t checksum = 0x243f6a8885a308d3ULL;
 
-static inline void fold(uint64_t v)
-{
-    checksum = mix64(checksum ^ v) + 0x9e3779b97f4a7c15ULL;
-}
-
-static void die(const char *what)
-{
-    fprintf(stderr, "%s: %s\n", PROG, what);
-    exit(1);
-}
+static inline void fold(uint64_t v) { checksum = fold64(checksum, v); }
 
 /* ---- blocks ------------------------------------------------------------ */
 
@@ -152,7 +91,7 @@ static void check_marks(const struct block *b, size_t upto)
     for (size_t pg = 0; pg < upto; pg++) {
         unsigned char m = b->p[pg * PAGE];
         if (m != mark(b->tag, pg))
-            die("block contents corrupted");
+            die(PROG, "block contents corrupted");
         sum = sum * 31 + m;
     }
     fold(sum ^ upto);
@@ -202,7 +141,7 @@ static void block_free(int i)
 
 static void block_new(uint64_t seq)
 {
-    size_t size = log_uniform(MIN_BLOCK, MAX_BLOCK);
+    size_t size = log_uniform(&rng_state, MIN_BLOCK, MAX_BLOCK);
     /* Make room: free random blocks until count and byte caps hold. */
     while (nlive == MAX_LIVE || live_bytes + size > LIVE_CAP)
         block_free((int)(rnd() % (uint64_t)nlive));
@@ -210,7 +149,7 @@ static void block_new(uint64_t seq)
     struct block *b = &live[nlive];
     b->p = malloc(size);
     if (!b->p)
-        die("out of memory");
+        die(PROG, "out of memory");
     b->size = size;
     b->tag = mix64(seq);
     b->written = pages_to_write(size);
@@ -223,7 +162,7 @@ static void block_new(uint64_t seq)
 static void block_realloc(int i)
 {
     struct block *b = &live[i];
-    double factor = exp((rnd_unit() * 2.0 - 1.0) * log(2.0)); /* 0.5 .. 2 */
+    double factor = exp((unit_interval(&rng_state) * 2.0 - 1.0) * log(2.0)); /* 0.5 .. 2 */
     size_t size = (size_t)((double)b->size * factor);
     if (size < MIN_BLOCK)
         size = MIN_BLOCK;
@@ -242,7 +181,7 @@ static void block_realloc(int i)
 
     unsigned char *p = realloc(b->p, size);
     if (!p)
-        die("out of memory");
+        die(PROG, "out of memory");
     live_bytes = live_bytes - b->size + size;
     b->p = p;
     /* Content survives up to the smaller of the two sizes; the last,
@@ -265,7 +204,7 @@ static void block_realloc(int i)
 
 int main(int argc, char **argv)
 {
-    double scale = parse_scale(argc, argv);
+    double scale = parse_scale(argc, argv, PROG);
     uint64_t nops = (uint64_t)(BASE_OPS * scale);
     if (nops < 1)
         nops = 1;

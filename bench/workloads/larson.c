@@ -27,13 +27,14 @@
  * Usage: larson [scale]   scale (default 1.0, at most 100) multiplies the
  * number of rounds.
  */
-#include <errno.h>
 #include <inttypes.h>
 #include <pthread.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+#include "workload.h"
 
 #define NWORKERS 4
 #define SLOTS 4096           /* objects per array */
@@ -43,39 +44,6 @@
                                 2 cores, ~0.7-1.6 s under the others */
 #define MIN_SIZE 16
 #define MAX_SIZE 512
-
-static uint64_t splitmix64(uint64_t *state)
-{
-    uint64_t z = (*state += 0x9e3779b97f4a7c15ULL);
-    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
-    z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
-    return z ^ (z >> 31);
-}
-
-static double parse_scale(int argc, char **argv, const char *name)
-{
-    if (argc > 2) {
-        fprintf(stderr, "%s: usage: %s [scale]\n", name, name);
-        exit(2);
-    }
-    if (argc < 2)
-        return 1.0;
-    const char *arg = argv[1];
-    char *end = NULL;
-    double scale = 0.0;
-    /* Decimal only: strtod by itself would also take " 1", "0x1", "inf". */
-    if (arg[strspn(arg, "0123456789.eE+-")] == '\0') {
-        errno = 0;
-        scale = strtod(arg, &end);
-    }
-    if (end == NULL || end == arg || *end != '\0' || errno != 0 ||
-        !(scale > 0.0) || scale > 100.0) {
-        fprintf(stderr, "%s: scale must be a positive number (at most 100), got '%s'\n",
-                name, arg);
-        exit(2);
-    }
-    return scale;
-}
 
 /* One connection: its live objects, their sizes, its PRNG and its share of
  * the checksum. Whoever serves it owns all of this for the round. */

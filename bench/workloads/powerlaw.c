@@ -31,83 +31,22 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "workload.h"
+
 #define PROG "powerlaw"
 #define BASE_ALLOCS 28000000.0 /* allocations at scale 1.0 */
 
-/* ---- common: scale argument, PRNG, checksum ---------------------------- */
-
-static double parse_scale(int argc, char **argv)
-{
-    if (argc > 2) {
-        fprintf(stderr, "usage: %s [scale]\n", PROG);
-        exit(2);
-    }
-    if (argc < 2)
-        return 1.0;
-    /* Plain decimal only: digits with at most one '.', no sign, exponent,
-     * inf or nan (which strtod would otherwise accept). */
-    const char *s = argv[1];
-    int digits = 0, dots = 0;
-    for (const char *c = s; *c; c++) {
-        if (*c >= '0' && *c <= '9')
-            digits++;
-        else if (*c == '.')
-            dots++;
-        else
-            digits = -1000;
-    }
-    double v = (digits > 0 && dots <= 1) ? strtod(s, NULL) : 0.0;
-    if (!(v > 0.0 && v <= 100.0)) {
-        fprintf(stderr, "%s: scale must be a positive number (at most 100), got '%s'\n", PROG, s);
-        exit(2);
-    }
-    return v;
-}
+/* ---- PRNG and checksum (see workload.h) ---------------------------------- */
 
 static uint64_t rng_state = 0x5eed0001u;
 
-static inline uint64_t mix64(uint64_t z)
-{
-    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
-    z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
-    return z ^ (z >> 31);
-}
-
-/* splitmix64 */
-static inline uint64_t rnd(void)
-{
-    rng_state += 0x9e3779b97f4a7c15ULL;
-    return mix64(rng_state);
-}
-
-/* uniform in (0, 1] — never 0, so it can be raised to a negative power */
-static inline double rnd_unit(void)
-{
-    return (double)((rnd() >> 11) + 1) * 0x1.0p-53;
-}
+static inline uint64_t rnd(void) { return splitmix64(&rng_state); }
 
 static uint64_t checksum = 0x243f6a8885a308d3ULL;
 
-static inline void fold(uint64_t v)
-{
-    checksum = mix64(checksum ^ v) + 0x9e3779b97f4a7c15ULL;
-}
-
-static void die(const char *what)
-{
-    fprintf(stderr, "%s: %s\n", PROG, what);
-    exit(1);
-}
+static inline void fold(uint64_t v) { checksum = fold64(checksum, v); }
 
 /* ---- the distributions ------------------------------------------------- */
-
-/* log-uniform integer in [lo, hi] */
-static size_t log_uniform(size_t lo, size_t hi)
-{
-    double x = exp(log((double)lo) + rnd_unit() * (log((double)hi + 1.0) - log((double)lo)));
-    size_t n = (size_t)x;
-    return n < lo ? lo : n > hi ? hi : n;
-}
 
 static size_t draw_size(void)
 {
@@ -117,8 +56,8 @@ static size_t draw_size(void)
     if (r < 850)                       /* small structs, short strings */
         return 65 + rnd() % 192;       /* 65..256 */
     if (r < 985)                       /* buffers */
-        return log_uniform(257, 4096);
-    return log_uniform(4097, 65536);   /* rare big buffers */
+        return log_uniform(&rng_state, 257, 4096);
+    return log_uniform(&rng_state, 4097, 65536);   /* rare big buffers */
 }
 
 #define SHORT_CAP (1u << 16)
@@ -130,11 +69,11 @@ static uint32_t draw_lifetime(void)
 {
     double l;
     if (rnd() % 100 < 95) {
-        l = 1.0 / rnd_unit();                           /* alpha = 1 */
+        l = 1.0 / unit_interval(&rng_state);                           /* alpha = 1 */
         if (l > SHORT_CAP)
             l = SHORT_CAP;
     } else {
-        double u = rnd_unit();
+        double u = unit_interval(&rng_state);
         l = LONG_MIN / (u * u);                         /* alpha = 0.5 */
         if (l > LONG_CAP)
             l = LONG_CAP;
@@ -168,7 +107,7 @@ static uint32_t slot_get(void)
         uint32_t n = nslots ? nslots * 2 : 4096;
         struct slot *s = realloc(slots, (size_t)n * sizeof *s);
         if (!s)
-            die("out of memory (slot table)");
+            die(PROG, "out of memory (slot table)");
         slots = s;
         for (uint32_t i = n; i-- > nslots;) {
             slots[i].next = free_slot;
@@ -187,7 +126,7 @@ static void object_new(uint32_t i, uint64_t seq)
     size_t size = draw_size();
     unsigned char *p = malloc(size);
     if (!p)
-        die("out of memory");
+        die(PROG, "out of memory");
     uint64_t tag = mix64(seq + 1);
     /* Initialise the whole object, as real code does, then tag both ends. */
     memset(p, (int)(tag & 0xff), size);
@@ -215,7 +154,7 @@ static void object_free(uint32_t i)
     unsigned char mid = s->p[s->size / 2];
     if (head != s->tag || tail != s->tag ||
         (s->size >= 24 && mid != (unsigned char)(s->tag & 0xff)))
-        die("object contents corrupted");
+        die(PROG, "object contents corrupted");
     fold(head ^ ((uint64_t)mid << 56) ^ s->size);
     free(s->p);
     live_objects--;
@@ -226,7 +165,7 @@ static void object_free(uint32_t i)
 
 int main(int argc, char **argv)
 {
-    double scale = parse_scale(argc, argv);
+    double scale = parse_scale(argc, argv, PROG);
     uint64_t nallocs = (uint64_t)(BASE_ALLOCS * scale);
     if (nallocs < 1)
         nallocs = 1;

@@ -29,82 +29,21 @@
 #include <string.h>
 #include <math.h>
 
+#include "workload.h"
+
 #define PROG "realloc"
 #define BASE_STEPS 36000000.0 /* append steps at scale 1.0 */
 #define NACTIVE 8
 
-/* ---- common: scale argument, PRNG, checksum ---------------------------- */
-
-static double parse_scale(int argc, char **argv)
-{
-    if (argc > 2) {
-        fprintf(stderr, "usage: %s [scale]\n", PROG);
-        exit(2);
-    }
-    if (argc < 2)
-        return 1.0;
-    /* Plain decimal only: digits with at most one '.', no sign, exponent,
-     * inf or nan (which strtod would otherwise accept). */
-    const char *s = argv[1];
-    int digits = 0, dots = 0;
-    for (const char *c = s; *c; c++) {
-        if (*c >= '0' && *c <= '9')
-            digits++;
-        else if (*c == '.')
-            dots++;
-        else
-            digits = -1000;
-    }
-    double v = (digits > 0 && dots <= 1) ? strtod(s, NULL) : 0.0;
-    if (!(v > 0.0 && v <= 100.0)) {
-        fprintf(stderr, "%s: scale must be a positive number (at most 100), got '%s'\n", PROG, s);
-        exit(2);
-    }
-    return v;
-}
+/* ---- PRNG and checksum (see workload.h) ---------------------------------- */
 
 static uint64_t rng_state = 0x5eed0002u;
 
-static inline uint64_t mix64(uint64_t z)
-{
-    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
-    z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
-    return z ^ (z >> 31);
-}
-
-/* splitmix64 */
-static inline uint64_t rnd(void)
-{
-    rng_state += 0x9e3779b97f4a7c15ULL;
-    return mix64(rng_state);
-}
-
-/* uniform in (0, 1] */
-static inline double rnd_unit(void)
-{
-    return (double)((rnd() >> 11) + 1) * 0x1.0p-53;
-}
-
-/* log-uniform integer in [lo, hi] */
-static size_t log_uniform(size_t lo, size_t hi)
-{
-    double x = exp(log((double)lo) + rnd_unit() * (log((double)hi + 1.0) - log((double)lo)));
-    size_t n = (size_t)x;
-    return n < lo ? lo : n > hi ? hi : n;
-}
+static inline uint64_t rnd(void) { return splitmix64(&rng_state); }
 
 static uint64_t checksum = 0x243f6a8885a308d3ULL;
 
-static inline void fold(uint64_t v)
-{
-    checksum = mix64(checksum ^ v) + 0x9e3779b97f4a7c15ULL;
-}
-
-static void die(const char *what)
-{
-    fprintf(stderr, "%s: %s\n", PROG, what);
-    exit(1);
-}
+static inline void fold(uint64_t v) { checksum = fold64(checksum, v); }
 
 /* ---- the growing buffers ----------------------------------------------- */
 
@@ -162,7 +101,7 @@ static void *xrealloc(void *p, size_t n)
 {
     p = realloc(p, n);
     if (!p)
-        die("out of memory");
+        die(PROG, "out of memory");
     nreallocs++;
     return p;
 }
@@ -175,16 +114,16 @@ static void grower_start(struct grower *g)
     uint64_t r = rnd() % 100;
     if (r < 20) {
         g->kind = VEC_INT_X2;
-        g->target = log_uniform(4, (4u << 20) / 4);           /* 16 B .. 4 MiB */
+        g->target = log_uniform(&rng_state, 4, (4u << 20) / 4);           /* 16 B .. 4 MiB */
     } else if (r < 30) {
         g->kind = VEC_REC_X1_5;
-        g->target = log_uniform(2, (4u << 20) / sizeof(struct rec)); /* .. 4 MiB */
+        g->target = log_uniform(&rng_state, 2, (4u << 20) / sizeof(struct rec)); /* .. 4 MiB */
     } else if (r < 75) {
         g->kind = STR_EXACT;
-        g->target = log_uniform(16, MAX_STR);                 /* .. 256 KiB */
+        g->target = log_uniform(&rng_state, 16, MAX_STR);                 /* .. 256 KiB */
     } else {
         g->kind = ARR_PLUS_ONE;
-        g->target = log_uniform(2, (64u << 10) / 8);          /* .. 64 KiB */
+        g->target = log_uniform(&rng_state, 2, (64u << 10) / 8);          /* .. 64 KiB */
     }
     if (g->kind == VEC_INT_X2 || g->kind == VEC_REC_X1_5)
         g->shrink = (int)(rnd() & 1);
@@ -301,7 +240,7 @@ static void grower_finish(struct grower *g)
         break;
     }
     if (bad)
-        die("buffer contents corrupted");
+        die(PROG, "buffer contents corrupted");
     fold(sum);
     fold(((uint64_t)g->kind << 48) ^ g->len);
     bytes_grown += g->len * esize;
@@ -311,7 +250,7 @@ static void grower_finish(struct grower *g)
 
 int main(int argc, char **argv)
 {
-    double scale = parse_scale(argc, argv);
+    double scale = parse_scale(argc, argv, PROG);
     uint64_t nsteps = (uint64_t)(BASE_STEPS * scale);
 
     for (int i = 0; i < ALPHA + MAX_APPEND; i++)

@@ -29,13 +29,14 @@
  * Usage: threadchurn [scale]   scale (default 1.0, at most 100) multiplies
  * the number of batches, i.e. of threads.
  */
-#include <errno.h>
 #include <inttypes.h>
 #include <pthread.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+#include "workload.h"
 
 /* 6000 batches of ~5 threads = ~30000 threads. glibc and tcmalloc need
  * ~0.8 s for that on 2 cores, jemalloc and poolalloc ~4x as long (their
@@ -47,39 +48,6 @@
 #define HANDBACK 16         /* objects a thread returns to main at exit */
 #define INHERIT_MAX (MAX_THREADS * HANDBACK / 2) /* passed-on objects, at most */
 #define STACK_SIZE (128 * 1024)
-
-static uint64_t splitmix64(uint64_t *state)
-{
-    uint64_t z = (*state += 0x9e3779b97f4a7c15ULL);
-    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
-    z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
-    return z ^ (z >> 31);
-}
-
-static double parse_scale(int argc, char **argv, const char *name)
-{
-    if (argc > 2) {
-        fprintf(stderr, "%s: usage: %s [scale]\n", name, name);
-        exit(2);
-    }
-    if (argc < 2)
-        return 1.0;
-    const char *arg = argv[1];
-    char *end = NULL;
-    double scale = 0.0;
-    /* Decimal only: strtod by itself would also take " 1", "0x1", "inf". */
-    if (arg[strspn(arg, "0123456789.eE+-")] == '\0') {
-        errno = 0;
-        scale = strtod(arg, &end);
-    }
-    if (end == NULL || end == arg || *end != '\0' || errno != 0 ||
-        !(scale > 0.0) || scale > 100.0) {
-        fprintf(stderr, "%s: scale must be a positive number (at most 100), got '%s'\n",
-                name, arg);
-        exit(2);
-    }
-    return scale;
-}
 
 /* Every object starts with this header; the last byte is stamped too. */
 struct obj_header {
