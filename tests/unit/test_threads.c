@@ -71,6 +71,15 @@ static void thread_check(bool ok)
     cr_assert_eq(atomic_load(&thread_errors), 0, "%u failed checks in other threads " \
                  "(a NULL from malloc or a block overwritten while live)", atomic_load(&thread_errors))
 
+/* Runs fn(arg) on a new thread to its end, then checks what it reported. */
+static void run_thread(void *(*fn)(void *), void *arg)
+{
+    pthread_t t;
+    cr_assert_eq(pthread_create(&t, NULL, fn, arg), 0);
+    pthread_join(t, NULL);
+    ASSERT_THREADS_OK();
+}
+
 struct batch { void **p; size_t *n; size_t count; bool with_heap; };
 
 static void *consumer(void *arg)
@@ -105,10 +114,7 @@ static void cross_thread_rounds(size_t (*size_of)(size_t), size_t n_blocks, int 
             stamp(p[i], n[i]);
         }
         struct batch b = { p, n, n_blocks, r & 1 };
-        pthread_t t;
-        cr_assert_eq(pthread_create(&t, NULL, consumer, &b), 0);
-        pthread_join(t, NULL);
-        ASSERT_THREADS_OK();
+        run_thread(consumer, &b);
         pa_stats_t after = stats();
         uint64_t own = (r & 1) ? 1 : 0;               /* the consumer's own block */
         cr_assert_eq(after.remote_frees - before.remote_frees, n_blocks,
@@ -159,9 +165,7 @@ Test(threads, remote_free_of_reused_large_block)
         pa_free(p);                              /* page retired, block memory kept */
         void *q = pa_malloc(n);                  /* usually the same address again */
         cr_assert_not_null(q);
-        pthread_t t;
-        cr_assert_eq(pthread_create(&t, NULL, free_one, q), 0);
-        pthread_join(t, NULL);
+        run_thread(free_one, q);
         pa_stats_t st = stats();
         cr_assert_eq(st.live_objects, 0);
     }
@@ -169,9 +173,7 @@ Test(threads, remote_free_of_reused_large_block)
     void *p = pa_aligned_alloc(64 * KiB, 300 * KiB);
     pa_free(p);
     void *q = pa_aligned_alloc(64 * KiB, 300 * KiB);
-    pthread_t t;
-    cr_assert_eq(pthread_create(&t, NULL, free_one, q), 0);
-    pthread_join(t, NULL);
+    run_thread(free_one, q);
 }
 
 /* ---- a producer and a consumer running at the same time ------------------ */
@@ -284,10 +286,7 @@ Test(threads, thread_churn_reuses_heaps)
     pa_free(pa_malloc(1));                   /* main thread's heap */
     uint64_t mapped_early = 0;
     for (size_t i = 0; i < T; i++) {
-        pthread_t t;
-        cr_assert_eq(pthread_create(&t, NULL, churn_thread, &c[i]), 0);
-        pthread_join(t, NULL);
-        ASSERT_THREADS_OK();
+        run_thread(churn_thread, &c[i]);
         if (i >= 2) {                        /* free what the thread before last kept */
             for (size_t k = 0; k < 16; k++) {
                 cr_assert(stamp_ok(c[i - 2].kept[k], c[i - 2].kept_n[k]), "block kept by thread %zu overwritten", i - 2);
@@ -330,10 +329,7 @@ Test(threads, blocks_outlive_their_thread)
     static struct kept k = { .count = 2000 };
     pa_free(pa_malloc(1));
     pa_stats_t base = stats();
-    pthread_t t;
-    cr_assert_eq(pthread_create(&t, NULL, alloc_and_exit, &k), 0);
-    pthread_join(t, NULL);
-    ASSERT_THREADS_OK();
+    run_thread(alloc_and_exit, &k);
     pa_stats_t mid = stats();
     cr_assert_eq(mid.heaps_abandoned, 1);
     cr_assert_eq(mid.live_objects, k.count);
@@ -361,10 +357,7 @@ Test(threads, exited_heap_memory_is_reused)
     pa_free(pa_malloc(1));
     uint64_t mapped_first = 0;
     for (int round = 0; round < 6; round++) {
-        pthread_t t;
-        cr_assert_eq(pthread_create(&t, NULL, alloc_and_exit, &k), 0);
-        pthread_join(t, NULL);
-        ASSERT_THREADS_OK();
+        run_thread(alloc_and_exit, &k);
         for (size_t i = 0; i < k.count; i++) pa_free(k.p[i]);
         pa_stats_t st = stats();
         cr_assert_eq(st.live_objects, 0);
@@ -401,10 +394,7 @@ Test(threads, exited_heap_purged_later_not_at_exit)
     static size_t n = 6 * KiB;               /* 512 x 6 KiB = 3 MiB: one segment */
     pa_free(pa_malloc(1));
     pa_stats_t base = stats();
-    pthread_t t;
-    cr_assert_eq(pthread_create(&t, NULL, alloc_free_and_exit, &n), 0);
-    pthread_join(t, NULL);
-    ASSERT_THREADS_OK();
+    run_thread(alloc_free_and_exit, &n);
     pa_stats_t st = stats();
     cr_assert_eq(st.heaps_abandoned, 1);
     cr_assert_geq(st.resident_bytes, base.resident_bytes + 2 * MiB,
