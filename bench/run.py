@@ -4,9 +4,9 @@
 Every workload runs under every allocator in turn (glibc without a preload,
 the others through LD_PRELOAD), and the whole rotation is repeated; the
 starting allocator shifts each round so none always runs first. Wall time
-comes from a monotonic clock around fork/exec..wait4, peak RSS from the
-ru_maxrss that wait4 reports (the largest of the process and its waited-for
-children). Medians are reported. Every run of a workload must print the same
+comes from a monotonic clock around spawn..wait, peak RSS from GNU time's %M
+(the largest ru_maxrss of the process and its waited-for children). Medians
+are reported. Every run of a workload must print the same
 checksum; a mismatch or a failed run marks the row and makes the exit status 1.
 
 `make bench` is the usual way in; see bench/README.md for the options.
@@ -146,10 +146,10 @@ def run_once(argv, env, workdir):
         signal.signal(signal.SIGALRM, _alarm)
         signal.alarm(RUN_TIMEOUT_S)
         try:
-            _, status, _ = os.wait4(pid, 0)
+            _, status = os.waitpid(pid, 0)
         except Timeout:
             os.killpg(pid, signal.SIGKILL)      # time and the workload: one group
-            os.wait4(pid, 0)
+            os.waitpid(pid, 0)
             return 0.0, 0, b"", f"timed out after {RUN_TIMEOUT_S} s"
         finally:
             signal.alarm(0)
