@@ -12,9 +12,9 @@ CFLAGS_LIB := $(BASE) -O2 -fno-plt
 SAN_ASAN := -O1 -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
 SAN_TSAN := -O1 -fsanitize=thread
 
-ALLOC_SRC   := $(sort $(wildcard alloc/*.c))
+ALLOC_SRC   := $(sort $(wildcard alloc/*.c) $(wildcard pool/*.c))
 PRELOAD_SRC := $(sort $(wildcard preload/*.c))
-HEADERS     := $(wildcard alloc/*.h include/*.h)
+HEADERS     := $(wildcard alloc/*.h pool/*.h include/*.h)
 
 LIB_OBJ := $(patsubst %.c,$(BUILD)/lib/%.o,$(ALLOC_SRC) $(PRELOAD_SRC))
 SO      := $(BUILD)/libpoolalloc.so
@@ -59,14 +59,14 @@ deps:
 	fi
 
 # ---- tests ------------------------------------------------------------------------
-# Unit tests of the internal API, linked without the malloc overrides, so the
-# same tests run plain, under ASan+UBSan and under TSan.
+# Unit tests of the internal API and the pools, linked without the malloc
+# overrides, so the same tests run plain, under ASan+UBSan and under TSan.
 UNIT_SRC    := $(sort $(wildcard tests/unit/*.c))
 PRELOAD_TSRC:= $(sort $(wildcard tests/preload/*.c))
 TEST_HDR    := $(wildcard tests/*.h tests/*/*.h)
 
 define unit_variant
-$(BUILD)/$(1)/alloc/%.o: alloc/%.c $(HEADERS)
+$(BUILD)/$(1)/%.o: %.c $(HEADERS)
 	@mkdir -p $$(dir $$@)
 	$(CC) $(BASE) $(2) -c $$< -o $$@
 $(BUILD)/test-unit-$(1): $(patsubst %.c,$(BUILD)/$(1)/%.o,$(ALLOC_SRC)) $(UNIT_SRC) $(TEST_HDR)
@@ -99,7 +99,7 @@ check-real: $(SO)
 
 # The benchmark workloads, tiny, under glibc and poolalloc: same checksums.
 check-bench: $(SO) $(BENCH_BIN)
-	@echo "== bench workloads (scale 0.02): checksums under glibc and poolalloc agree"
+	@echo "== bench workloads and pools (scale 0.02): checksums under glibc and poolalloc agree"
 	@python3 bench/run.py --check --allocators glibc --lib $(SO)
 
 # ---- main job ---------------------------------------------------------------------
@@ -113,10 +113,13 @@ demo: deps all
 
 $(BUILD)/bench/%: bench/workloads/%.c bench/workloads/workload.h
 	@mkdir -p $(dir $@)
-	$(CC) -std=gnu11 -O2 -g $(WARN) -pthread -o $@ $< -lm
+	$(CC) -std=gnu11 -O2 -g $(WARN) -pthread -o $@ $< -lm $(BENCH_LIBS)
 $(BUILD)/bench/%: bench/workloads/%.cc bench/workloads/workload.h
 	@mkdir -p $(dir $@)
 	$(CXX) -std=c++17 -O2 -g $(WARN) -pthread -o $@ $<
+# pools dlopen()s libpoolalloc.so and takes the pool API's types from the header.
+$(BUILD)/bench/pools: include/poolalloc.h
+$(BUILD)/bench/pools: BENCH_LIBS := -ldl
 
 bench-deps: deps
 	@$(MAKE) --no-print-directory deps DEBS="$(BENCH_DEBS)"

@@ -48,13 +48,13 @@ void *pa_malloc_generic(pa_heap_t *h, size_t size, size_t align)
         pg->used++;
         b->key = 0;
         PA_STAT_INC(h->allocs[c]);
-        return b;
+        return pa_heap_charge(h, b, pg->block_size);
     }
     pa_heap_maintenance(h);
     if (size <= PA_LARGE_MAX && align <= PA_SLICE_SIZE) p = large_alloc(h, size);
     else p = pa_huge_alloc(size, align, false);
-    if (!p) errno = ENOMEM;
-    return p;
+    if (!p) { errno = ENOMEM; return NULL; }
+    return pa_heap_charge(h, p, size);
 }
 
 /* Every class size is a multiple of any power of two up to itself that
@@ -68,10 +68,10 @@ void *pa_memalign_impl(size_t align, size_t size)
     size_t rounded = (size + align - 1) & ~(align - 1);
     if (rounded == 0) rounded = align;
     if (align <= PA_SLICE_SIZE && rounded <= PA_LARGE_MAX) return pa_malloc_generic(pa_tl_heap, rounded, align);
-    pa_heap_get_or_init();
-    void *p = pa_huge_alloc(size ? size : 1, align, false);
-    if (!p) errno = ENOMEM;
-    return p;
+    pa_heap_t *h = pa_heap_get_or_init();
+    void *p = h ? pa_huge_alloc(size ? size : 1, align, false) : NULL;
+    if (!p) { errno = ENOMEM; return NULL; }
+    return pa_heap_charge(h, p, size);
 }
 
 void *pa_calloc_impl(size_t count, size_t size)
@@ -79,10 +79,10 @@ void *pa_calloc_impl(size_t count, size_t size)
     size_t total;
     if (__builtin_mul_overflow(count, size, &total)) { errno = ENOMEM; return NULL; }
     if (total > PA_LARGE_MAX) {
-        pa_heap_get_or_init();
-        void *p = pa_huge_alloc(total, 0, true);    /* zeroes only if reused dirty */
-        if (!p) errno = ENOMEM;
-        return p;
+        pa_heap_t *h = pa_heap_get_or_init();
+        void *p = h ? pa_huge_alloc(total, 0, true) : NULL;   /* zeroes only if reused dirty */
+        if (!p) { errno = ENOMEM; return NULL; }
+        return pa_heap_charge(h, p, total);
     }
     void *p = pa_malloc_inline(total);
     if (p) memset(p, 0, total);
@@ -130,6 +130,7 @@ static bool large_grow(void *p, size_t size)
     size_t n = (size + PA_SLICE_SIZE - 1) >> PA_SLICE_SHIFT;
     if (!pa_segment_page_grow(pg, n)) return false;
     PA_STAT_ADD(h->large_alloc_bytes, (n << PA_SLICE_SHIFT) - pg->block_size);
+    pa_heap_charge(h, p, (n << PA_SLICE_SHIFT) - pg->block_size);
     pg->block_size = (uint32_t)(n << PA_SLICE_SHIFT);
     pg->div_magic = pa_div_magic(pg->block_size);
     return true;

@@ -47,20 +47,3 @@ PA_API void *pa_memalign(size_t align, size_t size)
 }
 
 PA_API size_t pa_usable_size(const void *p) { return pa_usable_size_checked(p, "malloc_usable_size()"); }
-
-PA_API int pa_trim(void)
-{
-    bool released = false;
-    pa_heap_t *h = pa_tl_heap;
-    if (h != &pa_heap_empty) {
-        uint64_t before = atomic_load(&pa_gstats.purged_total);
-        pa_heap_collect(h, true);
-        pa_segment_purge_heap(h, pa_clock_ns(), true);
-        released |= atomic_load(&pa_gstats.purged_total) != before;
-    }
-    released |= pa_heap_collect_abandoned(true);
-    uint64_t now = pa_clock_ns();
-    released |= pa_segment_cache_trim(now, true);
-    released |= pa_huge_cache_trim(now, true);
-    return released;
-}

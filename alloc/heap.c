@@ -17,6 +17,7 @@ uintptr_t pa_free_key = 0x9e3779b97f4a7c15u;
 static pthread_mutex_t heaps_lock = PTHREAD_MUTEX_INITIALIZER;
 static pa_heap_t *all_heaps, *abandoned;
 static pthread_key_t exit_key;
+uint64_t pa_start_ns;
 static _Atomic int init_state;           /* 0 not started, 1 running, 2 done */
 static PA_TLS bool in_init;
 
@@ -57,8 +58,8 @@ void pa_heap_maintenance(pa_heap_t *h)
     h->next_maintenance_ns = now + pa_options.purge_delay_ns / 2 + 1;
     pa_heap_take_remote_blocks(h);
     pa_segment_purge_heap(h, now, false);
-    pa_segment_cache_trim(now, false);
-    pa_huge_cache_trim(now, false);
+    pa_segment_cache_trim(now, 0);
+    pa_huge_cache_trim(now, 0);
     pa_heap_collect_abandoned(false);
 }
 
@@ -91,6 +92,7 @@ static pa_heap_t *heap_new(void)
     pa_heap_t *h = pa_os_map_aligned(size, PA_OS_PAGE, 0);
     if (!h) return NULL;
     for (size_t c = 0; c <= PA_CLASSES; c++) h->direct[c] = &pa_page_empty;
+    h->countdown = PA_TICK_BYTES;
     atomic_fetch_add_explicit(&pa_gstats.heaps, 1, memory_order_relaxed);
     pthread_mutex_lock(&heaps_lock);
     h->next_all = all_heaps;
@@ -138,8 +140,10 @@ pa_heap_t *pa_heap_get_or_init(void)
 
 /* ---- fork ---------------------------------------------------------------- */
 
+/* Lock order: cycle, pools (through the cycle's hooks), heaps, segments, huge. */
 void pa_fork_prepare(void)
 {
+    pa_cycle_fork_prepare();
     pthread_mutex_lock(&heaps_lock);
     pa_segment_lock();
     pa_huge_lock();
@@ -150,6 +154,7 @@ void pa_fork_parent(void)
     pa_huge_unlock();
     pa_segment_unlock();
     pthread_mutex_unlock(&heaps_lock);
+    pa_cycle_fork_parent();
 }
 
 /* In the child only this thread exists. Heaps that other threads were using
@@ -162,6 +167,7 @@ void pa_fork_child(void)
     pa_huge_fork_child();
     pa_segment_fork_child();
     pthread_mutex_init(&heaps_lock, NULL);
+    pa_cycle_fork_child();
 }
 
 /* ---- process ------------------------------------------------------------- */
@@ -178,6 +184,7 @@ void pa_process_init(void)
     in_init = true;
     for (size_t i = 0; i <= PA_CLASS_TABLE_MAX / 16; i++) pa_class_table[i] = (uint8_t)pa_class_of(i * 16);
     pa_options_init();
+    pa_start_ns = pa_clock_ns();
     const void *at_random = (const void *)getauxval(AT_RANDOM);   /* 16 bytes, unaligned */
     if (at_random) {
         uint64_t rnd[2];

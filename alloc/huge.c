@@ -198,10 +198,11 @@ void pa_huge_free(pa_segment_t *s)
     for (size_t i = 0; i < n_evict; i++) unmap_now(evict[i]);
 }
 
-bool pa_huge_cache_trim(uint64_t now, bool force)
+/* As pa_segment_cache_trim. */
+bool pa_huge_cache_trim(uint64_t now, uint64_t evict_before)
 {
     uint64_t exp = atomic_load_explicit(&cache_next_expiry, memory_order_relaxed);
-    if (!force && (!exp || now < exp)) return false;
+    if (!evict_before && (!exp || now < exp)) return false;
     pa_segment_t *evict[CACHE_SLOTS];
     size_t n_evict = 0;
     bool released = false;
@@ -209,7 +210,7 @@ bool pa_huge_cache_trim(uint64_t now, bool force)
     uint64_t next = 0;
     for (size_t i = 0; i < cache_n;) {
         pa_segment_t *s = cache[i].seg;
-        if (force || now >= s->cached_at_ns + 10 * pa_options.purge_delay_ns) {
+        if (s->cached_at_ns < evict_before || now >= s->cached_at_ns + 10 * pa_options.purge_delay_ns) {
             evict[n_evict++] = take_slot(i);
             pa_segmap_set(s, false);
             continue;

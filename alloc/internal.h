@@ -93,7 +93,7 @@ PA_HIDDEN pa_page_t *pa_segment_page_alloc(pa_heap_t *h, size_t slices);
 PA_HIDDEN void pa_segment_page_free(pa_heap_t *h, pa_page_t *pg);
 PA_HIDDEN bool pa_segment_page_grow(pa_page_t *pg, size_t slices);
 PA_HIDDEN void pa_segment_purge_heap(pa_heap_t *h, uint64_t now, bool force);
-PA_HIDDEN bool pa_segment_cache_trim(uint64_t now, bool force);
+PA_HIDDEN bool pa_segment_cache_trim(uint64_t now, uint64_t evict_before);
 PA_HIDDEN void pa_segment_lock(void);
 PA_HIDDEN void pa_segment_unlock(void);
 PA_HIDDEN void pa_segment_fork_child(void);
@@ -124,6 +124,7 @@ PA_HIDDEN void pa_fork_prepare(void);
 PA_HIDDEN void pa_fork_parent(void);
 PA_HIDDEN void pa_fork_child(void);
 PA_HIDDEN void pa_process_init(void);
+PA_HIDDEN extern uint64_t pa_start_ns;            /* clock at process init           */
 
 /* ---- alloc.c / free.c / huge.c ----------------------------------------- */
 PA_HIDDEN void *pa_malloc_generic(pa_heap_t *h, size_t size, size_t align);
@@ -138,10 +139,36 @@ PA_HIDDEN void  pa_free_suspect(pa_heap_t *h, pa_page_t *pg, pa_block_t *b);
 PA_HIDDEN void *pa_huge_alloc(size_t size, size_t align, bool zero);
 PA_HIDDEN void  pa_huge_free(pa_segment_t *s);
 PA_HIDDEN void *pa_huge_realloc(pa_segment_t *s, size_t size);
-PA_HIDDEN bool  pa_huge_cache_trim(uint64_t now, bool force);
+PA_HIDDEN bool  pa_huge_cache_trim(uint64_t now, uint64_t evict_before);
 PA_HIDDEN void  pa_huge_lock(void);
 PA_HIDDEN void  pa_huge_unlock(void);
 PA_HIDDEN void  pa_huge_fork_child(void);
+
+/* ---- cycle.c ----------------------------------------------------------- */
+#define PA_TICK_BYTES ((int64_t)256 << 10)
+typedef enum { PA_CYCLE_PACED, PA_CYCLE_CALL, PA_CYCLE_TRIM } pa_cycle_reason_t;
+/* What pool/ reports from its part of a cycle: cumulative gets and hits of
+ * every pool (destroyed ones included), objects this cycle dropped. */
+typedef struct pa_cycle_pools { uint64_t gets, hits, dropped; } pa_cycle_pools_t;
+typedef struct pa_cycle_hooks {
+    void (*rotate)(pa_cycle_pools_t *out);
+    void (*fork_prepare)(void), (*fork_parent)(void), (*fork_child)(void);
+} pa_cycle_hooks_t;
+extern PA_TLS unsigned pa_tl_cycle_hold;          /* > 0: no cycle starts on this thread */
+PA_HIDDEN void *pa_heap_tick(pa_heap_t *h, void *p);
+PA_HIDDEN uint64_t pa_cycle_run(pa_cycle_reason_t why);
+PA_HIDDEN uint64_t pa_cycle_count(void);
+PA_HIDDEN void pa_cycle_set_hooks(const pa_cycle_hooks_t *hooks);
+PA_HIDDEN void pa_cycle_fork_prepare(void);
+PA_HIDDEN void pa_cycle_fork_parent(void);
+PA_HIDDEN void pa_cycle_fork_child(void);
+
+/* Charges `size` bytes just allocated at p to h's countdown. */
+static inline void *pa_heap_charge(pa_heap_t *h, void *p, size_t size)
+{
+    if (PA_UNLIKELY((h->countdown -= (int64_t)size) < 0)) return pa_heap_tick(h, p);
+    return p;
+}
 
 /* ---- stats.c ----------------------------------------------------------- */
 typedef struct pa_global_stats {
@@ -152,6 +179,8 @@ typedef struct pa_global_stats {
     _Atomic(uint64_t) heaps, heaps_abandoned;
 } pa_global_stats_t;
 PA_HIDDEN extern pa_global_stats_t pa_gstats;
+struct pa_stats;
+PA_HIDDEN void pa_stats_counters(struct pa_stats *out);   /* all but resident_bytes */
 
 /* ---- options.c --------------------------------------------------------- */
 typedef struct pa_options {
@@ -159,6 +188,9 @@ typedef struct pa_options {
     uint64_t purge_delay_ns;    /* POOLALLOC_PURGE_DELAY: free memory kept resident */
     size_t   segment_cache;     /* POOLALLOC_SEGMENT_CACHE: empty segments kept     */
     bool     verbose;           /* POOLALLOC_VERBOSE                               */
+    int64_t  gogc;              /* POOLALLOC_GOGC: cycle pacing percent, -1: off   */
+    bool     trace;             /* POOLALLOC_TRACE: one line per reclaim cycle     */
+    bool     pool_debug;        /* POOLALLOC_POOL_DEBUG: every pool in debug mode   */
 } pa_options_t;
 PA_HIDDEN extern pa_options_t pa_options;
 PA_HIDDEN void pa_options_init(void);

@@ -11,9 +11,12 @@ pa_options_t pa_options = {
     .purge_delay_ns = 50 * 1000000ull,
     .segment_cache = 4,
     .verbose = false,
+    .gogc = 100,
+    .trace = false,
+    .pool_debug = false,
 };
 
-enum kind { BOOL, DURATION, COUNT };
+enum kind { BOOL, DURATION, COUNT, PERCENT };
 
 static const struct option {
     const char *env;
@@ -25,6 +28,9 @@ static const struct option {
     { "POOLALLOC_PURGE_DELAY",   DURATION, &pa_options.purge_delay_ns, "50ms" },  /* free memory kept resident */
     { "POOLALLOC_SEGMENT_CACHE", COUNT,    &pa_options.segment_cache,  "4"    },  /* empty segments kept */
     { "POOLALLOC_VERBOSE",       BOOL,     &pa_options.verbose,        "0"    },  /* settings at start */
+    { "POOLALLOC_GOGC",          PERCENT,  &pa_options.gogc,           "100"  },  /* reclaim cycle pacing */
+    { "POOLALLOC_TRACE",         BOOL,     &pa_options.trace,          "0"    },  /* a line per cycle */
+    { "POOLALLOC_POOL_DEBUG",    BOOL,     &pa_options.pool_debug,     "0"    },  /* check every pool put */
 };
 
 static bool parse_bool(const char *s, bool *out)
@@ -64,6 +70,16 @@ static bool parse_count(const char *s, size_t *out)
     return true;
 }
 
+/* A percentage as Go's GOGC: 0..1000000, or "off" (stored as -1). */
+static bool parse_percent(const char *s, int64_t *out)
+{
+    if (!strcasecmp(s, "off")) { *out = -1; return true; }
+    size_t n;
+    if (!parse_count(s, &n)) return false;
+    *out = (int64_t)n;
+    return true;
+}
+
 /* A misspelt setting would otherwise be ignored without a word. */
 static void warn_unknown(void)
 {
@@ -91,14 +107,17 @@ void pa_options_init(void)
         case BOOL:     ok = parse_bool(v, o->target); break;
         case DURATION: ok = parse_duration(v, o->target); break;
         case COUNT:    ok = parse_count(v, o->target); break;
+        case PERCENT:  ok = parse_percent(v, o->target); break;
         }
         if (!ok) {
-            static const char *expect[] = { "a boolean (0/1, yes/no, on/off)", "a duration (e.g. 50ms, 2s)", "a count" };
+            static const char *expect[] = { "a boolean (0/1, yes/no, on/off)", "a duration (e.g. 50ms, 2s)", "a count",
+                                            "a percentage (e.g. 100) or off" };
             pa_message("%s=%s is not %s; using %s", o->env, v, expect[o->kind], o->dflt);
         }
     }
     warn_unknown();
     if (pa_options.verbose)
-        pa_message("stats=%d purge_delay=%llums segment_cache=%zu", pa_options.stats_at_exit,
-                   (unsigned long long)(pa_options.purge_delay_ns / 1000000), pa_options.segment_cache);
+        pa_message("stats=%d purge_delay=%llums segment_cache=%zu gogc=%lld trace=%d pool_debug=%d", pa_options.stats_at_exit,
+                   (unsigned long long)(pa_options.purge_delay_ns / 1000000), pa_options.segment_cache,
+                   (long long)pa_options.gogc, pa_options.trace, pa_options.pool_debug);
 }

@@ -114,18 +114,19 @@ static void segment_release(pa_segment_t *s)
 }
 
 /* Purges cached segments whose delay has passed and unmaps those that stayed
- * unused for 10 delays. `force` does both to every cached segment. */
-bool pa_segment_cache_trim(uint64_t now, bool force)
+ * unused for 10 delays or were cached before `evict_before` (0: none;
+ * UINT64_MAX: all, as malloc_trim; a reclaim cycle: the previous cycle). */
+bool pa_segment_cache_trim(uint64_t now, uint64_t evict_before)
 {
     uint64_t exp = atomic_load_explicit(&cache_next_expiry, memory_order_relaxed);
-    if (!force && (!exp || now < exp)) return false;
+    if (!evict_before && (!exp || now < exp)) return false;
     bool released = false;
     pa_segment_t *doomed = NULL;
     pthread_mutex_lock(&cache_lock);
     uint64_t next = 0;
     for (pa_segment_t **pp = &cache_first; *pp;) {
         pa_segment_t *s = *pp;
-        if (force || now >= s->cached_at_ns + 10 * pa_options.purge_delay_ns) {
+        if (s->cached_at_ns < evict_before || now >= s->cached_at_ns + 10 * pa_options.purge_delay_ns) {
             *pp = s->next;
             cache_count--;
             s->next = doomed;

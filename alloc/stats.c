@@ -25,7 +25,9 @@ static void add_resident(pa_segment_t *s, void *arg)
     }
 }
 
-PA_API void pa_stats_get(pa_stats_t *out)
+/* Sums the counters: every field but resident_bytes, without touching the
+ * segment or huge locks (a reclaim cycle reads live_bytes through this). */
+void pa_stats_counters(pa_stats_t *out)
 {
     memset(out, 0, sizeof *out);
     uint64_t large_alloc_bytes = 0, large_free_bytes = 0, large_allocs = 0, large_frees = 0;
@@ -70,7 +72,12 @@ PA_API void pa_stats_get(pa_stats_t *out)
     out->segments = LOAD(pa_gstats.segments);
     out->heaps = LOAD(pa_gstats.heaps);
     out->heaps_abandoned = LOAD(pa_gstats.heaps_abandoned);
+    out->cycles = pa_cycle_count();
+}
 
+PA_API void pa_stats_get(pa_stats_t *out)
+{
+    pa_stats_counters(out);
     /* no segment may be unmapped while we read its header: hold both locks */
     uint64_t resident = 0;
     pa_segment_lock();
@@ -104,7 +111,7 @@ PA_API void pa_stats_print(int fd)
         { "mapped_bytes", s.mapped_bytes, true },    { "committed_bytes", s.committed_bytes, true },
         { "resident_bytes", s.resident_bytes, true }, { "purged_bytes", s.purged_bytes, true },
         { "segments", s.segments, false },           { "heaps", s.heaps, false },
-        { "heaps_abandoned", s.heaps_abandoned, false },
+        { "heaps_abandoned", s.heaps_abandoned, false }, { "cycles", s.cycles, false },
     };
     char line[160];
     int n = snprintf(line, sizeof line, "poolalloc statistics (pid %d)\n", (int)getpid());

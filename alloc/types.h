@@ -46,6 +46,11 @@
  * resident (purged within a second if nobody comes); the next new thread adopts
  * it whole. So thread churn reuses memory instead of growing it.
  *
+ * TICKS. Every allocation subtracts its size from the heap's countdown; when
+ * it goes below zero the allocation takes pa_heap_tick (cycle.c), which adds
+ * the bytes to the process total that paces reclaim cycles. So the fast path
+ * pays one subtraction, and the global counter is touched once per 256 KiB.
+ *
  * HUGE BLOCKS (> 2 MiB) get their own mapping, also 4 MiB aligned with a small
  * header in front (segment kind PA_SEG_HUGE), and go through a small global
  * cache when freed (huge.c).
@@ -147,6 +152,7 @@ typedef struct pa_page_queue {
  * load-add-store (see PA_STAT_ADD); they are _Atomic so that statistics may
  * read them from any thread. */
 typedef struct pa_heap {
+    int64_t    countdown;                /* bytes to allocate before the next tick  */
     pa_page_t *direct[PA_CLASSES + 1];   /* current page of each class (never NULL) */
     _Atomic(uint64_t) allocs[PA_CLASSES + 1]; /* per class; [PA_CLASS_LARGE]: large
                                                  pages, whose bytes are counted below */

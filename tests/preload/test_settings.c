@@ -106,21 +106,23 @@ Test(settings, wellformed_values_are_silent)
 Test(settings, verbose_reports_the_values_in_force)
 {
     static const char *const env[] = {
-        "POOLALLOC_VERBOSE=1", "POOLALLOC_PURGE_DELAY=2s", "POOLALLOC_SEGMENT_CACHE=7", "POOLALLOC_STATS=no", NULL,
+        "POOLALLOC_VERBOSE=1", "POOLALLOC_PURGE_DELAY=2s", "POOLALLOC_SEGMENT_CACHE=7", "POOLALLOC_STATS=no",
+        "POOLALLOC_GOGC=off", "POOLALLOC_TRACE=yes", "POOLALLOC_POOL_DEBUG=1", NULL,
     };
     pl_child_t c;
     run_true(env, &c);
     cr_assert(pl_exited_ok(&c), "%s; stderr: %s", pl_describe(c.status), c.err);
-    cr_assert_str_eq(c.err, "poolalloc: stats=0 purge_delay=2000ms segment_cache=7\n");
+    cr_assert_str_eq(c.err, "poolalloc: stats=0 purge_delay=2000ms segment_cache=7 gogc=-1 trace=1 pool_debug=1\n");
 
     /* a malformed value leaves the default in force */
     static const char *const bad[] = {
-        "POOLALLOC_VERBOSE=on", "POOLALLOC_PURGE_DELAY=abc", "POOLALLOC_SEGMENT_CACHE=-1", NULL,
+        "POOLALLOC_VERBOSE=on", "POOLALLOC_PURGE_DELAY=abc", "POOLALLOC_SEGMENT_CACHE=-1", "POOLALLOC_GOGC=lots", NULL,
     };
     run_true(bad, &c);
     cr_assert(pl_exited_ok(&c), "%s; stderr: %s", pl_describe(c.status), c.err);
-    expect_line(&c, "poolalloc: stats=0 purge_delay=50ms segment_cache=4\n");
-    cr_assert_eq(pl_count_lines(c.err), 3, "stderr: \"%s\"", c.err);
+    expect_line(&c, "poolalloc: POOLALLOC_GOGC=lots is not a percentage (e.g. 100) or off; using 100\n");
+    expect_line(&c, "poolalloc: stats=0 purge_delay=50ms segment_cache=4 gogc=100 trace=0 pool_debug=0\n");
+    cr_assert_eq(pl_count_lines(c.err), 4, "stderr: \"%s\"", c.err);
 }
 
 Test(settings, stats_at_exit)
@@ -135,7 +137,7 @@ Test(settings, stats_at_exit)
     static const char *const rows[] = {
         "alloc_objects", "alloc_bytes", "free_objects", "free_bytes", "live_objects", "live_bytes",
         "remote_frees", "large_allocs", "large_frees", "large_live_bytes", "mapped_bytes",
-        "committed_bytes", "resident_bytes", "purged_bytes", "segments", "heaps", "heaps_abandoned",
+        "committed_bytes", "resident_bytes", "purged_bytes", "segments", "heaps", "heaps_abandoned", "cycles",
     };
     for (size_t i = 0; i < sizeof rows / sizeof rows[0]; i++) {
         char row[64];

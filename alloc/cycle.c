@@ -1,0 +1,165 @@
+/* cycle.c — reclaim cycles: Go's GC pacing, for an allocator without a GC.
+ *
+ * Every heap counts down the bytes it allocates (fast path: one subtraction);
+ * when its countdown runs out, pa_heap_tick adds what it counted to one
+ * global total. When that total passes the trigger, a cycle runs on the
+ * thread that passed it: pools move their cached objects to the victim cache
+ * and release the previous victims (through the hook pool/ installs), the
+ * caches of empty segments and huge blocks give back what has sat there since
+ * before the previous cycle, and the next trigger is set to
+ *     allocated now + max(4 MiB, live bytes after the cycle * GOGC / 100).
+ * malloc_trim and pa_cycle run one at once. With POOLALLOC_TRACE=1 each
+ * cycle prints one line (format in README.md, "Tracing").
+ *
+ * A cycle never starts inside another, nor on a thread that holds a pool lock
+ * (pa_tl_cycle_hold): the next tick tries again. */
+#include <pthread.h>
+#include <stdio.h>
+#include <unistd.h>
+
+#include "fast.h"
+#include "poolalloc.h"
+
+#define MIN_GOAL ((uint64_t)4 << 20)
+
+PA_TLS unsigned pa_tl_cycle_hold;
+
+static pthread_mutex_t cycle_lock = PTHREAD_MUTEX_INITIALIZER;
+static _Atomic(uint64_t) allocated;                 /* bytes counted by ticks    */
+static _Atomic(uint64_t) trigger = MIN_GOAL;
+static _Atomic(uint64_t) cycles;
+static const pa_cycle_hooks_t *hooks;
+/* under cycle_lock: the previous cycle */
+static uint64_t last_ns, last_allocated, last_purged, last_pool_gets, last_pool_hits;
+
+void pa_cycle_set_hooks(const pa_cycle_hooks_t *h) { hooks = h; }
+uint64_t pa_cycle_count(void) { return atomic_load_explicit(&cycles, memory_order_relaxed); }
+
+/* The heap's countdown ran out: count what it allocated, maybe run a cycle. */
+void *pa_heap_tick(pa_heap_t *h, void *p)
+{
+    uint64_t spent = (uint64_t)(PA_TICK_BYTES - h->countdown);
+    h->countdown = PA_TICK_BYTES;
+    uint64_t total = atomic_fetch_add_explicit(&allocated, spent, memory_order_relaxed) + spent;
+    if (total >= atomic_load_explicit(&trigger, memory_order_relaxed) && !pa_tl_cycle_hold)
+        pa_cycle_run(PA_CYCLE_PACED);
+    return p;
+}
+
+static uint64_t live_bytes(void)
+{
+    pa_stats_t s;
+    pa_stats_counters(&s);
+    return s.live_bytes;
+}
+
+/* 12.3MiB: short, and the unit is always there. */
+static void human(char *buf, size_t n, uint64_t v)
+{
+    static const char *unit[] = { "B", "KiB", "MiB", "GiB", "TiB" };
+    double x = (double)v;
+    size_t u = 0;
+    while (x >= 1024 && u < 4) { x /= 1024; u++; }
+    if (u == 0) snprintf(buf, n, "%lluB", (unsigned long long)v);
+    else snprintf(buf, n, "%.1f%s", x, unit[u]);
+}
+
+static void trace(uint64_t n, uint64_t now, const char *why, uint64_t before, uint64_t after,
+                  uint64_t alloc, uint64_t returned, uint64_t goal, uint64_t gets, uint64_t hits,
+                  uint64_t dropped)
+{
+    char b[5][24], pools[80], line[320];
+    human(b[0], sizeof b[0], before);
+    human(b[1], sizeof b[1], after);
+    human(b[2], sizeof b[2], alloc);
+    human(b[3], sizeof b[3], returned);
+    if (goal == UINT64_MAX) snprintf(b[4], sizeof b[4], "off");
+    else human(b[4], sizeof b[4], goal);
+    if (gets) snprintf(pools, sizeof pools, "%.1f%% hit of %llu gets, %llu dropped", 100.0 * (double)hits / (double)gets,
+                       (unsigned long long)gets, (unsigned long long)dropped);
+    else snprintf(pools, sizeof pools, "no gets, %llu dropped", (unsigned long long)dropped);
+    int len = snprintf(line, sizeof line,
+                       "poolalloc: cycle %llu @%.3fs %s: live %s->%s, allocated %s, returned %s, next after %s, pools %s\n",
+                       (unsigned long long)n, (double)now / 1e9, why, b[0], b[1], b[2], b[3], b[4], pools);
+    if (len > 0 && write(2, line, (size_t)len < sizeof line ? (size_t)len : sizeof line - 1) < 0) return;
+}
+
+/* Releases allocator caches: for a trim everything free, otherwise what has
+ * not been used since the previous cycle. Returns true if anything went back. */
+static bool release_caches(bool all, uint64_t now)
+{
+    bool released = false;
+    pa_heap_t *h = pa_tl_heap;
+    if (all && h != &pa_heap_empty) {
+        uint64_t before = atomic_load(&pa_gstats.purged_total);
+        pa_heap_collect(h, true);
+        pa_segment_purge_heap(h, now, true);
+        released |= atomic_load(&pa_gstats.purged_total) != before;
+    }
+    released |= pa_heap_collect_abandoned(all);
+    uint64_t evict_before = all ? UINT64_MAX : last_ns;
+    released |= pa_segment_cache_trim(now, evict_before);
+    released |= pa_huge_cache_trim(now, evict_before);
+    return released;
+}
+
+uint64_t pa_cycle_run(pa_cycle_reason_t why)
+{
+    if (pa_tl_cycle_hold) return 0;                  /* a callback of this cycle */
+    if (why == PA_CYCLE_PACED) {
+        if (pthread_mutex_trylock(&cycle_lock)) return 0;  /* another thread is at it */
+        if (atomic_load(&allocated) < atomic_load(&trigger)) { pthread_mutex_unlock(&cycle_lock); return 0; }
+    } else {
+        pthread_mutex_lock(&cycle_lock);
+    }
+    pa_tl_cycle_hold++;
+    pa_process_init();
+    uint64_t now = pa_clock_ns(), total = atomic_load(&allocated);
+    uint64_t before = live_bytes();
+    pa_cycle_pools_t pools = { 0 };
+    if (hooks) hooks->rotate(&pools);
+    bool released = release_caches(why == PA_CYCLE_TRIM, now);
+    uint64_t after = live_bytes();
+    uint64_t goal = UINT64_MAX;
+    if (pa_options.gogc >= 0) {
+        goal = after / 100 * (uint64_t)pa_options.gogc;
+        if (goal < MIN_GOAL) goal = MIN_GOAL;
+    }
+    atomic_store(&trigger, goal == UINT64_MAX ? UINT64_MAX : total + goal);
+    uint64_t n = atomic_fetch_add(&cycles, 1) + 1;
+    uint64_t purged = atomic_load(&pa_gstats.purged_total);
+    if (pa_options.trace) {
+        static const char *names[] = { "paced", "call", "trim" };
+        trace(n, now - pa_start_ns, names[why], before, after, total - last_allocated, purged - last_purged,
+              goal, pools.gets - last_pool_gets, pools.hits - last_pool_hits, pools.dropped);
+    }
+    last_ns = now;
+    last_allocated = total;
+    last_purged = purged;
+    last_pool_gets = pools.gets;
+    last_pool_hits = pools.hits;
+    pa_tl_cycle_hold--;
+    pthread_mutex_unlock(&cycle_lock);
+    return why == PA_CYCLE_TRIM ? (uint64_t)released : n;
+}
+
+PA_API uint64_t pa_cycle(void) { return pa_cycle_run(PA_CYCLE_CALL); }
+PA_API int pa_trim(void) { return (int)pa_cycle_run(PA_CYCLE_TRIM); }
+
+void pa_cycle_fork_prepare(void)
+{
+    pthread_mutex_lock(&cycle_lock);
+    if (hooks) hooks->fork_prepare();
+}
+
+void pa_cycle_fork_parent(void)
+{
+    if (hooks) hooks->fork_parent();
+    pthread_mutex_unlock(&cycle_lock);
+}
+
+void pa_cycle_fork_child(void)
+{
+    if (hooks) hooks->fork_child();
+    pthread_mutex_init(&cycle_lock, NULL);
+}
