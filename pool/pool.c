@@ -1,0 +1,261 @@
+/* pool.c — the object pool API: create, get, put, destroy, statistics.
+ *
+ * get: private slot -> own shared stack -> steal from other threads' shared
+ *      stacks (and the private slots of exited threads) -> own victim cache ->
+ *      other threads' victim caches -> a new object.
+ * put: reset -> private slot if empty -> own shared stack.
+ * The private-slot halves of get and put are the fast paths below; the rest
+ * is out of line. */
+#include <errno.h>
+#include <stdio.h>
+
+#include "pool_internal.h"
+
+/* ---- fast paths ------------------------------------------------------------ */
+
+static PA_NOINLINE void *get_slow(pa_pool_t *pool);
+static PA_NOINLINE void put_slow(pa_pool_t *pool, void *obj, bool reset_done);
+
+PA_API void *pa_pool_get(pa_pool_t *pool)
+{
+    pa_pool_table_t *t = pa_tl_pools;
+    uint32_t id = pool->id;
+    if (PA_LIKELY(id < t->cap && t->slot[id].serial == pool->serial)) {
+        pa_pool_local_t *l = t->slot[id].local;
+        pa_local_enter(l);
+        if (PA_LIKELY(pa_local_current(l))) {
+            void *obj = atomic_load_explicit(&l->priv, memory_order_relaxed);
+            if (PA_LIKELY(obj != NULL)) {
+                atomic_store_explicit(&l->priv, NULL, memory_order_relaxed);
+                PA_STAT_INC(l->hits);
+                pa_local_leave(l);
+                return obj;
+            }
+        }
+        pa_local_leave(l);
+    }
+    return get_slow(pool);
+}
+
+PA_API void pa_pool_put(pa_pool_t *pool, void *obj)
+{
+    if (PA_UNLIKELY(obj == NULL)) return;
+    pa_pool_table_t *t = pa_tl_pools;
+    uint32_t id = pool->id;
+    if (PA_LIKELY(id < t->cap && t->slot[id].serial == pool->serial && !pool->debug)) {
+        if (pool->reset) pool->reset(obj, pool->arg);     /* outside the bracket: it may use pools */
+        pa_pool_local_t *l = t->slot[id].local;
+        pa_local_enter(l);
+        if (PA_LIKELY(pa_local_current(l) && atomic_load_explicit(&l->priv, memory_order_relaxed) == NULL)) {
+            atomic_store_explicit(&l->priv, obj, memory_order_relaxed);
+            PA_STAT_INC(l->puts);
+            pa_local_leave(l);
+            return;
+        }
+        pa_local_leave(l);
+        put_slow(pool, obj, true);
+        return;
+    }
+    put_slow(pool, obj, false);
+}
+
+/* ---- slow paths ------------------------------------------------------------- */
+
+/* Rotates l if a cycle has not reached it yet; call with l locked. The
+ * dropped objects are released by release_dropped after unlocking. */
+typedef struct { pa_objstack_t stack; void *priv; } dropped_t;
+
+static void catch_up_locked(pa_pool_local_t *l, dropped_t *d)
+{
+    pa_pool_rotate_locked(l, &d->stack, &d->priv);
+}
+
+static void release_dropped(pa_pool_t *pool, dropped_t *d)
+{
+    uint64_t n = d->stack.len + (d->priv != NULL);
+    if (!n && !d->stack.items) return;
+    if (d->priv) pa_pool_release(pool, d->priv);
+    for (uint32_t i = 0; i < d->stack.len; i++) pa_pool_release(pool, d->stack.items[i]);
+    pa_objstack_free(&d->stack);
+    atomic_fetch_add_explicit(&pool->dropped, n, memory_order_relaxed);
+}
+
+/* From another thread's local: its shared stack, or the private slot it left
+ * when its thread exited; with `victim`, its victim cache. */
+static void *take_from(pa_pool_local_t *o, bool victim)
+{
+    void *obj = NULL;
+    pa_local_lock(o);
+    if (victim) {
+        obj = o->victim_priv;
+        if (obj) o->victim_priv = NULL;
+        else obj = pa_objstack_pop(&o->victim);
+    } else {
+        obj = pa_objstack_pop(&o->shared);
+        if (!obj && !o->owner) {             /* no owner: nobody uses the slot unlocked */
+            obj = atomic_load_explicit(&o->priv, memory_order_relaxed);
+            atomic_store_explicit(&o->priv, NULL, memory_order_relaxed);
+        }
+    }
+    pa_local_unlock(o);
+    return obj;
+}
+
+static void *steal(pa_pool_t *pool, pa_pool_local_t *self, bool victim)
+{
+    for (pa_pool_local_t *o = atomic_load_explicit(&pool->locals, memory_order_acquire); o; o = o->next) {
+        if (o == self) continue;
+        void *obj = take_from(o, victim);
+        if (obj) return obj;
+    }
+    return NULL;
+}
+
+static void *new_object(pa_pool_t *pool)
+{
+    if (pool->new_object) return pool->new_object(pool->arg);
+    return pa_memalign_impl(pool->align, pool->size);
+}
+
+static PA_NOINLINE void *get_slow(pa_pool_t *pool)
+{
+    pa_pool_local_t *l = pa_pool_local_of(pool);
+    void *obj = NULL;
+    if (l) {
+        dropped_t d = { { 0 }, NULL };
+        pa_local_lock(l);
+        catch_up_locked(l, &d);
+        obj = atomic_load_explicit(&l->priv, memory_order_relaxed);
+        if (obj) atomic_store_explicit(&l->priv, NULL, memory_order_relaxed);
+        else obj = pa_objstack_pop(&l->shared);
+        pa_local_unlock(l);
+        release_dropped(pool, &d);
+        if (obj) {
+            PA_STAT_INC(l->hits);
+        } else if ((obj = steal(pool, l, false))) {
+            PA_STAT_INC(l->hits);
+            PA_STAT_INC(l->steals);
+        } else {
+            pa_local_lock(l);
+            obj = l->victim_priv;
+            if (obj) l->victim_priv = NULL;
+            else obj = pa_objstack_pop(&l->victim);
+            pa_local_unlock(l);
+            if (!obj) obj = steal(pool, l, true);
+            if (obj) {
+                PA_STAT_INC(l->hits);
+                PA_STAT_INC(l->victim_hits);
+            } else {
+                PA_STAT_INC(l->misses);
+            }
+        }
+    }
+    if (!obj) {
+        if (!l) atomic_fetch_add_explicit(&pool->orphan_misses, 1, memory_order_relaxed);
+        obj = new_object(pool);
+        if (!obj) { errno = ENOMEM; return NULL; }
+    }
+    if (pool->debug) pa_debug_got(pool, obj);
+    return obj;
+}
+
+static PA_NOINLINE void put_slow(pa_pool_t *pool, void *obj, bool reset_done)
+{
+    if (pool->debug && !pa_debug_put(pool, obj)) {
+        atomic_fetch_add_explicit(&pool->dropped, 1, memory_order_relaxed);
+        return;
+    }
+    if (!reset_done && pool->reset) pool->reset(obj, pool->arg);
+    pa_pool_local_t *l = pa_pool_local_of(pool);
+    if (!l) {                                   /* out of memory: cannot keep it */
+        pa_pool_release(pool, obj);
+        atomic_fetch_add_explicit(&pool->dropped, 1, memory_order_relaxed);
+        return;
+    }
+    dropped_t d = { { 0 }, NULL };
+    pa_local_lock(l);
+    catch_up_locked(l, &d);
+    bool kept = true;
+    if (atomic_load_explicit(&l->priv, memory_order_relaxed) == NULL)
+        atomic_store_explicit(&l->priv, obj, memory_order_relaxed);
+    else
+        kept = pa_objstack_push(&l->shared, obj);
+    pa_local_unlock(l);
+    PA_STAT_INC(l->puts);
+    release_dropped(pool, &d);
+    if (!kept) {
+        pa_pool_release(pool, obj);
+        atomic_fetch_add_explicit(&pool->dropped, 1, memory_order_relaxed);
+    }
+}
+
+/* ---- create, destroy, statistics ---------------------------------------------- */
+
+PA_API pa_pool_t *pa_pool_create(const pa_pool_config_t *cfg)
+{
+    if (!cfg || (!cfg->size && !cfg->new_object) || (cfg->align & (cfg->align - 1)) ||
+        cfg->size > PTRDIFF_MAX || cfg->align > PA_SEG_SIZE) {
+        errno = EINVAL;
+        return NULL;
+    }
+    pa_pool_t *pool = pa_memalign_impl(64, sizeof *pool);
+    if (!pool) { errno = ENOMEM; return NULL; }
+    memset(pool, 0, sizeof *pool);
+    pool->size = cfg->size;
+    pool->align = cfg->align ? cfg->align : PA_MIN_ALIGN;
+    pool->new_object = cfg->new_object;
+    pool->reset = cfg->reset;
+    pool->destroy = cfg->destroy;
+    pool->arg = cfg->arg;
+    pool->debug = cfg->debug || pa_options.pool_debug;
+    snprintf(pool->name, sizeof pool->name, "%s", cfg->name ? cfg->name : "pool");
+    pthread_mutex_init(&pool->mutex, NULL);
+    if (!pa_pool_register(pool)) {
+        pa_free_inline(pool);
+        errno = ENOMEM;
+        return NULL;
+    }
+    return pool;
+}
+
+PA_API void pa_pool_destroy(pa_pool_t *pool)
+{
+    if (!pool) return;
+    pa_pool_unregister(pool);
+    for (pa_pool_local_t *l = atomic_load(&pool->locals), *next; l; l = next) {
+        next = l->next;
+        void *priv = atomic_load_explicit(&l->priv, memory_order_relaxed);
+        if (priv) pa_pool_release(pool, priv);
+        if (l->victim_priv) pa_pool_release(pool, l->victim_priv);
+        for (uint32_t i = 0; i < l->shared.len; i++) pa_pool_release(pool, l->shared.items[i]);
+        for (uint32_t i = 0; i < l->victim.len; i++) pa_pool_release(pool, l->victim.items[i]);
+        pa_objstack_free(&l->shared);
+        pa_objstack_free(&l->victim);
+        pa_free_inline(l);
+    }
+    pa_debug_free(pool);
+    pthread_mutex_destroy(&pool->mutex);
+    pa_free_inline(pool);
+}
+
+PA_API const char *pa_pool_name(const pa_pool_t *pool) { return pool->name; }
+
+#define LOAD(x) atomic_load_explicit(&(x), memory_order_relaxed)
+
+PA_API void pa_pool_stats(pa_pool_t *pool, pa_pool_stats_t *out)
+{
+    memset(out, 0, sizeof *out);
+    for (pa_pool_local_t *l = atomic_load_explicit(&pool->locals, memory_order_acquire); l; l = l->next) {
+        out->hits += LOAD(l->hits);
+        out->puts += LOAD(l->puts);
+        out->misses += LOAD(l->misses);
+        out->steals += LOAD(l->steals);
+        out->victim_hits += LOAD(l->victim_hits);
+        pa_local_lock(l);
+        out->cached += (LOAD(l->priv) != NULL) + (l->victim_priv != NULL) + l->shared.len + l->victim.len;
+        pa_local_unlock(l);
+    }
+    out->misses += LOAD(pool->orphan_misses);
+    out->gets = out->hits + out->misses;
+    out->dropped = LOAD(pool->dropped);
+}
