@@ -30,7 +30,7 @@ BENCH_BIN  := $(patsubst bench/workloads/%.c,$(BUILD)/bench/%,$(BENCH_C)) \
               $(patsubst bench/workloads/%.cc,$(BUILD)/bench/%,$(BENCH_CXX))
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: all deps check check-unit check-preload check-real check-bench demo bench bench-deps install clean
+.PHONY: all deps check check-unit check-preload check-real check-bench check-example demo bench bench-deps install clean
 all: $(SO) $(AR_LIB) $(BUILD)/poolalloc.pc
 
 # ---- the library ------------------------------------------------------------
@@ -84,7 +84,7 @@ $(BUILD)/test-preload: $(PRELOAD_TSRC) $(TEST_HDR) $(SO)
 
 check: deps
 	@$(MAKE) --no-print-directory all $(BUILD)/test-unit-plain $(BUILD)/test-unit-asan $(BUILD)/test-unit-tsan $(BUILD)/test-preload $(BENCH_BIN)
-	@$(MAKE) --no-print-directory check-unit check-preload check-real check-bench
+	@$(MAKE) --no-print-directory check-unit check-preload check-real check-bench check-example
 
 check-unit:
 	@echo "== unit tests (internal API, no malloc override)"; $(BUILD)/test-unit-plain
@@ -101,6 +101,19 @@ check-real: $(SO)
 check-bench: $(SO) $(BENCH_BIN)
 	@echo "== bench workloads and pools (scale 0.02): checksums under glibc and poolalloc agree"
 	@python3 bench/run.py --check --allocators glibc --lib $(SO)
+
+# The README's pool example, built the way the README says: installed into a
+# staging directory, compiled with pkg-config, run; its statistics checked.
+STAGE := $(abspath $(BUILD))/stage
+check-example: all
+	@echo "== examples/request_loop.c built with pkg-config against a staged install"
+	@rm -rf $(STAGE) && $(MAKE) --no-print-directory -s install DESTDIR=$(STAGE) PREFIX=/usr >/dev/null
+	@PKG_CONFIG_SYSROOT_DIR=$(STAGE) PKG_CONFIG_LIBDIR=$(STAGE)/usr/lib/pkgconfig; export PKG_CONFIG_SYSROOT_DIR PKG_CONFIG_LIBDIR; \
+	  $(CC) -std=c11 -O2 $(WARN) examples/request_loop.c $$(pkg-config --cflags --libs poolalloc) -o $(BUILD)/request_loop
+	@out=$$(LD_LIBRARY_PATH=$(STAGE)/usr/lib $(BUILD)/request_loop 100000) || { echo "FAIL: request_loop exited $$?"; exit 1; }; \
+	  echo "$$out"; \
+	  echo "$$out" | grep -q '^pool scratch-tables: gets 100000, hits 99999, misses 1, victim hits 3, dropped 0, cached 1$$' \
+	  || { echo "FAIL: unexpected pool statistics"; exit 1; }
 
 # ---- main job ---------------------------------------------------------------------
 demo: deps all
@@ -136,7 +149,7 @@ install: all
 	install -m 755 $(SO) $(DESTDIR)$(PREFIX)/lib/
 	install -m 644 $(AR_LIB) $(DESTDIR)$(PREFIX)/lib/
 	install -m 644 include/poolalloc.h $(DESTDIR)$(PREFIX)/include/
-	install -m 644 $(BUILD)/poolalloc.pc $(DESTDIR)$(PREFIX)/lib/pkgconfig/
+	sed -e 's|@PREFIX@|$(PREFIX)|g' poolalloc.pc.in > $(DESTDIR)$(PREFIX)/lib/pkgconfig/poolalloc.pc
 
 clean:
 	rm -rf $(BUILD)

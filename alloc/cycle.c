@@ -35,12 +35,18 @@ static uint64_t last_ns, last_allocated, last_purged, last_pool_gets, last_pool_
 void pa_cycle_set_hooks(const pa_cycle_hooks_t *h) { hooks = h; }
 uint64_t pa_cycle_count(void) { return atomic_load_explicit(&cycles, memory_order_relaxed); }
 
-/* The heap's countdown ran out: count what it allocated, maybe run a cycle. */
-void *pa_heap_tick(pa_heap_t *h, void *p)
+/* Adds what h allocated since its last tick to the process total. */
+static uint64_t flush(pa_heap_t *h)
 {
     uint64_t spent = (uint64_t)(PA_TICK_BYTES - h->countdown);
     h->countdown = PA_TICK_BYTES;
-    uint64_t total = atomic_fetch_add_explicit(&allocated, spent, memory_order_relaxed) + spent;
+    return atomic_fetch_add_explicit(&allocated, spent, memory_order_relaxed) + spent;
+}
+
+/* The heap's countdown ran out: count what it allocated, maybe run a cycle. */
+void *pa_heap_tick(pa_heap_t *h, void *p)
+{
+    uint64_t total = flush(h);
     if (total >= atomic_load_explicit(&trigger, memory_order_relaxed) && !pa_tl_cycle_hold)
         pa_cycle_run(PA_CYCLE_PACED);
     return p;
@@ -114,6 +120,7 @@ uint64_t pa_cycle_run(pa_cycle_reason_t why)
     }
     pa_tl_cycle_hold++;
     pa_process_init();
+    if (pa_tl_heap != &pa_heap_empty) flush(pa_tl_heap);   /* other threads' last < 256 KiB are not seen */
     uint64_t now = pa_clock_ns(), total = atomic_load(&allocated);
     uint64_t before = live_bytes();
     pa_cycle_pools_t pools = { 0 };
