@@ -30,7 +30,7 @@ BENCH_BIN  := $(patsubst bench/workloads/%.c,$(BUILD)/bench/%,$(BENCH_C)) \
               $(patsubst bench/workloads/%.cc,$(BUILD)/bench/%,$(BENCH_CXX))
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: all deps check check-unit check-preload check-real check-bench check-example demo bench bench-deps install clean
+.PHONY: all deps check check-unit check-preload check-real check-bench check-example check-fastpath demo bench bench-deps install clean
 all: $(SO) $(AR_LIB) $(BUILD)/poolalloc.pc
 
 # ---- the library ------------------------------------------------------------
@@ -84,7 +84,7 @@ $(BUILD)/test-preload: $(PRELOAD_TSRC) $(TEST_HDR) $(SO)
 
 check: deps
 	@$(MAKE) --no-print-directory all $(BUILD)/test-unit-plain $(BUILD)/test-unit-asan $(BUILD)/test-unit-tsan $(BUILD)/test-preload $(BENCH_BIN)
-	@$(MAKE) --no-print-directory check-unit check-preload check-real check-bench check-example
+	@$(MAKE) --no-print-directory check-unit check-preload check-real check-bench check-example check-fastpath
 
 check-unit:
 	@echo "== unit tests (internal API, no malloc override)"; $(BUILD)/test-unit-plain
@@ -101,6 +101,10 @@ check-real: $(SO)
 check-bench: $(SO) $(BENCH_BIN)
 	@echo "== bench workloads and pools (scale 0.02): checksums under glibc and poolalloc agree"
 	@python3 bench/run.py --check --allocators glibc --lib $(SO)
+
+# The pools' private-slot paths, as compiled: no lock, no atomic RMW, no fence.
+check-fastpath: $(SO)
+	@echo "== pool fast paths in the machine code"; tests/fastpath.sh $(SO)
 
 # The README's pool example, built the way the README says: installed into a
 # staging directory, compiled with pkg-config, run; its statistics checked.

@@ -91,7 +91,10 @@ static void trace(uint64_t n, uint64_t now, const char *why, uint64_t before, ui
 }
 
 /* Releases allocator caches: for a trim everything free, otherwise what has
- * not been used since the previous cycle. Returns true if anything went back. */
+ * not been used since the previous cycle and for at least the purge delay
+ * (cycles can come every few milliseconds; a block cached a moment ago is
+ * about to be reused: the realloc benchmark ran 30% slower without the
+ * delay). Returns true if anything went back. */
 static bool release_caches(bool all, uint64_t now)
 {
     bool released = false;
@@ -103,7 +106,8 @@ static bool release_caches(bool all, uint64_t now)
         released |= atomic_load(&pa_gstats.purged_total) != before;
     }
     released |= pa_heap_collect_abandoned(all);
-    uint64_t evict_before = all ? UINT64_MAX : last_ns;
+    uint64_t settled = now > pa_options.purge_delay_ns ? now - pa_options.purge_delay_ns : 0;
+    uint64_t evict_before = all ? UINT64_MAX : last_ns < settled ? last_ns : settled;
     released |= pa_segment_cache_trim(now, evict_before);
     released |= pa_huge_cache_trim(now, evict_before);
     return released;

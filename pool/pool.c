@@ -16,13 +16,15 @@
 static PA_NOINLINE void *get_slow(pa_pool_t *pool);
 static PA_NOINLINE void put_slow(pa_pool_t *pool, void *obj, bool reset_done);
 
-PA_API void *pa_pool_get(pa_pool_t *pool)
+/* The private-slot halves, inlined twice: with a compiler barrier only (the
+ * usual case, see fence.c) and with a full fence. */
+static inline __attribute__((always_inline)) void *get_private(pa_pool_t *pool, bool full)
 {
     pa_pool_table_t *t = pa_tl_pools;
     uint32_t id = pool->id;
     if (PA_LIKELY(id < t->cap && t->slot[id].serial == pool->serial)) {
         pa_pool_local_t *l = t->slot[id].local;
-        pa_local_enter(l);
+        pa_local_enter(l, full);
         if (PA_LIKELY(pa_local_current(l))) {
             void *obj = atomic_load_explicit(&l->priv, memory_order_relaxed);
             if (PA_LIKELY(obj != NULL)) {
@@ -37,15 +39,14 @@ PA_API void *pa_pool_get(pa_pool_t *pool)
     return get_slow(pool);
 }
 
-PA_API void pa_pool_put(pa_pool_t *pool, void *obj)
+static inline __attribute__((always_inline)) void put_private(pa_pool_t *pool, void *obj, bool full)
 {
-    if (PA_UNLIKELY(obj == NULL)) return;
     pa_pool_table_t *t = pa_tl_pools;
     uint32_t id = pool->id;
     if (PA_LIKELY(id < t->cap && t->slot[id].serial == pool->serial && !pool->debug)) {
         if (pool->reset) pool->reset(obj, pool->arg);     /* outside the bracket: it may use pools */
         pa_pool_local_t *l = t->slot[id].local;
-        pa_local_enter(l);
+        pa_local_enter(l, full);
         if (PA_LIKELY(pa_local_current(l) && atomic_load_explicit(&l->priv, memory_order_relaxed) == NULL)) {
             atomic_store_explicit(&l->priv, obj, memory_order_relaxed);
             PA_STAT_INC(l->puts);
@@ -57,6 +58,22 @@ PA_API void pa_pool_put(pa_pool_t *pool, void *obj)
         return;
     }
     put_slow(pool, obj, false);
+}
+
+static PA_NOINLINE void *get_fenced(pa_pool_t *pool) { return get_private(pool, true); }
+static PA_NOINLINE void put_fenced(pa_pool_t *pool, void *obj) { put_private(pool, obj, true); }
+
+PA_API void *pa_pool_get(pa_pool_t *pool)
+{
+    if (PA_UNLIKELY(!pa_fence_asymmetric)) return get_fenced(pool);
+    return get_private(pool, false);
+}
+
+PA_API void pa_pool_put(pa_pool_t *pool, void *obj)
+{
+    if (PA_UNLIKELY(obj == NULL)) return;
+    if (PA_UNLIKELY(!pa_fence_asymmetric)) { put_fenced(pool, obj); return; }
+    put_private(pool, obj, false);
 }
 
 /* ---- slow paths ------------------------------------------------------------- */
@@ -80,33 +97,60 @@ static void release_dropped(pa_pool_t *pool, dropped_t *d)
     atomic_fetch_add_explicit(&pool->dropped, n, memory_order_relaxed);
 }
 
+/* A steal takes up to half of the other stack, at most STEAL_BATCH objects:
+ * a producer fed by a consumer's puts then takes the consumer's lock once per
+ * batch instead of once per object. */
+#define STEAL_BATCH 32
+
+static uint32_t take_batch(pa_objstack_t *s, void **out)
+{
+    uint32_t n = (s->len + 1) / 2;
+    if (n > STEAL_BATCH) n = STEAL_BATCH;
+    s->len -= n;
+    memcpy(out, s->items + s->len, n * sizeof *out);
+    return n;
+}
+
 /* From another thread's local: its shared stack, or the private slot it left
  * when its thread exited; with `victim`, its victim cache. */
-static void *take_from(pa_pool_local_t *o, bool victim)
+static uint32_t take_from(pa_pool_local_t *o, bool victim, void **out)
 {
-    void *obj = NULL;
+    uint32_t n = 0;
     pa_local_lock(o);
     if (victim) {
-        obj = o->victim_priv;
-        if (obj) o->victim_priv = NULL;
-        else obj = pa_objstack_pop(&o->victim);
+        if (o->victim_priv) { out[n++] = o->victim_priv; o->victim_priv = NULL; }
+        else n = take_batch(&o->victim, out);
     } else {
-        obj = pa_objstack_pop(&o->shared);
-        if (!obj && !o->owner) {             /* no owner: nobody uses the slot unlocked */
-            obj = atomic_load_explicit(&o->priv, memory_order_relaxed);
-            atomic_store_explicit(&o->priv, NULL, memory_order_relaxed);
+        n = take_batch(&o->shared, out);
+        if (!n && !o->owner && (out[0] = atomic_load_explicit(&o->priv, memory_order_relaxed))) {
+            atomic_store_explicit(&o->priv, NULL, memory_order_relaxed);   /* no owner: nobody uses it unlocked */
+            n = 1;
         }
     }
     pa_local_unlock(o);
-    return obj;
+    return n;
 }
 
+/* One object from another thread's local; the rest of the batch goes onto
+ * self's shared stack. */
 static void *steal(pa_pool_t *pool, pa_pool_local_t *self, bool victim)
 {
+    void *batch[STEAL_BATCH];
     for (pa_pool_local_t *o = atomic_load_explicit(&pool->locals, memory_order_acquire); o; o = o->next) {
         if (o == self) continue;
-        void *obj = take_from(o, victim);
-        if (obj) return obj;
+        uint32_t n = take_from(o, victim, batch);
+        if (!n) continue;
+        uint32_t kept = 1;
+        if (n > 1) {
+            pa_local_lock(self);
+            while (kept < n && pa_objstack_push(&self->shared, batch[kept])) kept++;
+            pa_local_unlock(self);
+        }
+        for (uint32_t i = kept; i < n; i++) {          /* out of memory: cannot keep them */
+            pa_pool_release(pool, batch[i]);
+            atomic_fetch_add_explicit(&pool->dropped, 1, memory_order_relaxed);
+        }
+        return batch[0];
     }
     return NULL;
 }

@@ -102,14 +102,16 @@ PA_HIDDEN void pa_debug_forget(pa_pool_t *pool, void *obj);
 PA_HIDDEN void pa_debug_free(pa_pool_t *pool);
 
 /* ---- the private-slot bracket ---- */
-static inline void pa_local_enter(pa_pool_local_t *l)
+/* `full`: membarrier is not available, so this side needs a real fence. */
+static inline __attribute__((always_inline)) void pa_local_enter(pa_pool_local_t *l, bool full)
 {
 #if defined(__SANITIZE_THREAD__)
+    (void)full;
     atomic_store_explicit(&l->busy, 1, memory_order_seq_cst);
 #else
     atomic_store_explicit(&l->busy, 1, memory_order_relaxed);
-    if (PA_LIKELY(pa_fence_asymmetric)) atomic_signal_fence(memory_order_seq_cst);
-    else pa_fence_full();
+    if (full) pa_fence_full();
+    else atomic_signal_fence(memory_order_seq_cst);
 #endif
 }
 
