@@ -47,7 +47,7 @@ static uint64_t flush(pa_heap_t *h)
 void *pa_heap_tick(pa_heap_t *h, void *p)
 {
     uint64_t total = flush(h);
-    if (total >= atomic_load_explicit(&trigger, memory_order_relaxed) && !pa_tl_cycle_hold)
+    if (pa_options.gogc >= 0 && total >= atomic_load_explicit(&trigger, memory_order_relaxed) && !pa_tl_cycle_hold)
         pa_cycle_run(PA_CYCLE_PACED);
     return p;
 }

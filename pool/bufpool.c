@@ -15,6 +15,7 @@
 struct pa_bufpool {
     unsigned   max_shift;
     pa_pool_t *cls[MAX_SHIFT + 1];        /* [MIN_SHIFT..max_shift]      */
+    size_t     top_usable;                /* usable size of a top-class buffer */
 };
 
 static unsigned ceil_log2(size_t n) { return n <= 1 ? 0 : 64u - (unsigned)__builtin_clzl(n - 1); }
@@ -28,6 +29,12 @@ PA_API pa_bufpool_t *pa_bufpool_create(const char *name, size_t max_capacity)
     if (!bp) { errno = ENOMEM; return NULL; }
     unsigned top = ceil_log2(max_capacity);
     bp->max_shift = top < MIN_SHIFT ? MIN_SHIFT : top;
+    /* Huge blocks have more usable bytes than asked for: what a top-class
+     * buffer really holds separates "pooled" from "too big" in get and put. */
+    void *probe = pa_malloc_inline((size_t)1 << bp->max_shift);
+    if (!probe) { pa_free_inline(bp); errno = ENOMEM; return NULL; }
+    bp->top_usable = pa_block_size(probe);
+    pa_free_inline(probe);
     for (unsigned k = MIN_SHIFT; k <= bp->max_shift; k++) {
         char cname[64];
         size_t cap = (size_t)1 << k;
@@ -49,8 +56,8 @@ PA_API void *pa_bufpool_get(pa_bufpool_t *bp, size_t min_capacity, size_t *capac
     unsigned k = ceil_log2(min_capacity);
     if (k < MIN_SHIFT) k = MIN_SHIFT;
     void *buf;
-    if (k > bp->max_shift) {                  /* too big to pool */
-        buf = pa_malloc_inline(min_capacity);
+    if (k > bp->max_shift) {                  /* too big to pool: put will free it */
+        buf = pa_malloc_inline(min_capacity > bp->top_usable ? min_capacity : bp->top_usable + 1);
         if (buf && capacity) *capacity = pa_block_size(buf);
         return buf;
     }
@@ -64,7 +71,7 @@ PA_API void pa_bufpool_put(pa_bufpool_t *bp, void *buf)
     if (!buf) return;
     size_t usable = pa_usable_size_checked(buf, "pa_bufpool_put()");
     unsigned k = floor_log2(usable);
-    if (k < MIN_SHIFT || k > bp->max_shift) { pa_free_inline(buf); return; }
+    if (k < MIN_SHIFT || usable > bp->top_usable) { pa_free_inline(buf); return; }
     pa_pool_put(bp->cls[k], buf);
 }
 

@@ -22,7 +22,7 @@ static inline __attribute__((always_inline)) void *get_private(pa_pool_t *pool, 
 {
     pa_pool_table_t *t = pa_tl_pools;
     uint32_t id = pool->id;
-    if (PA_LIKELY(id < t->cap && t->slot[id].serial == pool->serial)) {
+    if (PA_LIKELY(id < t->cap && t->slot[id].serial == pool->serial && !pool->debug)) {
         pa_pool_local_t *l = t->slot[id].local;
         pa_local_enter(l, full);
         if (PA_LIKELY(pa_local_current(l))) {
@@ -106,6 +106,7 @@ static uint32_t take_batch(pa_objstack_t *s, void **out)
 {
     uint32_t n = (s->len + 1) / 2;
     if (n > STEAL_BATCH) n = STEAL_BATCH;
+    if (!n) return 0;                         /* empty: items may be NULL */
     s->len -= n;
     memcpy(out, s->items + s->len, n * sizeof *out);
     return n;
@@ -132,7 +133,8 @@ static uint32_t take_from(pa_pool_local_t *o, bool victim, void **out)
 }
 
 /* One object from another thread's local; the rest of the batch goes onto
- * self's shared stack. */
+ * self's shared stack, or its victim cache when it came from one (so it is
+ * still dropped at the next cycle). */
 static void *steal(pa_pool_t *pool, pa_pool_local_t *self, bool victim)
 {
     void *batch[STEAL_BATCH];
@@ -143,7 +145,8 @@ static void *steal(pa_pool_t *pool, pa_pool_local_t *self, bool victim)
         uint32_t kept = 1;
         if (n > 1) {
             pa_local_lock(self);
-            while (kept < n && pa_objstack_push(&self->shared, batch[kept])) kept++;
+            pa_objstack_t *to = victim ? &self->victim : &self->shared;
+            while (kept < n && pa_objstack_push(to, batch[kept])) kept++;
             pa_local_unlock(self);
         }
         for (uint32_t i = kept; i < n; i++) {          /* out of memory: cannot keep them */
