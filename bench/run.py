@@ -523,6 +523,13 @@ def render(workloads, allocs, prof, heaptrack, times, rss, sums, errors, runs, q
            "- allocators: " + "; ".join(versions[a] for a in allocs),
            "- reproduce: `make bench` (see bench/README.md)", ""]
 
+    def row_ok(row, key):
+        """False if the runs of `key` failed or disagreed (the row is marked)."""
+        if len(sums.get(key, {})) > 1:
+            row[0] += " (CHECKSUMS DIFFER)"
+            return False
+        return not any(k[0] == key for k in errors)
+
     def section(title, val, digits, unit):
         nonlocal ok
         header = ["workload"] + [f"{a} {unit}" for a in allocs] + [f"÷{p}" for p in peers]
@@ -537,11 +544,7 @@ def render(workloads, allocs, prof, heaptrack, times, rss, sums, errors, runs, q
                 if r:
                     ratios[p].append(r)
                 row.append(fmt(r))
-            if len(sums.get(wl, {})) > 1:
-                ok = False
-                row[0] += " (CHECKSUMS DIFFER)"
-            if any(k[0] == wl for k in errors):
-                ok = False
+            ok &= row_ok(row, wl)
             rows.append(row)
         rows.append(["geometric mean"] + [""] * len(allocs) + [fmt(geomean(ratios[p])) for p in peers])
         out.extend([f"## {title}", "", table(header, rows), ""])
@@ -602,11 +605,7 @@ def render(workloads, allocs, prof, heaptrack, times, rss, sums, errors, runs, q
             row = [sc] + [cell(sc, v) for v in cols]
             if "malloc/mimalloc" in mallocs:
                 row.append(fmt(faster(sc)) + "×" if faster(sc) else "n/a")
-            if len(sums.get(key, {})) > 1:
-                ok = False
-                row[0] += " (CHECKSUMS DIFFER)"
-            if any(k[0] == key for k in errors):
-                ok = False
+            ok &= row_ok(row, key)
             rows.append(row)
         if "1t" in pools["scenarios"] and "2t" in pools["scenarios"]:
             rows.append(["2t throughput ÷ 1t"] + [fmt(scaling(v)) + "×" if scaling(v) else "n/a"
