@@ -78,25 +78,6 @@ PA_API void pa_pool_put(pa_pool_t *pool, void *obj)
 
 /* ---- slow paths ------------------------------------------------------------- */
 
-/* Rotates l if a cycle has not reached it yet; call with l locked. The
- * dropped objects are released by release_dropped after unlocking. */
-typedef struct { pa_objstack_t stack; void *priv; } dropped_t;
-
-static void catch_up_locked(pa_pool_local_t *l, dropped_t *d)
-{
-    pa_pool_rotate_locked(l, &d->stack, &d->priv);
-}
-
-static void release_dropped(pa_pool_t *pool, dropped_t *d)
-{
-    uint64_t n = d->stack.len + (d->priv != NULL);
-    if (!n && !d->stack.items) return;
-    if (d->priv) pa_pool_release(pool, d->priv);
-    for (uint32_t i = 0; i < d->stack.len; i++) pa_pool_release(pool, d->stack.items[i]);
-    pa_objstack_free(&d->stack);
-    atomic_fetch_add_explicit(&pool->dropped, n, memory_order_relaxed);
-}
-
 /* A steal takes up to half of the other stack, at most STEAL_BATCH objects:
  * a producer fed by a consumer's puts then takes the consumer's lock once per
  * batch instead of once per object. */
@@ -149,10 +130,7 @@ static void *steal(pa_pool_t *pool, pa_pool_local_t *self, bool victim)
             while (kept < n && pa_objstack_push(to, batch[kept])) kept++;
             pa_local_unlock(self);
         }
-        for (uint32_t i = kept; i < n; i++) {          /* out of memory: cannot keep them */
-            pa_pool_release(pool, batch[i]);
-            atomic_fetch_add_explicit(&pool->dropped, 1, memory_order_relaxed);
-        }
+        for (uint32_t i = kept; i < n; i++) pa_pool_drop(pool, batch[i]);   /* out of memory */
         return batch[0];
     }
     return NULL;
@@ -169,14 +147,14 @@ static PA_NOINLINE void *get_slow(pa_pool_t *pool)
     pa_pool_local_t *l = pa_pool_local_of(pool);
     void *obj = NULL;
     if (l) {
-        dropped_t d = { { 0 }, NULL };
+        pa_pool_dropped_t d = { { 0 }, NULL };
         pa_local_lock(l);
-        catch_up_locked(l, &d);
+        pa_pool_rotate_locked(l, &d);            /* if a cycle has not reached l yet */
         obj = atomic_load_explicit(&l->priv, memory_order_relaxed);
         if (obj) atomic_store_explicit(&l->priv, NULL, memory_order_relaxed);
         else obj = pa_objstack_pop(&l->shared);
         pa_local_unlock(l);
-        release_dropped(pool, &d);
+        pa_pool_release_dropped(pool, &d);
         if (obj) {
             PA_STAT_INC(l->hits);
         } else if ((obj = steal(pool, l, false))) {
@@ -214,14 +192,10 @@ static PA_NOINLINE void put_slow(pa_pool_t *pool, void *obj, bool reset_done)
     }
     if (!reset_done && pool->reset) pool->reset(obj, pool->arg);
     pa_pool_local_t *l = pa_pool_local_of(pool);
-    if (!l) {                                   /* out of memory: cannot keep it */
-        pa_pool_release(pool, obj);
-        atomic_fetch_add_explicit(&pool->dropped, 1, memory_order_relaxed);
-        return;
-    }
-    dropped_t d = { { 0 }, NULL };
+    if (!l) { pa_pool_drop(pool, obj); return; }      /* out of memory: cannot keep it */
+    pa_pool_dropped_t d = { { 0 }, NULL };
     pa_local_lock(l);
-    catch_up_locked(l, &d);
+    pa_pool_rotate_locked(l, &d);            /* if a cycle has not reached l yet */
     bool kept = true;
     if (atomic_load_explicit(&l->priv, memory_order_relaxed) == NULL)
         atomic_store_explicit(&l->priv, obj, memory_order_relaxed);
@@ -229,11 +203,8 @@ static PA_NOINLINE void put_slow(pa_pool_t *pool, void *obj, bool reset_done)
         kept = pa_objstack_push(&l->shared, obj);
     pa_local_unlock(l);
     PA_STAT_INC(l->puts);
-    release_dropped(pool, &d);
-    if (!kept) {
-        pa_pool_release(pool, obj);
-        atomic_fetch_add_explicit(&pool->dropped, 1, memory_order_relaxed);
-    }
+    pa_pool_release_dropped(pool, &d);
+    if (!kept) pa_pool_drop(pool, obj);
 }
 
 /* ---- create, destroy, statistics ---------------------------------------------- */

@@ -77,12 +77,18 @@ typedef struct pa_pool_table { uint32_t cap; pa_pool_slot_t slot[]; } pa_pool_ta
 extern PA_TLS pa_pool_table_t *pa_tl_pools;     /* this thread's slots (never NULL) */
 PA_HIDDEN extern _Atomic(uint64_t) pa_pool_epoch;
 
+/* Objects a rotation took out of a local: the old victims, released after
+ * the local's lock is dropped. */
+typedef struct pa_pool_dropped { pa_objstack_t stack; void *priv; } pa_pool_dropped_t;
+
 /* ---- registry.c: ids, the thread tables, thread exit, fork, rotation ---- */
 PA_HIDDEN bool pa_pool_register(pa_pool_t *pool);
 PA_HIDDEN void pa_pool_unregister(pa_pool_t *pool);
 PA_HIDDEN pa_pool_local_t *pa_pool_local_of(pa_pool_t *pool);
-PA_HIDDEN bool pa_pool_rotate_locked(pa_pool_local_t *l, pa_objstack_t *drop, void **drop_priv);
+PA_HIDDEN bool pa_pool_rotate_locked(pa_pool_local_t *l, pa_pool_dropped_t *out);
+PA_HIDDEN uint64_t pa_pool_release_dropped(pa_pool_t *pool, pa_pool_dropped_t *d);
 PA_HIDDEN void pa_pool_release(pa_pool_t *pool, void *obj);
+PA_HIDDEN void pa_pool_drop(pa_pool_t *pool, void *obj);
 
 /* ---- stack.c ---- */
 PA_HIDDEN bool  pa_objstack_push(pa_objstack_t *s, void *obj);
@@ -128,6 +134,13 @@ static inline bool pa_local_current(pa_pool_local_t *l)
            atomic_load_explicit(&pa_pool_epoch, memory_order_seq_cst);
 }
 
+static inline void pa_spin_pause(void)
+{
+#if defined(__x86_64__) || defined(__i386__)
+    __builtin_ia32_pause();
+#endif
+}
+
 /* Local spin lock. No reclaim cycle may start on a thread holding one (it
  * would take the same lock): pa_tl_cycle_hold. */
 static inline void pa_local_lock(pa_pool_local_t *l)
@@ -135,13 +148,8 @@ static inline void pa_local_lock(pa_pool_local_t *l)
     pa_tl_cycle_hold++;
     while (atomic_exchange_explicit(&l->lock, 1, memory_order_acquire)) {
         for (unsigned i = 0; atomic_load_explicit(&l->lock, memory_order_relaxed); i++) {
-            if (i < 100) {
-#if defined(__x86_64__) || defined(__i386__)
-                __builtin_ia32_pause();
-#endif
-            } else {
-                sched_yield();
-            }
+            if (i < 100) pa_spin_pause();
+            else sched_yield();
         }
     }
 }

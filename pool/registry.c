@@ -156,15 +156,15 @@ static void thread_exit(void *arg)
 
 /* ---- rotation -------------------------------------------------------------- */
 
-/* Under l's lock: drops the old victims into *drop / *drop_priv (the caller
+/* Under l's lock: drops the old victims into *out (the caller
  * releases them after unlocking), makes the private slot and the shared stack
  * the victim cache, and marks l current. False if l was current already. */
-bool pa_pool_rotate_locked(pa_pool_local_t *l, pa_objstack_t *drop, void **drop_priv)
+bool pa_pool_rotate_locked(pa_pool_local_t *l, pa_pool_dropped_t *out)
 {
     uint64_t epoch = atomic_load(&pa_pool_epoch);
     if (atomic_load_explicit(&l->gen, memory_order_relaxed) == epoch) return false;
-    *drop = l->victim;
-    *drop_priv = l->victim_priv;
+    out->stack = l->victim;
+    out->priv = l->victim_priv;
     l->victim = l->shared;
     l->shared = (pa_objstack_t){ 0 };
     l->victim_priv = atomic_load_explicit(&l->priv, memory_order_relaxed);
@@ -181,13 +181,21 @@ void pa_pool_release(pa_pool_t *pool, void *obj)
     else pa_free_inline(obj);
 }
 
-static uint64_t release_all(pa_pool_t *pool, pa_objstack_t *drop, void *drop_priv)
+/* Releases an object the pool cannot keep, counting it as dropped. */
+void pa_pool_drop(pa_pool_t *pool, void *obj)
 {
-    uint64_t n = drop->len + (drop_priv != NULL);
-    if (drop_priv) pa_pool_release(pool, drop_priv);
-    for (uint32_t i = 0; i < drop->len; i++) pa_pool_release(pool, drop->items[i]);
-    pa_objstack_free(drop);
-    atomic_fetch_add_explicit(&pool->dropped, n, memory_order_relaxed);
+    pa_pool_release(pool, obj);
+    atomic_fetch_add_explicit(&pool->dropped, 1, memory_order_relaxed);
+}
+
+/* Releases what a rotation took out; returns how many objects. */
+uint64_t pa_pool_release_dropped(pa_pool_t *pool, pa_pool_dropped_t *d)
+{
+    uint64_t n = d->stack.len + (d->priv != NULL);
+    if (d->priv) pa_pool_release(pool, d->priv);
+    for (uint32_t i = 0; i < d->stack.len; i++) pa_pool_release(pool, d->stack.items[i]);
+    if (d->stack.items) pa_objstack_free(&d->stack);
+    if (n) atomic_fetch_add_explicit(&pool->dropped, n, memory_order_relaxed);   /* not per slow path */
     return n;
 }
 
@@ -205,17 +213,12 @@ static void rotate_all(pa_cycle_pools_t *out)
         if (!pool) continue;
         add_counts(pool, &out->gets, &out->hits);
         for (pa_pool_local_t *l = atomic_load_explicit(&pool->locals, memory_order_acquire); l; l = l->next) {
-            pa_objstack_t drop = { 0 };
-            void *drop_priv = NULL;
+            pa_pool_dropped_t drop = { { 0 }, NULL };
             pa_local_lock(l);
-            while (atomic_load_explicit(&l->busy, memory_order_acquire)) {
-#if defined(__x86_64__) || defined(__i386__)
-                __builtin_ia32_pause();
-#endif
-            }
-            pa_pool_rotate_locked(l, &drop, &drop_priv);
+            while (atomic_load_explicit(&l->busy, memory_order_acquire)) pa_spin_pause();
+            pa_pool_rotate_locked(l, &drop);
             pa_local_unlock(l);
-            out->dropped += release_all(pool, &drop, drop_priv);
+            out->dropped += pa_pool_release_dropped(pool, &drop);
         }
     }
     pthread_mutex_unlock(&registry_lock);
