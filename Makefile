@@ -7,14 +7,15 @@ CC      ?= gcc
 BUILD   := build
 
 WARN    := -Wall -Wextra -Werror
-BASE    := -std=gnu11 -g $(WARN) -fPIC -fvisibility=hidden -fno-builtin -D_GNU_SOURCE -Iinclude -Ialloc
+BASE    := -std=gnu11 -g $(WARN) -fPIC -fvisibility=hidden -fno-builtin -D_GNU_SOURCE -Iinclude -Ialloc -Iprof
 CFLAGS_LIB := $(BASE) -O2 -fno-plt
 SAN_ASAN := -O1 -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
 SAN_TSAN := -O1 -fsanitize=thread
 
-ALLOC_SRC   := $(sort $(wildcard alloc/*.c) $(wildcard pool/*.c))
+ALLOC_SRC   := $(sort $(wildcard alloc/*.c) $(wildcard pool/*.c) $(wildcard prof/*.c))
+LIB_LIBS    := -lunwind -lm -lpthread
 PRELOAD_SRC := $(sort $(wildcard preload/*.c))
-HEADERS     := $(wildcard alloc/*.h pool/*.h include/*.h)
+HEADERS     := $(wildcard alloc/*.h pool/*.h prof/*.h include/*.h)
 
 LIB_OBJ := $(patsubst %.c,$(BUILD)/lib/%.o,$(ALLOC_SRC) $(PRELOAD_SRC))
 SO      := $(BUILD)/libpoolalloc.so
@@ -40,7 +41,7 @@ $(BUILD)/lib/%.o: %.c $(HEADERS)
 	$(CC) $(CFLAGS_LIB) $(EXTRA) -c $< -o $@
 
 $(SO): $(LIB_OBJ)
-	$(CC) -shared -Wl,-soname,libpoolalloc.so -Wl,-z,now -o $@ $^ -lpthread
+	$(CC) -shared -Wl,-soname,libpoolalloc.so -Wl,-z,now -o $@ $^ $(LIB_LIBS)
 
 $(AR_LIB): $(LIB_OBJ)
 	rm -f $@ && ar rcs $@ $^
@@ -70,7 +71,7 @@ $(BUILD)/$(1)/%.o: %.c $(HEADERS)
 	@mkdir -p $$(dir $$@)
 	$(CC) $(BASE) $(2) -c $$< -o $$@
 $(BUILD)/test-unit-$(1): $(patsubst %.c,$(BUILD)/$(1)/%.o,$(ALLOC_SRC)) $(UNIT_SRC) $(TEST_HDR)
-	$(CC) $(BASE) $(2) -Itests -o $$@ $(UNIT_SRC) $(patsubst %.c,$(BUILD)/$(1)/%.o,$(ALLOC_SRC)) -lcriterion -lpthread
+	$(CC) $(BASE) $(2) -Itests -o $$@ $(UNIT_SRC) $(patsubst %.c,$(BUILD)/$(1)/%.o,$(ALLOC_SRC)) -lcriterion $(LIB_LIBS)
 endef
 $(eval $(call unit_variant,plain,-O2))
 $(eval $(call unit_variant,asan,$(SAN_ASAN)))

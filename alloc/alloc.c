@@ -4,6 +4,7 @@
 #include <errno.h>
 
 #include "fast.h"
+#include "prof.h"
 
 /* One object of 128 KiB..2 MiB in a run of slices of the heap's segments: no
  * system call, and its start is 64 KiB aligned. Large pages live on the full
@@ -48,13 +49,13 @@ void *pa_malloc_generic(pa_heap_t *h, size_t size, size_t align)
         pg->used++;
         b->key = 0;
         PA_STAT_INC(h->allocs[c]);
-        return pa_heap_charge(h, b, pg->block_size);
+        return pa_heap_charge(h, b, size, align);
     }
     pa_heap_maintenance(h);
     if (size <= PA_LARGE_MAX && align <= PA_SLICE_SIZE) p = large_alloc(h, size);
     else p = pa_huge_alloc(size, align, false);
     if (!p) { errno = ENOMEM; return NULL; }
-    return pa_heap_charge(h, p, size);
+    return pa_heap_charge(h, p, size, align);
 }
 
 /* Every class size is a multiple of any power of two up to itself that
@@ -71,7 +72,7 @@ void *pa_memalign_impl(size_t align, size_t size)
     pa_heap_t *h = pa_heap_get_or_init();
     void *p = h ? pa_huge_alloc(size ? size : 1, align, false) : NULL;
     if (!p) { errno = ENOMEM; return NULL; }
-    return pa_heap_charge(h, p, size);
+    return pa_heap_charge(h, p, size, align);
 }
 
 void *pa_calloc_impl(size_t count, size_t size)
@@ -82,7 +83,7 @@ void *pa_calloc_impl(size_t count, size_t size)
         pa_heap_t *h = pa_heap_get_or_init();
         void *p = h ? pa_huge_alloc(total, 0, true) : NULL;   /* zeroes only if reused dirty */
         if (!p) { errno = ENOMEM; return NULL; }
-        return pa_heap_charge(h, p, total);
+        return pa_heap_charge(h, p, total, PA_CHARGE_ZERO);
     }
     void *p = pa_malloc_inline(total);
     if (p) memset(p, 0, total);
@@ -109,10 +110,18 @@ size_t pa_block_size(const void *p)
     return 0;
 }
 
+/* Usable size of what the program holds: a block, or a sampled object inside
+ * one (prof/sample.c); 0 if p is neither. */
+size_t pa_usable(const void *p)
+{
+    size_t n = pa_block_size(p);
+    return n ? n : pa_prof_usable(p);
+}
+
 size_t pa_usable_size_checked(const void *p, const char *fn)
 {
     if (!p) return 0;
-    size_t n = pa_block_size(p);
+    size_t n = pa_usable(p);
     if (!n) pa_fatal("%s: invalid pointer %p", fn, p);
     return n;
 }
@@ -130,7 +139,7 @@ static bool large_grow(void *p, size_t size)
     size_t n = (size + PA_SLICE_SIZE - 1) >> PA_SLICE_SHIFT;
     if (!pa_segment_page_grow(pg, n)) return false;
     PA_STAT_ADD(h->large_alloc_bytes, (n << PA_SLICE_SHIFT) - pg->block_size);
-    pa_heap_charge(h, p, (n << PA_SLICE_SHIFT) - pg->block_size);
+    pa_heap_charge(h, NULL, (n << PA_SLICE_SHIFT) - pg->block_size, 0);
     pg->block_size = (uint32_t)(n << PA_SLICE_SHIFT);
     pg->div_magic = pa_div_magic(pg->block_size);
     return true;
@@ -139,11 +148,13 @@ static bool large_grow(void *p, size_t size)
 void *pa_realloc_impl(void *p, size_t size)
 {
     if (!p) return pa_malloc_inline(size);
-    size_t have = pa_usable_size_checked(p, "realloc()");
+    size_t have = pa_block_size(p);
+    bool sampled = !have;                  /* a sampled object never grows in place */
+    if (sampled && !(have = pa_prof_usable(p))) pa_fatal("realloc(): invalid pointer %p", p);
     if (size == 0) { pa_free_inline(p); return NULL; }         /* glibc's behaviour */
     if (size <= have && size >= have / 2) return p;             /* fits, wastes < half */
-    if (size > have && have > PA_SMALL_MAX && size <= PA_LARGE_MAX && large_grow(p, size)) return p;
-    if (size > have && have > PA_LARGE_MAX && pa_segmap_has((uintptr_t)p)) {
+    if (!sampled && size > have && have > PA_SMALL_MAX && size <= PA_LARGE_MAX && large_grow(p, size)) return p;
+    if (!sampled && size > have && have > PA_LARGE_MAX && pa_segmap_has((uintptr_t)p)) {
         pa_segment_t *s = pa_segment_of(p);                     /* a huge block: no copy */
         if (s->kind == PA_SEG_HUGE) {
             void *q = pa_huge_realloc(s, size);

@@ -19,6 +19,7 @@
 
 #include "fast.h"
 #include "poolalloc.h"
+#include "prof.h"
 
 #define MIN_GOAL ((uint64_t)4 << 20)
 
@@ -35,20 +36,50 @@ static uint64_t last_ns, last_allocated, last_purged, last_pool_gets, last_pool_
 void pa_cycle_set_hooks(const pa_cycle_hooks_t *h) { hooks = h; }
 uint64_t pa_cycle_count(void) { return atomic_load_explicit(&cycles, memory_order_relaxed); }
 
+/* Folds the bytes h allocated since its countdown was set into both budgets,
+ * and sets the countdown to the nearer one (TICKS AND SAMPLES, types.h). */
+static void settle(pa_heap_t *h)
+{
+    int64_t spent = h->countdown_set - h->countdown;
+    h->tick_left -= spent;
+    h->sample_left -= spent;
+    h->countdown = h->countdown_set = h->tick_left < h->sample_left ? h->tick_left : h->sample_left;
+}
+
+void pa_heap_budget_init(pa_heap_t *h)
+{
+    h->tick_left = PA_TICK_BYTES;
+    h->sample_left = pa_prof_interval(&h->rng);
+    h->countdown = h->countdown_set = h->tick_left < h->sample_left ? h->tick_left : h->sample_left;
+}
+
 /* Adds what h allocated since its last tick to the process total. */
 static uint64_t flush(pa_heap_t *h)
 {
-    uint64_t spent = (uint64_t)(PA_TICK_BYTES - h->countdown);
-    h->countdown = PA_TICK_BYTES;
+    settle(h);
+    uint64_t spent = (uint64_t)(PA_TICK_BYTES - h->tick_left);
+    h->tick_left = PA_TICK_BYTES;
+    settle(h);
     return atomic_fetch_add_explicit(&allocated, spent, memory_order_relaxed) + spent;
 }
 
-/* The heap's countdown ran out: count what it allocated, maybe run a cycle. */
-void *pa_heap_tick(pa_heap_t *h, void *p)
+/* The heap's countdown ran out: the allocation at p (size bytes asked for)
+ * may be sampled, and every 256 KiB the bytes are counted and may start a
+ * cycle. The budgets are settled before sampling, which allocates itself. */
+void *pa_heap_tick(pa_heap_t *h, void *p, size_t size, size_t flags)
 {
-    uint64_t total = flush(h);
-    if (pa_options.gogc >= 0 && total >= atomic_load_explicit(&trigger, memory_order_relaxed) && !pa_tl_cycle_hold)
-        pa_cycle_run(PA_CYCLE_PACED);
+    settle(h);
+    bool sample = h->sample_left < 0;
+    if (sample) h->sample_left = pa_prof_interval(&h->rng);
+    bool ticked = h->tick_left < 0;
+    uint64_t total = ticked ? flush(h) : 0;
+    settle(h);
+    if (sample && p) p = pa_prof_sample(h, p, size, flags);
+    if (ticked) {
+        if (pa_options.gogc >= 0 && total >= atomic_load_explicit(&trigger, memory_order_relaxed) && !pa_tl_cycle_hold)
+            pa_cycle_run(PA_CYCLE_PACED);
+        pa_prof_tick(total);
+    }
     return p;
 }
 

@@ -1,7 +1,7 @@
 /* fast.h — the two fast paths, inlined into the exported entry points.
  *
  * malloc: thread heap -> current page of the size class -> pop its free list
- *         -> subtract the size from the heap's countdown (see TICKS, types.h).
+ *         -> subtract the size from the heap's countdown (TICKS AND SAMPLES, types.h).
  * free:   segment bitmap says "ours" -> page from the address -> block start
  *         check -> owner is this thread: push on the page's local list.
  * No lock, no atomic read-modify-write; everything else is out of line. */
@@ -34,7 +34,7 @@ static inline void *pa_malloc_inline(size_t size)
             pg->used++;
             b->key = 0;
             PA_STAT_INC(h->allocs[c]);
-            return pa_heap_charge(h, b, pg->block_size);
+            return pa_heap_charge(h, b, size, 0);
         }
     }
     return pa_malloc_generic(h, size, 0);

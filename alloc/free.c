@@ -1,7 +1,8 @@
 /* free.c — everything free() does off its fast path: NULL, huge blocks,
- * pointers that are not ours, frees from another thread, and the check that
- * turns a suspected double free into a clear error. */
+ * pointers that are not ours, frees from another thread, sampled objects, and
+ * the check that turns a suspected double free into a clear error. */
 #include "fast.h"
+#include "prof.h"
 
 /* Blocks owned by another thread's heap go on the page's atomic list. If the
  * owner marked the page full (bit 0), the block goes to the owner heap's
@@ -99,5 +100,6 @@ void pa_free_generic(void *p)
             return;
         }
     }
+    if (s && pa_prof_free(p)) return;                   /* a sampled object, inside a block */
     pa_fatal("free(): invalid pointer %p", p);
 }

@@ -7,6 +7,7 @@
 #include <sys/auxv.h>
 
 #include "internal.h"
+#include "prof.h"
 
 pa_page_t pa_page_empty;
 uint8_t pa_class_table[PA_CLASS_TABLE_MAX / 16 + 1];
@@ -92,7 +93,8 @@ static pa_heap_t *heap_new(void)
     pa_heap_t *h = pa_os_map_aligned(size, PA_OS_PAGE, 0);
     if (!h) return NULL;
     for (size_t c = 0; c <= PA_CLASSES; c++) h->direct[c] = &pa_page_empty;
-    h->countdown = PA_TICK_BYTES;
+    h->rng = pa_free_key ^ (uintptr_t)h ^ pa_clock_ns();
+    pa_heap_budget_init(h);
     atomic_fetch_add_explicit(&pa_gstats.heaps, 1, memory_order_relaxed);
     pthread_mutex_lock(&heaps_lock);
     h->next_all = all_heaps;
@@ -168,6 +170,7 @@ void pa_fork_child(void)
     pa_segment_fork_child();
     pthread_mutex_init(&heaps_lock, NULL);
     pa_cycle_fork_child();
+    pa_prof_fork_child();
 }
 
 /* ---- process ------------------------------------------------------------- */
@@ -192,6 +195,7 @@ void pa_process_init(void)
         pa_free_key ^= rnd[0] ^ (rnd[1] << 1);
     }
     pa_free_key |= 1;              /* never 0, so a zeroed key is never "free" */
+    pa_prof_init();
     pthread_key_create(&exit_key, heap_abandon);
     pthread_atfork(pa_fork_prepare, pa_fork_parent, pa_fork_child);
     atomic_store_explicit(&init_state, 2, memory_order_release);

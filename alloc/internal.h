@@ -133,6 +133,7 @@ PA_HIDDEN void *pa_memalign_impl(size_t align, size_t size);
 PA_HIDDEN void *pa_calloc_impl(size_t count, size_t size);
 PA_HIDDEN void *pa_realloc_impl(void *p, size_t size);
 PA_HIDDEN size_t pa_block_size(const void *p);
+PA_HIDDEN size_t pa_usable(const void *p);
 PA_HIDDEN size_t pa_usable_size_checked(const void *p, const char *fn);
 PA_HIDDEN void  pa_free_remote(pa_page_t *pg, pa_block_t *b);
 PA_HIDDEN void  pa_free_suspect(pa_heap_t *h, pa_page_t *pg, pa_block_t *b);
@@ -155,7 +156,8 @@ typedef struct pa_cycle_hooks {
     void (*fork_prepare)(void), (*fork_parent)(void), (*fork_child)(void);
 } pa_cycle_hooks_t;
 extern PA_TLS unsigned pa_tl_cycle_hold;          /* > 0: no cycle starts on this thread */
-PA_HIDDEN void *pa_heap_tick(pa_heap_t *h, void *p);
+PA_HIDDEN void *pa_heap_tick(pa_heap_t *h, void *p, size_t size, size_t flags);
+PA_HIDDEN void pa_heap_budget_init(pa_heap_t *h);
 PA_HIDDEN uint64_t pa_cycle_run(pa_cycle_reason_t why);
 PA_HIDDEN uint64_t pa_cycle_count(void);
 PA_HIDDEN void pa_cycle_set_hooks(const pa_cycle_hooks_t *hooks);
@@ -163,10 +165,16 @@ PA_HIDDEN void pa_cycle_fork_prepare(void);
 PA_HIDDEN void pa_cycle_fork_parent(void);
 PA_HIDDEN void pa_cycle_fork_child(void);
 
-/* Charges `size` bytes just allocated at p to h's countdown. */
-static inline void *pa_heap_charge(pa_heap_t *h, void *p, size_t size)
+/* Charges `size` requested bytes just allocated at p to h's countdown. When
+ * the allocation is sampled, what the program gets is not p but a sampled
+ * object in its place (prof/sample.c): so callers return what this returns.
+ * flags: the alignment asked for (0, or a power of two above 16), or'ed with
+ * PA_CHARGE_ZERO for calloc. p == NULL counts bytes that are no new object
+ * (realloc growth in place): they never take a sample. */
+#define PA_CHARGE_ZERO ((size_t)1)
+static inline void *pa_heap_charge(pa_heap_t *h, void *p, size_t size, size_t flags)
 {
-    if (PA_UNLIKELY((h->countdown -= (int64_t)size) < 0)) return pa_heap_tick(h, p);
+    if (PA_UNLIKELY((h->countdown -= (int64_t)size) < 0)) return pa_heap_tick(h, p, size, flags);
     return p;
 }
 
@@ -191,6 +199,10 @@ typedef struct pa_options {
     int64_t  gogc;              /* POOLALLOC_GOGC: cycle pacing percent, -1: off   */
     bool     trace;             /* POOLALLOC_TRACE: one line per reclaim cycle     */
     bool     pool_debug;        /* POOLALLOC_POOL_DEBUG: every pool in debug mode   */
+    char     profile[4096];     /* POOLALLOC_PROFILE: profile file prefix, "": off   */
+    size_t   sample_rate;       /* POOLALLOC_SAMPLE_RATE: mean bytes between samples */
+    uint64_t profile_every_bytes, profile_every_ns;  /* POOLALLOC_PROFILE_INTERVAL   */
+    int      profile_signal;    /* POOLALLOC_PROFILE_SIGNAL: dump on it, 0: none    */
 } pa_options_t;
 PA_HIDDEN extern pa_options_t pa_options;
 PA_HIDDEN void pa_options_init(void);

@@ -2,7 +2,9 @@
  * A value that does not parse gets a one-line warning and the default. Runs
  * during process init, before anything may allocate: getenv only, no libc
  * allocation. */
+#include <signal.h>
 #include <stdlib.h>
+#include <unistd.h>
 
 #include "internal.h"
 
@@ -14,9 +16,11 @@ pa_options_t pa_options = {
     .gogc = 100,
     .trace = false,
     .pool_debug = false,
+    .profile = "",
+    .sample_rate = 512 << 10,
 };
 
-enum kind { BOOL, DURATION, COUNT, PERCENT };
+enum kind { BOOL, DURATION, COUNT, PERCENT, PATH, SIZE, INTERVAL, SIGNAL };
 
 static const struct option {
     const char *env;
@@ -31,6 +35,10 @@ static const struct option {
     { "POOLALLOC_GOGC",          PERCENT,  &pa_options.gogc,           "100"  },  /* reclaim cycle pacing */
     { "POOLALLOC_TRACE",         BOOL,     &pa_options.trace,          "0"    },  /* a line per cycle */
     { "POOLALLOC_POOL_DEBUG",    BOOL,     &pa_options.pool_debug,     "0"    },  /* check every pool put */
+    { "POOLALLOC_PROFILE",       PATH,     pa_options.profile,         "off"  },  /* profile file prefix */
+    { "POOLALLOC_SAMPLE_RATE",   SIZE,     &pa_options.sample_rate,    "512k" },  /* mean bytes per sample */
+    { "POOLALLOC_PROFILE_INTERVAL", INTERVAL, NULL,                    "none" },  /* periodic dumps */
+    { "POOLALLOC_PROFILE_SIGNAL", SIGNAL,  &pa_options.profile_signal, "none" },  /* dump on a signal */
 };
 
 static bool parse_bool(const char *s, bool *out)
@@ -80,6 +88,86 @@ static bool parse_percent(const char *s, int64_t *out)
     return true;
 }
 
+/* A file prefix, made absolute so that the program's chdir() does not move
+ * its profiles. */
+static bool parse_path(const char *s, char *out)
+{
+    size_t n = strlen(s), cwd = 0;
+    if (!n) return false;
+    out[0] = 0;
+    if (s[0] != '/') {
+        if (!getcwd(out, sizeof pa_options.profile - 2)) { out[0] = 0; return false; }
+        cwd = strlen(out);
+        out[cwd++] = '/';
+    }
+    if (cwd + n + 32 > sizeof pa_options.profile) { out[0] = 0; return false; }   /* room for ".pid.seq.prof" */
+    memcpy(out + cwd, s, n + 1);
+    return true;
+}
+
+/* Bytes, with an optional k, m or g (powers of 1024; a trailing b or ib is
+ * allowed): 512k, 1g, 4096. Parses the first `len` characters of s. */
+static bool parse_size_n(const char *s, size_t len, uint64_t *out)
+{
+    char *end;
+    if (!len || *s < '0' || *s > '9') return false;
+    unsigned long long v = strtoull(s, &end, 10);
+    size_t rest = len - (size_t)(end - s);
+    unsigned shift = 0;
+    if (rest && strchr("kKmMgG", *end)) {
+        shift = (*end == 'k' || *end == 'K') ? 10 : (*end == 'm' || *end == 'M') ? 20 : 30;
+        end++, rest--;
+        if (rest && (*end == 'i' || *end == 'I')) end++, rest--;
+    }
+    if (rest && (*end == 'b' || *end == 'B')) end++, rest--;
+    if (rest || v > (UINT64_MAX >> shift)) return false;
+    *out = (uint64_t)v << shift;
+    return true;
+}
+
+static bool parse_size(const char *s, size_t *out)
+{
+    uint64_t v;
+    if (!parse_size_n(s, strlen(s), &v) || v == 0) return false;
+    *out = (size_t)v;
+    return true;
+}
+
+/* Bytes allocated and/or time between dumps, comma-separated: "1g",
+ * "30s", "1g,30s". A time needs its unit (ns, us, ms, s); a bare m is MiB. */
+static bool parse_interval(const char *s)
+{
+    uint64_t bytes = 0, ns = 0;
+    while (*s) {
+        size_t len = strcspn(s, ",");
+        char item[64];
+        if (len == 0 || len >= sizeof item) return false;
+        memcpy(item, s, len);
+        item[len] = 0;
+        bool timed = len >= 2 && item[len - 1] == 's' && strchr("0123456789nmu", item[len - 2]);
+        if (timed ? !parse_duration(item, &ns) || !ns : !parse_size_n(item, len, &bytes) || !bytes) return false;
+        s += len + (s[len] == ',');
+    }
+    if (!bytes && !ns) return false;
+    pa_options.profile_every_bytes = bytes;
+    pa_options.profile_every_ns = ns;
+    return true;
+}
+
+/* SIGUSR2, USR2 or 12. */
+static bool parse_signal(const char *s, int *out)
+{
+    if (!strncasecmp(s, "SIG", 3)) s += 3;
+    for (int sig = 1; sig < NSIG; sig++) {
+        const char *name = sigabbrev_np(sig);
+        if (name && !strcasecmp(s, name)) { *out = sig; return true; }
+    }
+    size_t n;
+    if (!parse_count(s, &n) || n == 0 || n >= NSIG || n == SIGKILL || n == SIGSTOP) return false;
+    *out = (int)n;
+    return true;
+}
+
 /* A misspelt setting would otherwise be ignored without a word. */
 static void warn_unknown(void)
 {
@@ -108,16 +196,26 @@ void pa_options_init(void)
         case DURATION: ok = parse_duration(v, o->target); break;
         case COUNT:    ok = parse_count(v, o->target); break;
         case PERCENT:  ok = parse_percent(v, o->target); break;
+        case PATH:     ok = parse_path(v, o->target); break;
+        case SIZE:     ok = parse_size(v, o->target); break;
+        case INTERVAL: ok = parse_interval(v); break;
+        case SIGNAL:   ok = parse_signal(v, o->target); break;
         }
         if (!ok) {
             static const char *expect[] = { "a boolean (0/1, yes/no, on/off)", "a duration (e.g. 50ms, 2s)", "a count",
-                                            "a percentage (e.g. 100) or off" };
+                                            "a percentage (e.g. 100) or off", "a usable file prefix",
+                                            "a size (e.g. 4096, 512k, 1m)",
+                                            "bytes and/or seconds (e.g. 1g, 30s, 1g,30s)", "a signal (e.g. SIGUSR2)" };
             pa_message("%s=%s is not %s; using %s", o->env, v, expect[o->kind], o->dflt);
         }
     }
     warn_unknown();
     if (pa_options.verbose)
-        pa_message("stats=%d purge_delay=%llums segment_cache=%zu gogc=%lld trace=%d pool_debug=%d", pa_options.stats_at_exit,
+        pa_message("stats=%d purge_delay=%llums segment_cache=%zu gogc=%lld trace=%d pool_debug=%d profile=%s "
+                   "sample_rate=%zu profile_interval=%lluB,%llums profile_signal=%d", pa_options.stats_at_exit,
                    (unsigned long long)(pa_options.purge_delay_ns / 1000000), pa_options.segment_cache,
-                   (long long)pa_options.gogc, pa_options.trace, pa_options.pool_debug);
+                   (long long)pa_options.gogc, pa_options.trace, pa_options.pool_debug,
+                   pa_options.profile[0] ? pa_options.profile : "off", pa_options.sample_rate,
+                   (unsigned long long)pa_options.profile_every_bytes,
+                   (unsigned long long)(pa_options.profile_every_ns / 1000000), pa_options.profile_signal);
 }

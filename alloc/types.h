@@ -46,10 +46,13 @@
  * resident (purged within a second if nobody comes); the next new thread adopts
  * it whole. So thread churn reuses memory instead of growing it.
  *
- * TICKS. Every allocation subtracts its size from the heap's countdown; when
- * it goes below zero the allocation takes pa_heap_tick (cycle.c), which adds
- * the bytes to the process total that paces reclaim cycles. So the fast path
- * pays one subtraction, and the global counter is touched once per 256 KiB.
+ * TICKS AND SAMPLES. Every allocation subtracts its requested size from the
+ * heap's countdown; when it goes below zero the allocation takes pa_heap_tick
+ * (cycle.c). The countdown is set to the nearer of two budgets: bytes until
+ * the next tick, which adds them to the process total that paces reclaim
+ * cycles (every 256 KiB), and bytes until the next profiling sample (prof/;
+ * never, when profiling is off). So the fast path pays one subtraction for
+ * both, and the global counter is touched once per 256 KiB.
  *
  * HUGE BLOCKS (> 2 MiB) get their own mapping, also 4 MiB aligned with a small
  * header in front (segment kind PA_SEG_HUGE), and go through a small global
@@ -168,6 +171,10 @@ typedef struct pa_heap {
     bool     abandoned;
     struct pa_heap *next_all;            /* every heap, for statistics              */
     struct pa_heap *next_abandoned;
+    /* the budgets behind countdown (TICKS AND SAMPLES above) */
+    int64_t    countdown_set;            /* what countdown was last set to          */
+    int64_t    tick_left, sample_left;   /* bytes to the next tick / sample          */
+    uint64_t   rng;                      /* draws the sampling intervals             */
 } pa_heap_t;
 
 #endif /* PA_TYPES_H */

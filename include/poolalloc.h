@@ -77,6 +77,16 @@ void pa_stats_print(int fd);
  * Returns the cycle's number (1 for the first). */
 uint64_t pa_cycle(void);
 
+/* ---- allocation profiling ---------------------------------------------------
+ * With POOLALLOC_PROFILE=PREFIX set, allocations are sampled (one every
+ * POOLALLOC_SAMPLE_RATE bytes on average, 512k by default) with their stacks,
+ * and profiles are written at exit, every POOLALLOC_PROFILE_INTERVAL, on
+ * POOLALLOC_PROFILE_SIGNAL, and by this call (README: "Allocation profiling";
+ * format: docs/profile-format.md). Writes a profile now: to `path`, or with
+ * path NULL to the process's next file PREFIX.PID.SEQ.prof. Returns 0, or -1
+ * with errno set (ENOTSUP: profiling is off). */
+int pa_profile_dump(const char *path);
+
 /* ---- object pools (Go's sync.Pool) -----------------------------------------
  * get returns a cached object or a new one; put hands one back. Each thread
  * has a private slot (no lock, no atomic read-modify-write) and a shared stack

@@ -7,6 +7,7 @@
 #include <stdio.h>
 
 #include "pool_internal.h"
+#include "prof.h"
 
 #define MIN_SHIFT 6                       /* 64 bytes                    */
 #define MAX_SHIFT 40
@@ -31,7 +32,9 @@ PA_API pa_bufpool_t *pa_bufpool_create(const char *name, size_t max_capacity)
     bp->max_shift = top < MIN_SHIFT ? MIN_SHIFT : top;
     /* Huge blocks have more usable bytes than asked for: what a top-class
      * buffer really holds separates "pooled" from "too big" in get and put. */
+    pa_tl_prof_busy++;                        /* a sampled probe would hold less */
     void *probe = pa_malloc_inline((size_t)1 << bp->max_shift);
+    pa_tl_prof_busy--;
     if (!probe) { pa_free_inline(bp); errno = ENOMEM; return NULL; }
     bp->top_usable = pa_block_size(probe);
     pa_free_inline(probe);
@@ -58,7 +61,7 @@ PA_API void *pa_bufpool_get(pa_bufpool_t *bp, size_t min_capacity, size_t *capac
     void *buf;
     if (k > bp->max_shift) {                  /* too big to pool: put will free it */
         buf = pa_malloc_inline(min_capacity > bp->top_usable ? min_capacity : bp->top_usable + 1);
-        if (buf && capacity) *capacity = pa_block_size(buf);
+        if (buf && capacity) *capacity = pa_usable(buf);
         return buf;
     }
     buf = pa_pool_get(bp->cls[k]);

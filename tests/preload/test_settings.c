@@ -107,12 +107,14 @@ Test(settings, verbose_reports_the_values_in_force)
 {
     static const char *const env[] = {
         "POOLALLOC_VERBOSE=1", "POOLALLOC_PURGE_DELAY=2s", "POOLALLOC_SEGMENT_CACHE=7", "POOLALLOC_STATS=no",
-        "POOLALLOC_GOGC=off", "POOLALLOC_TRACE=yes", "POOLALLOC_POOL_DEBUG=1", NULL,
+        "POOLALLOC_GOGC=off", "POOLALLOC_TRACE=yes", "POOLALLOC_POOL_DEBUG=1", "POOLALLOC_SAMPLE_RATE=64k",
+        "POOLALLOC_PROFILE_INTERVAL=1g,30s", "POOLALLOC_PROFILE_SIGNAL=SIGUSR2", NULL,
     };
     pl_child_t c;
     run_true(env, &c);
     cr_assert(pl_exited_ok(&c), "%s; stderr: %s", pl_describe(c.status), c.err);
-    cr_assert_str_eq(c.err, "poolalloc: stats=0 purge_delay=2000ms segment_cache=7 gogc=-1 trace=1 pool_debug=1\n");
+    cr_assert_str_eq(c.err, "poolalloc: stats=0 purge_delay=2000ms segment_cache=7 gogc=-1 trace=1 pool_debug=1 "
+                            "profile=off sample_rate=65536 profile_interval=1073741824B,30000ms profile_signal=12\n");
 
     /* a malformed value leaves the default in force */
     static const char *const bad[] = {

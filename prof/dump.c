@@ -1,0 +1,165 @@
+/* dump.c — writes one profile file (format: docs/profile-format.md).
+ *
+ * The file is written under a temporary name and renamed into place, so a
+ * reader never sees half a profile, and it ends with an `end` line that a
+ * reader checks. Formatting goes through a static buffer under a lock: the
+ * writer never allocates, so it may run from inside malloc's slow path. */
+#include <elf.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <link.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <sys/auxv.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "prof.h"
+
+#define FORMAT_VERSION 1
+
+static pthread_mutex_t dump_lock = PTHREAD_MUTEX_INITIALIZER;
+
+typedef struct out {
+    int fd, err;
+    size_t len;
+    uint64_t stacks;
+    char buf[1 << 16];
+} out_t;
+
+static out_t out;
+
+static void flush_out(out_t *o)
+{
+    for (size_t done = 0; done < o->len && !o->err;) {
+        ssize_t n = write(o->fd, o->buf + done, o->len - done);
+        if (n > 0) done += (size_t)n;
+        else if (n < 0 && errno != EINTR) o->err = errno;
+    }
+    o->len = 0;
+}
+
+static void put(out_t *o, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void put(out_t *o, const char *fmt, ...)
+{
+    if (sizeof o->buf - o->len < 1024) flush_out(o);
+    va_list ap;
+    va_start(ap, fmt);
+    int n = vsnprintf(o->buf + o->len, sizeof o->buf - o->len, fmt, ap);
+    va_end(ap);
+    if (n > 0) o->len += (size_t)n < sizeof o->buf - o->len ? (size_t)n : sizeof o->buf - o->len - 1;
+}
+
+/* The GNU build-id of a loaded object, from its notes in memory, as hex. */
+static void build_id(const struct dl_phdr_info *info, char *hex, size_t cap)
+{
+    snprintf(hex, cap, "-");
+    for (int i = 0; i < info->dlpi_phnum; i++) {
+        const ElfW(Phdr) *ph = &info->dlpi_phdr[i];
+        if (ph->p_type != PT_NOTE) continue;
+        size_t align = ph->p_align == 8 ? 8 : 4;
+        const uint8_t *p = (const uint8_t *)(info->dlpi_addr + ph->p_vaddr), *end = p + ph->p_memsz;
+        while (p + sizeof(ElfW(Nhdr)) <= end) {
+            const ElfW(Nhdr) *nh = (const ElfW(Nhdr) *)p;
+            const uint8_t *name = p + sizeof *nh;
+            const uint8_t *desc = name + ((nh->n_namesz + align - 1) & ~(align - 1));
+            const uint8_t *next = desc + ((nh->n_descsz + align - 1) & ~(align - 1));
+            if (next > end) break;
+            if (nh->n_type == NT_GNU_BUILD_ID && nh->n_namesz == 4 && !memcmp(name, "GNU", 4) && nh->n_descsz * 2 < cap) {
+                for (size_t k = 0; k < nh->n_descsz; k++) snprintf(hex + 2 * k, 3, "%02x", desc[k]);
+                return;
+            }
+            p = next;
+        }
+    }
+}
+
+/* One line per executable segment of every loaded object. */
+static int put_mapping(struct dl_phdr_info *info, size_t size, void *arg)
+{
+    (void)size;
+    out_t *o = arg;
+    char path[4096], id[130];
+    const char *name = info->dlpi_name;
+    if (getauxval(AT_SYSINFO_EHDR) && info->dlpi_addr == getauxval(AT_SYSINFO_EHDR)) {
+        name = "[vdso]";                     /* no file behind it */
+    } else if (!name || !*name) {            /* the program itself */
+        ssize_t n = readlink("/proc/self/exe", path, sizeof path - 1);
+        path[n > 0 ? n : 0] = 0;
+        name = n > 0 ? path : "[program]";
+    }
+    build_id(info, id, sizeof id);
+    for (int i = 0; i < info->dlpi_phnum; i++) {
+        const ElfW(Phdr) *ph = &info->dlpi_phdr[i];
+        if (ph->p_type != PT_LOAD || !(ph->p_flags & PF_X)) continue;
+        uintptr_t start = info->dlpi_addr + ph->p_vaddr;
+        put(o, "mapping 0x%lx 0x%lx 0x%lx %s %s\n", (unsigned long)start, (unsigned long)(start + ph->p_memsz),
+            (unsigned long)ph->p_offset, id, name);
+    }
+    return 0;
+}
+
+static uint64_t units_to_objects(uint64_t u) { return (u + PA_PROF_ONE / 2) / PA_PROF_ONE; }
+
+static void put_stack(const pa_prof_stack_t *st, void *arg)
+{
+    out_t *o = arg;
+    uint64_t ao = atomic_load_explicit(&st->alloc_objects, memory_order_relaxed);
+    uint64_t as = atomic_load_explicit(&st->alloc_space, memory_order_relaxed);
+    uint64_t fo = atomic_load_explicit(&st->free_objects, memory_order_relaxed);
+    uint64_t fs = atomic_load_explicit(&st->free_space, memory_order_relaxed);
+    if (fo > ao) fo = ao;                    /* a free counted before its allocation, read mid-way */
+    if (fs > as) fs = as;
+    put(o, "stack %llu %llu %llu %llu", (unsigned long long)units_to_objects(ao), (unsigned long long)as,
+        (unsigned long long)units_to_objects(ao - fo), (unsigned long long)(as - fs));
+    for (uint32_t i = 0; i < st->depth; i++) {
+        if (sizeof o->buf - o->len < 64) flush_out(o);
+        put(o, " 0x%lx", (unsigned long)(uintptr_t)st->frames[i]);
+    }
+    put(o, "\n");
+    o->stacks++;
+}
+
+int pa_prof_write(const char *path, const char *reason, uint64_t seq)
+{
+    char tmp[4200];
+    if (snprintf(tmp, sizeof tmp, "%s.tmp", path) >= (int)sizeof tmp) { errno = ENAMETOOLONG; return -1; }
+    pa_tl_prof_busy++;
+    pthread_mutex_lock(&dump_lock);
+    out_t *o = &out;
+    o->fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    int err = o->fd < 0 ? errno : 0;
+    if (!err) {
+        o->err = 0;
+        o->len = 0;
+        o->stacks = 0;
+        char exe[4096];
+        ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
+        exe[n > 0 ? n : 0] = 0;
+        struct timespec now;
+        clock_gettime(CLOCK_REALTIME, &now);
+        put(o, "poolalloc-profile %d\n", FORMAT_VERSION);
+        put(o, "program %s\n", n > 0 ? exe : "?");
+        put(o, "pid %d\n", (int)getpid());
+        put(o, "time %lld.%06ld\n", (long long)now.tv_sec, now.tv_nsec / 1000);
+        put(o, "uptime %.3f\n", (double)(pa_clock_ns() - pa_start_ns) / 1e9);
+        put(o, "reason %s\n", reason);
+        put(o, "sequence %llu\n", (unsigned long long)seq);
+        put(o, "sample_rate %zu\n", pa_options.sample_rate);
+        put(o, "profiler_memory %zu\n", pa_prof_memory());
+        dl_iterate_phdr(put_mapping, o);
+        pa_prof_stacks_foreach(put_stack, o);
+        put(o, "end %llu\n", (unsigned long long)o->stacks);
+        flush_out(o);
+        err = o->err;
+        if (close(o->fd) && !err) err = errno;
+        if (!err && rename(tmp, path)) err = errno;
+        if (err) unlink(tmp);
+    }
+    pthread_mutex_unlock(&dump_lock);
+    pa_tl_prof_busy--;
+    if (err) { errno = err; return -1; }
+    return 0;
+}
+
+void pa_prof_dump_fork_child(void) { pthread_mutex_init(&dump_lock, NULL); }

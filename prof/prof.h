@@ -1,0 +1,88 @@
+/* prof.h — sampled, stack-attributed allocation profiling (POOLALLOC_PROFILE).
+ *
+ * SAMPLING. Each heap counts down bytes to its next sample, drawn from an
+ * exponential distribution whose mean is the sample rate (cycle.c keeps that
+ * budget next to the tick budget, so the malloc fast path pays nothing more).
+ * An allocation of s bytes that crosses a sample point is sampled: it stands
+ * for 1 / (1 - e^(-s/rate)) allocations of its stack, which makes the totals
+ * unbiased. Profiling off: the budget is "never".
+ *
+ * SAMPLED OBJECTS. A sampled object lives inside an ordinary block, behind a
+ * header: [block ... header | object ...]. The object's address is never a
+ * block start, so free() leaves its fast path for the generic one, which
+ * reads the header just below the pointer and recognises a sampled object in
+ * O(1), from any thread, by a magic word (a random key xor the address). The
+ * header names the object's stack and the weighted amounts to take off its
+ * in-use values. Unsampled objects are untouched: no per-object metadata,
+ * no hash table.
+ *
+ * STACKS. libunwind's unw_backtrace, up to 64 frames, the allocator's own
+ * frames cut off the top; identical stacks share one entry of a lock-free
+ * hash table in memory the profiler maps itself (stacks.c). A per-thread
+ * guard (pa_tl_prof_busy) keeps the profiler from sampling its own
+ * allocations, or re-entering itself if the unwinder allocates.
+ *
+ * DUMPS (dump.c writes one; triggers.c decides when): at exit, every
+ * POOLALLOC_PROFILE_INTERVAL, on POOLALLOC_PROFILE_SIGNAL, and on
+ * pa_profile_dump(). Format: docs/profile-format.md.
+ */
+#ifndef PA_PROF_H
+#define PA_PROF_H
+
+#include "internal.h"
+
+#define PA_PROF_MAX_FRAMES 64
+#define PA_PROF_NEVER      ((int64_t)1 << 62)    /* a sample budget that never runs out */
+#define PA_PROF_ONE        ((uint64_t)1 << 16)   /* objects are counted in 1/65536ths    */
+
+/* One allocation stack and what was sampled there. Counters only grow; in
+ * use = allocated - freed. Objects in PA_PROF_ONE units, space in bytes,
+ * both already weighted. */
+typedef struct pa_prof_stack {
+    uint64_t hash;
+    uint32_t depth;
+    uint32_t pad_;
+    _Atomic(uint64_t) alloc_objects, alloc_space, free_objects, free_space;
+    void *frames[];                       /* return addresses, innermost first */
+} pa_prof_stack_t;
+
+/* In front of every sampled object, ending right at the object. */
+typedef struct pa_prof_hdr {
+    pa_prof_stack_t *stack;
+    uint64_t objects, space;              /* what the object added, to take off at free */
+    uint64_t alloc_ns;
+    uint32_t offset;                      /* object address - block address            */
+    uint32_t pad_;
+    uintptr_t magic;                      /* pa_prof_key ^ object address              */
+} pa_prof_hdr_t;
+_Static_assert(sizeof(pa_prof_hdr_t) % 16 == 0, "objects stay 16-byte aligned");
+
+PA_HIDDEN extern bool pa_prof_on;                 /* POOLALLOC_PROFILE is set          */
+extern PA_TLS unsigned pa_tl_prof_busy;           /* > 0: this thread takes no samples */
+
+/* ---- sample.c ---- */
+PA_HIDDEN void pa_prof_init(void);                /* at process init, after options    */
+PA_HIDDEN int64_t pa_prof_interval(uint64_t *rng);
+PA_HIDDEN void *pa_prof_sample(pa_heap_t *h, void *p, size_t size, size_t flags);
+PA_HIDDEN bool pa_prof_free(void *p);             /* true: p was a sampled object, now freed */
+PA_HIDDEN size_t pa_prof_usable(const void *p);   /* 0 unless p is a live sampled object */
+PA_HIDDEN uint64_t pa_prof_weight(size_t size, uint64_t *space);
+
+/* ---- stacks.c ---- */
+PA_HIDDEN void pa_prof_stacks_init(void);         /* find our own code (process init) */
+PA_HIDDEN void pa_prof_stacks_warm(void);         /* let libunwind set itself up, outside malloc */
+PA_HIDDEN pa_prof_stack_t *pa_prof_stack_capture(void);
+PA_HIDDEN pa_prof_stack_t *pa_prof_stack_intern(void *const *frames, uint32_t depth);
+PA_HIDDEN void pa_prof_stacks_foreach(void (*fn)(const pa_prof_stack_t *, void *), void *arg);
+PA_HIDDEN size_t pa_prof_memory(void);            /* bytes the profiler has mapped */
+PA_HIDDEN void *pa_prof_arena_alloc(size_t size);
+
+/* ---- dump.c ---- */
+PA_HIDDEN int pa_prof_write(const char *path, const char *reason, uint64_t seq);
+PA_HIDDEN void pa_prof_dump_fork_child(void);
+
+/* ---- triggers.c ---- */
+PA_HIDDEN void pa_prof_tick(uint64_t allocated_total);   /* from pa_heap_tick, every 256 KiB */
+PA_HIDDEN void pa_prof_fork_child(void);
+
+#endif /* PA_PROF_H */

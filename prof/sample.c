@@ -1,0 +1,149 @@
+/* sample.c — which allocations are sampled, what each one weighs, and the
+ * sampled object's header: placed at allocation, recognised and removed at
+ * free (the design is in prof.h). */
+#include <math.h>
+#include <sys/auxv.h>
+
+#include "fast.h"
+#include "prof.h"
+
+bool pa_prof_on;
+PA_TLS unsigned pa_tl_prof_busy;
+static uintptr_t prof_key = 0x2545f4914f6cdd1du;
+static double rate;                           /* mean bytes between samples */
+
+#define FREED_MARK ((uintptr_t)2)             /* magic of an object already freed */
+
+void pa_prof_init(void)
+{
+    pa_prof_on = pa_options.profile[0] != 0;
+    rate = (double)pa_options.sample_rate;
+    const uint8_t *r = (const uint8_t *)getauxval(AT_RANDOM);
+    if (r) {
+        uint64_t k;
+        memcpy(&k, r + 8, sizeof k);
+        prof_key ^= k;
+    }
+    prof_key &= ~(uintptr_t)15;               /* so key ^ address keeps FREED_MARK's bit free */
+    prof_key |= 16;
+    if (pa_prof_on) pa_prof_stacks_init();
+}
+
+/* xorshift64*: a fresh uniform draw in (0, 1]. */
+static double uniform(uint64_t *s)
+{
+    uint64_t x = *s ? *s : 0x9e3779b97f4a7c15u;
+    x ^= x >> 12;
+    x ^= x << 25;
+    x ^= x >> 27;
+    *s = x;
+    return (double)(((x * 0x2545f4914f6cdd1du) >> 11) + 1) * 0x1.0p-53;
+}
+
+/* Bytes until the next sample: exponential with mean `rate`, so that every
+ * byte is equally likely to be a sample point whatever came before. */
+int64_t pa_prof_interval(uint64_t *rng)
+{
+    if (!pa_prof_on) return PA_PROF_NEVER;
+    if (pa_options.sample_rate == 1) return 0;          /* every allocation */
+    double x = -log(uniform(rng)) * rate;
+    return x < (double)PA_PROF_NEVER ? (int64_t)x : PA_PROF_NEVER;
+}
+
+/* How many objects a sampled one of `size` bytes stands for, in PA_PROF_ONE
+ * units, and (in *space) how many bytes. A size-s allocation is sampled with
+ * probability 1 - e^(-s/rate); at rate 1 every allocation is. */
+uint64_t pa_prof_weight(size_t size, uint64_t *space)
+{
+    double s = size ? (double)size : 1.0;
+    double w = pa_options.sample_rate == 1 ? 1.0 : -1.0 / expm1(-s / rate);
+    *space = (uint64_t)llround(w * (double)size);
+    return (uint64_t)llround(w * (double)PA_PROF_ONE);
+}
+
+/* A block for a sampled object of `size` bytes behind a header of `hdr`
+ * bytes. p, just allocated for the same request, is used when it has room
+ * (large and huge blocks usually do); a huge block grows in place without a
+ * copy; otherwise a new block replaces p. The replacement's bytes are given
+ * back to the countdown: they were counted once already, as p. NULL: no
+ * memory, p stays unsampled. */
+static void *place(pa_heap_t *h, void *p, size_t size, size_t flags, size_t hdr)
+{
+    if (pa_block_size(p) >= size + hdr) return p;
+    size_t align = flags & ~PA_CHARGE_ZERO;
+    pa_segment_t *s = pa_segment_of(p);
+    if (pa_segmap_has((uintptr_t)p) && s->kind == PA_SEG_HUGE && (uint8_t *)s + s->huge_offset == p) {
+        void *q = pa_huge_realloc(s, size + hdr);       /* new pages come zeroed */
+        if (q) return q;
+    }
+    int64_t before = h->countdown;
+    void *q = align ? pa_memalign_impl(align, size + hdr) : pa_malloc_inline(size + hdr);
+    if (!q) return NULL;
+    if (h->countdown < before) h->countdown = before;
+    if (flags & PA_CHARGE_ZERO) memset((uint8_t *)q + hdr, 0, size);
+    pa_free_inline(p);
+    return q;
+}
+
+/* The allocation at p was sampled: returns the object the program gets. */
+void *pa_prof_sample(pa_heap_t *h, void *p, size_t size, size_t flags)
+{
+    size_t align = flags & ~PA_CHARGE_ZERO;
+    if (pa_tl_prof_busy || align > PA_OS_PAGE || size > SIZE_MAX / 2) return p;
+    pa_tl_prof_busy++;
+    pa_prof_stack_t *st = pa_prof_stack_capture();
+    size_t hdr = sizeof(pa_prof_hdr_t);
+    if (align > hdr) hdr = align;
+    else if (align) hdr = (hdr + align - 1) & ~(align - 1);
+    uint8_t *block = st ? place(h, p, size, flags, hdr) : NULL;
+    if (!block) { pa_tl_prof_busy--; return p; }
+    uint8_t *obj = block + hdr;
+    pa_prof_hdr_t *hd = (pa_prof_hdr_t *)obj - 1;
+    hd->stack = st;
+    hd->objects = pa_prof_weight(size, &hd->space);
+    hd->alloc_ns = pa_clock_ns();
+    hd->offset = (uint32_t)hdr;
+    hd->magic = prof_key ^ (uintptr_t)obj;
+    atomic_fetch_add_explicit(&st->alloc_objects, hd->objects, memory_order_relaxed);
+    atomic_fetch_add_explicit(&st->alloc_space, hd->space, memory_order_relaxed);
+    pa_tl_prof_busy--;
+    return obj;
+}
+
+/* The header of p if p is a live sampled object; *freed if it was one and
+ * has been freed. p may be any pointer the program passed to free(): the
+ * header is read only if p lies in one of our mappings, past its header. */
+static pa_prof_hdr_t *header_of(const void *p, bool *freed)
+{
+    uintptr_t a = (uintptr_t)p, off = a & PA_SEG_MASK;
+    *freed = false;
+    if (!pa_prof_on || (a & 15) || !pa_segmap_has(a)) return NULL;
+    if (off < 256 + sizeof(pa_prof_hdr_t) || off >= pa_segment_of(p)->map_size) return NULL;
+    pa_prof_hdr_t *hd = (pa_prof_hdr_t *)p - 1;
+    if (hd->magic == (prof_key ^ a)) return hd;
+    *freed = hd->magic == (prof_key ^ a ^ FREED_MARK);
+    return NULL;
+}
+
+bool pa_prof_free(void *p)
+{
+    bool freed;
+    pa_prof_hdr_t *hd = header_of(p, &freed);
+    if (!hd) {
+        if (freed) pa_fatal("free(): double free %p", p);
+        return false;
+    }
+    hd->magic ^= FREED_MARK;
+    pa_prof_stack_t *st = hd->stack;
+    atomic_fetch_add_explicit(&st->free_objects, hd->objects, memory_order_relaxed);
+    atomic_fetch_add_explicit(&st->free_space, hd->space, memory_order_relaxed);
+    pa_free_inline((uint8_t *)p - hd->offset);
+    return true;
+}
+
+size_t pa_prof_usable(const void *p)
+{
+    bool freed;
+    pa_prof_hdr_t *hd = header_of(p, &freed);
+    return hd ? pa_block_size((const uint8_t *)p - hd->offset) - hd->offset : 0;
+}

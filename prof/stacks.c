@@ -1,0 +1,154 @@
+/* stacks.c — capturing an allocation's stack and keeping each distinct stack
+ * once, in a hash table every thread inserts into without a lock.
+ *
+ * The table is an array of entry pointers (linear probing) that only ever
+ * fills: a slot goes from NULL to an entry by compare-and-swap and never
+ * changes again, so readers need no lock either. Entries come from an arena
+ * of chunks the profiler maps itself (never malloc). When the table is three
+ * quarters full, further new stacks share one entry without frames. */
+#define UNW_LOCAL_ONLY
+#include <elf.h>
+#include <libunwind.h>
+#include <link.h>
+#include <sys/auxv.h>
+#include <sys/mman.h>
+
+#include "prof.h"
+
+#define TABLE_BITS  18
+#define TABLE_SIZE  ((size_t)1 << TABLE_BITS)
+#define CHUNK_SIZE  ((size_t)1 << 20)
+
+static _Atomic(pa_prof_stack_t *) table[TABLE_SIZE];     /* untouched until used */
+static _Atomic(size_t) table_used;
+static pa_prof_stack_t overflow;                         /* no frames: table full */
+
+/* ---- the profiler's memory ------------------------------------------------ */
+
+typedef struct chunk {
+    struct chunk *prev;
+    _Atomic(size_t) used;
+    size_t cap;
+} chunk_t;
+
+static _Atomic(chunk_t *) arena;
+static _Atomic(size_t) arena_mapped;
+
+void *pa_prof_arena_alloc(size_t size)
+{
+    size = (size + 15) & ~(size_t)15;
+    for (;;) {
+        chunk_t *c = atomic_load_explicit(&arena, memory_order_acquire);
+        if (c) {
+            size_t off = atomic_fetch_add_explicit(&c->used, size, memory_order_relaxed);
+            if (off + size <= c->cap) return (uint8_t *)c + off;
+        }
+        size_t cap = size + 64 > CHUNK_SIZE ? (size + 64 + PA_OS_PAGE - 1) & ~(size_t)(PA_OS_PAGE - 1) : CHUNK_SIZE;
+        chunk_t *n = mmap(NULL, cap, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+        if (n == MAP_FAILED) return NULL;
+        n->prev = c;
+        atomic_init(&n->used, 64);
+        n->cap = cap;
+        if (atomic_compare_exchange_strong(&arena, &c, n)) atomic_fetch_add(&arena_mapped, cap);
+        else munmap(n, cap);                              /* another thread's chunk won */
+    }
+}
+
+size_t pa_prof_memory(void) { return atomic_load(&arena_mapped) + atomic_load(&table_used) * sizeof(void *); }
+
+/* ---- our own code, cut off the top of every stack ------------------------ */
+
+static uintptr_t self_lo, self_len;
+
+/* The executable segments of the object this code is in, read from its own
+ * ELF header (no loader lock: this may run inside the first malloc). Linked
+ * into the program itself there is nothing to tell our frames from the
+ * program's by address, and nothing is cut. */
+static void find_self(void)
+{
+    extern const ElfW(Ehdr) __ehdr_start __attribute__((visibility("hidden")));
+    const ElfW(Ehdr) *eh = &__ehdr_start;
+    const ElfW(Phdr) *ph = (const ElfW(Phdr) *)((const uint8_t *)eh + eh->e_phoff);
+    if ((uintptr_t)ph == getauxval(AT_PHDR)) return;      /* we are the executable */
+    uintptr_t lo = UINTPTR_MAX, hi = 0;
+    for (int i = 0; i < eh->e_phnum; i++) {
+        if (ph[i].p_type != PT_LOAD || !(ph[i].p_flags & PF_X)) continue;
+        uintptr_t a = (uintptr_t)eh + ph[i].p_vaddr;        /* a shared object's first segment is at 0 */
+        if (a < lo) lo = a;
+        if (a + ph[i].p_memsz > hi) hi = a + ph[i].p_memsz;
+    }
+    if (hi > lo) { self_lo = lo; self_len = hi - lo; }
+}
+
+void pa_prof_stacks_init(void) { find_self(); }
+
+void pa_prof_stacks_warm(void)
+{
+    static _Atomic int warmed;
+    if (atomic_exchange(&warmed, 1)) return;
+    void *warm[4];
+    pa_tl_prof_busy++;
+    unw_backtrace(warm, 4);          /* libunwind sets itself up now, not inside a malloc */
+    pa_tl_prof_busy--;
+}
+
+/* ---- the table ------------------------------------------------------------ */
+
+static uint64_t hash_frames(void *const *f, uint32_t n)
+{
+    uint64_t h = 0xcbf29ce484222325u ^ n;
+    for (uint32_t i = 0; i < n; i++) {
+        h ^= (uint64_t)(uintptr_t)f[i];
+        h *= 0x100000001b3u;
+        h ^= h >> 29;
+    }
+    return h | 1;                    /* 0 never appears: slots compare hashes first */
+}
+
+pa_prof_stack_t *pa_prof_stack_intern(void *const *frames, uint32_t depth)
+{
+    if (!depth) return &overflow;
+    uint64_t h = hash_frames(frames, depth);
+    pa_prof_stack_t *mine = NULL;
+    for (size_t i = h & (TABLE_SIZE - 1), probes = 0; probes < TABLE_SIZE / 4; i = (i + 1) & (TABLE_SIZE - 1), probes++) {
+        pa_prof_stack_t *e = atomic_load_explicit(&table[i], memory_order_acquire);
+        if (!e) {
+            if (atomic_load_explicit(&table_used, memory_order_relaxed) >= TABLE_SIZE / 4 * 3) break;
+            if (!mine) {
+                mine = pa_prof_arena_alloc(sizeof *mine + depth * sizeof(void *));
+                if (!mine) break;
+                mine->hash = h;
+                mine->depth = depth;
+                memcpy(mine->frames, frames, depth * sizeof(void *));
+            }
+            if (atomic_compare_exchange_strong_explicit(&table[i], &e, mine, memory_order_release, memory_order_acquire)) {
+                atomic_fetch_add_explicit(&table_used, 1, memory_order_relaxed);
+                return mine;
+            }
+            /* another thread filled the slot first: look at what it put there */
+        }
+        if (e->hash == h && e->depth == depth && !memcmp(e->frames, frames, depth * sizeof(void *))) return e;
+    }
+    return &overflow;                /* `mine`, if any, stays in the arena unused */
+}
+
+/* The stack of the allocation being sampled, without our own frames. */
+pa_prof_stack_t *pa_prof_stack_capture(void)
+{
+    void *raw[PA_PROF_MAX_FRAMES + 16];
+    int n = unw_backtrace(raw, (int)(sizeof raw / sizeof raw[0]));
+    int i = 0;
+    while (i < n && (uintptr_t)raw[i] - self_lo < self_len) i++;
+    int depth = n - i < PA_PROF_MAX_FRAMES ? n - i : PA_PROF_MAX_FRAMES;
+    return pa_prof_stack_intern(raw + i, depth > 0 ? (uint32_t)depth : 0);
+}
+
+void pa_prof_stacks_foreach(void (*fn)(const pa_prof_stack_t *, void *), void *arg)
+{
+    if (atomic_load_explicit(&overflow.alloc_objects, memory_order_relaxed)) fn(&overflow, arg);
+    if (!atomic_load_explicit(&table_used, memory_order_relaxed)) return;
+    for (size_t i = 0; i < TABLE_SIZE; i++) {
+        const pa_prof_stack_t *e = atomic_load_explicit(&table[i], memory_order_acquire);
+        if (e) fn(e, arg);
+    }
+}
