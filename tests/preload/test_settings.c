@@ -123,7 +123,8 @@ Test(settings, verbose_reports_the_values_in_force)
     run_true(bad, &c);
     cr_assert(pl_exited_ok(&c), "%s; stderr: %s", pl_describe(c.status), c.err);
     expect_line(&c, "poolalloc: POOLALLOC_GOGC=lots is not a percentage (e.g. 100) or off; using 100\n");
-    expect_line(&c, "poolalloc: stats=0 purge_delay=50ms segment_cache=4 gogc=100 trace=0 pool_debug=0\n");
+    expect_line(&c, "poolalloc: stats=0 purge_delay=50ms segment_cache=4 gogc=100 trace=0 pool_debug=0 profile=off sample_rate=524288 "
+                   "profile_interval=0B,0ms profile_signal=0\n");
     cr_assert_eq(pl_count_lines(c.err), 4, "stderr: \"%s\"", c.err);
 }
 
