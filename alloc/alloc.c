@@ -145,21 +145,32 @@ static bool large_grow(void *p, size_t size)
     return true;
 }
 
+/* Grows the block b (have usable bytes) to hold `size` without copying:
+ * a large block into the free slices after it, a huge one by remapping.
+ * Returns the block (a huge one may have moved) or NULL. */
+static void *grow_in_place(void *b, size_t have, size_t size)
+{
+    if (have > PA_SMALL_MAX && size <= PA_LARGE_MAX && large_grow(b, size)) return b;
+    if (have > PA_LARGE_MAX && pa_segmap_has((uintptr_t)b)) {
+        pa_segment_t *s = pa_segment_of(b);
+        if (s->kind == PA_SEG_HUGE) return pa_huge_realloc(s, size);
+    }
+    return NULL;
+}
+
 void *pa_realloc_impl(void *p, size_t size)
 {
     if (!p) return pa_malloc_inline(size);
-    size_t have = pa_block_size(p);
-    bool sampled = !have;                  /* a sampled object never grows in place */
-    if (sampled && !(have = pa_prof_usable(p))) pa_fatal("realloc(): invalid pointer %p", p);
+    size_t have = pa_block_size(p), off = 0;
+    if (!have) {                     /* a sampled object, `off` bytes into its block */
+        if (!(off = pa_prof_offset(p))) pa_fatal("realloc(): invalid pointer %p", p);
+        have = pa_block_size((uint8_t *)p - off) - off;
+    }
     if (size == 0) { pa_free_inline(p); return NULL; }         /* glibc's behaviour */
     if (size <= have && size >= have / 2) return p;             /* fits, wastes < half */
-    if (!sampled && size > have && have > PA_SMALL_MAX && size <= PA_LARGE_MAX && large_grow(p, size)) return p;
-    if (!sampled && size > have && have > PA_LARGE_MAX && pa_segmap_has((uintptr_t)p)) {
-        pa_segment_t *s = pa_segment_of(p);                     /* a huge block: no copy */
-        if (s->kind == PA_SEG_HUGE) {
-            void *q = pa_huge_realloc(s, size);
-            if (q) return q;
-        }
+    if (size > have && size < SIZE_MAX / 2) {
+        uint8_t *b = grow_in_place((uint8_t *)p - off, have + off, size + off);
+        if (b) return off ? pa_prof_moved(b + off) : b;        /* the header moved with it */
     }
     void *q = pa_malloc_inline(size);
     if (!q) return NULL;                                        /* p stays valid */

@@ -66,6 +66,8 @@ PA_HIDDEN int64_t pa_prof_interval(uint64_t *rng);
 PA_HIDDEN void *pa_prof_sample(pa_heap_t *h, void *p, size_t size, size_t flags);
 PA_HIDDEN bool pa_prof_free(void *p);             /* true: p was a sampled object, now freed */
 PA_HIDDEN size_t pa_prof_usable(const void *p);   /* 0 unless p is a live sampled object */
+PA_HIDDEN size_t pa_prof_offset(const void *p);   /* its offset in its block, 0 if it is none */
+PA_HIDDEN void *pa_prof_moved(void *p);           /* realloc moved its block: fix the magic */
 PA_HIDDEN uint64_t pa_prof_weight(size_t size, uint64_t *space);
 
 /* ---- stacks.c ---- */

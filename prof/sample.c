@@ -141,9 +141,24 @@ bool pa_prof_free(void *p)
     return true;
 }
 
-size_t pa_prof_usable(const void *p)
+size_t pa_prof_offset(const void *p)
 {
     bool freed;
     pa_prof_hdr_t *hd = header_of(p, &freed);
-    return hd ? pa_block_size((const uint8_t *)p - hd->offset) - hd->offset : 0;
+    return hd ? hd->offset : 0;
+}
+
+size_t pa_prof_usable(const void *p)
+{
+    size_t off = pa_prof_offset(p);
+    return off ? pa_block_size((const uint8_t *)p - off) - off : 0;
+}
+
+/* realloc grew a sampled object's block in place and it moved (a huge
+ * block remapped): the header came along; only its magic names the old
+ * address. The object keeps the sample it had. */
+void *pa_prof_moved(void *p)
+{
+    ((pa_prof_hdr_t *)p - 1)->magic = prof_key ^ (uintptr_t)p;
+    return p;
 }
