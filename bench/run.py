@@ -236,11 +236,11 @@ def clean_env():
     return env
 
 
-def profiling_supported(lib):
+def profiling_supported(lib, tmp):
     """True once the library knows POOLALLOC_PROFILE. poolalloc names unknown
     POOLALLOC_* settings on stderr; a probe name proves it would have."""
     env = clean_env()
-    env.update(LD_PRELOAD=lib, POOLALLOC_PROFILE="1", POOLALLOC_BENCH_PROBE="1")
+    env.update(LD_PRELOAD=lib, POOLALLOC_PROFILE=os.path.join(tmp, "probe"), POOLALLOC_BENCH_PROBE="1")
     r = subprocess.run(["true"], env=env, capture_output=True, text=True)
     return (r.returncode == 0 and "POOLALLOC_BENCH_PROBE" in r.stderr
             and "POOLALLOC_PROFILE" not in r.stderr)
@@ -367,7 +367,7 @@ def main():
         die(f"{pools_command(args.build, POOL_GET, '1t', 1)[0]} not built (run 'make bench')")
 
     # Extra columns: poolalloc with profiling on, heaptrack over glibc.
-    prof = profiling_supported(lib)
+    prof = profiling_supported(lib, tmp)
     heaptrack = None if args.no_heaptrack or args.check else shutil.which("heaptrack")
     variants = list(allocs)
     if prof:
@@ -383,7 +383,7 @@ def main():
     def env_for(variant):
         env = dict(base_env)
         if variant == "poolalloc+prof":
-            env.update(LD_PRELOAD=lib, POOLALLOC_PROFILE="1")
+            env.update(LD_PRELOAD=lib, POOLALLOC_PROFILE=os.path.join(tmp, "profile"))
         elif variant == POOL_GET:
             env["POOLBENCH_LIB"] = lib
         elif variant.startswith("malloc/"):
@@ -458,6 +458,7 @@ def main():
             if not args.check:
                 print(f"bench: [{step}/{total}] round {rnd + 1} {key:<12} "
                       f"{el:6.0f} s elapsed", file=sys.stderr)
+    profiles = sum(1 for f in os.listdir(tmp) if f.startswith("profile.") and f.endswith(".prof"))
     shutil.rmtree(tmp, ignore_errors=True)
     pools = {"scenarios": scenarios, "variants": pool_variants, "missing": no_pools,
              "ns": pool_ns, "pps": pool_pps}
@@ -465,7 +466,7 @@ def main():
         return report_check(workloads, variants, sums, errors, pools)
 
     report, ok = render(workloads, allocs, prof, heaptrack, times, rss, sums, errors,
-                        runs, args.quick, versions, pools)
+                        runs, args.quick, versions, pools, profiles)
     print(report)
     os.makedirs(args.results, exist_ok=True)
     full = not args.quick and not chosen and allocs == all_allocs
@@ -511,7 +512,7 @@ def git_describe():
 
 
 def render(workloads, allocs, prof, heaptrack, times, rss, sums, errors, runs, quick, versions,
-           pools):
+           pools, profiles=0):
     ok = True
     peers = [a for a in allocs if a != OURS]
     t = {k: median(v) for k, v in times.items()}
@@ -550,27 +551,46 @@ def render(workloads, allocs, prof, heaptrack, times, rss, sums, errors, runs, q
         out.extend([f"## {title}", "", table(header, rows), ""])
         return {p: geomean(ratios[p]) for p in peers}, ratios
 
-    tg, mg = {}, {}
+    tg, mg, prof_targets = {}, {}, []
     if workloads:
         tg, tr = section("Wall time (s, median)", t, 2, "s")
         mg, _ = section("Peak RSS (MiB, median)", m, 1, "MiB")
 
         # Profiling overhead and heaptrack.
         header = ["workload", "poolalloc s", "+profiling s", "÷poolalloc", "heaptrack s", "÷glibc"]
-        rows = []
+        rows, prof_r, single_p, single_h = [], [], [], []
         for wl, single, _ in workloads:
             p0, p1 = t.get((wl, OURS)), t.get((wl, "poolalloc+prof"))
             h, g = t.get((wl, "heaptrack")), t.get((wl, "glibc"))
+            if prof and p0 and p1:
+                prof_r.append(p1 / p0)
+                if h and g:
+                    single_p.append(p1 / p0)
+                    single_h.append(h / g)
             rows.append([wl, fmt(p0), fmt(p1) if prof else "n/a",
                          fmt(p1 / p0) if prof and p0 and p1 else "n/a",
                          fmt(h) if h else ("n/a" if single and heaptrack else "-"),
                          fmt(h / g) if h and g else ("n/a" if single and heaptrack else "-")])
+        prof_gm = geomean(prof_r) if prof_r else None
+        rows.append(["geometric mean", "", "", fmt(prof_gm) if prof_gm else "n/a", "",
+                     fmt(geomean(single_h)) if single_h else "-"])
         out.extend(["## Profiling cost", "",
-                    "poolalloc with `POOLALLOC_PROFILE=1` at the default rate against poolalloc "
-                    "alone" + ("" if prof else " (n/a: this build has no profiling yet)") +
+                    "poolalloc with `POOLALLOC_PROFILE` set (default rate, exit dump) against "
+                    "poolalloc alone" + (f" ({profiles} profiles written)" if prof else
+                                         " (n/a: this build has no profiling yet)") +
                     "; heaptrack on the single-threaded workloads (3 rounds) against glibc, "
                     "since heaptrack traces the system malloc.", "",
                     table(header, rows), ""])
+        if prof_gm:
+            prof_targets.append(("profiling geometric-mean time ÷poolalloc ≤ 1.02", prof_gm, 1.02, True))
+        if single_p:
+            # slowdowns as fractions; ours below 0.1% counts as 0.1% (noise)
+            ours, theirs = geomean(single_p) - 1, geomean(single_h) - 1
+            out.extend([f"On the single-threaded workloads heaptrack slows the program by "
+                        f"{theirs * 100:.0f}% and profiling by {ours * 100:.1f}% (geometric means).", ""])
+            prof_targets.append(("heaptrack's slowdown ÷ profiling's ≥ 20 (single-threaded"
+                                 + (", profiling's below noise counted as 0.1%)" if ours < 0.001 else ")"),
+                                 theirs / max(ours, 0.001), 20, False))
 
     # Object pools: ns per pair per scenario, the pool against each malloc.
     pool_targets = []
@@ -629,7 +649,7 @@ def render(workloads, allocs, prof, heaptrack, times, rss, sums, errors, runs, q
                 pool_targets.append(("pool 2-thread throughput ≥ 1.80× 1-thread",
                                      scaling(POOL_GET), 1.80))
 
-    # Targets from issue 3, and the pools'.
+    # Targets from issue 3, profiling's (issue 5), and the pools'.
     targets = []
     if "mimalloc" in peers and workloads:
         worst = max(((r, wl) for wl, _, _ in workloads
@@ -646,6 +666,9 @@ def render(workloads, allocs, prof, heaptrack, times, rss, sums, errors, runs, q
         for text, val, limit, inclusive in lines:
             met = val is not None and (val <= limit if inclusive else val < limit)
             targets.append(f"- {'met ' if met else 'MISSED'} {text}: {fmt(val, 3)}")
+    for text, val, limit, at_most in prof_targets:
+        met = val <= limit if at_most else val >= limit
+        targets.append(f"- {'met ' if met else 'MISSED'} {text}: {fmt(val, 3)}")
     for text, val, limit in pool_targets:
         met = val is not None and val >= limit
         targets.append(f"- {'met ' if met else 'MISSED'} {text}: "
