@@ -89,12 +89,14 @@ static bool parse_percent(const char *s, int64_t *out)
 }
 
 /* A file prefix, made absolute so that the program's chdir() does not move
- * its profiles. */
+ * its profiles; or off. */
 static bool parse_path(const char *s, char *out)
 {
     size_t n = strlen(s), cwd = 0;
-    if (!n) return false;
     out[0] = 0;
+    bool off;
+    if (parse_bool(s, &off) && !off) return true;       /* 0, off, no, false: profiling off */
+    if (!n) return false;
     if (s[0] != '/') {
         if (!getcwd(out, sizeof pa_options.profile - 2)) { out[0] = 0; return false; }
         cwd = strlen(out);
@@ -158,12 +160,13 @@ static bool parse_interval(const char *s)
 static bool parse_signal(const char *s, int *out)
 {
     if (!strncasecmp(s, "SIG", 3)) s += 3;
-    for (int sig = 1; sig < NSIG; sig++) {
+    size_t n = 0;
+    for (int sig = 1; sig < NSIG && !n; sig++) {
         const char *name = sigabbrev_np(sig);
-        if (name && !strcasecmp(s, name)) { *out = sig; return true; }
+        if (name && !strcasecmp(s, name)) n = (size_t)sig;
     }
-    size_t n;
-    if (!parse_count(s, &n) || n == 0 || n >= NSIG || n == SIGKILL || n == SIGSTOP) return false;
+    if (!n && !parse_count(s, &n)) return false;
+    if (n == 0 || n >= NSIG || n == SIGKILL || n == SIGSTOP) return false;   /* cannot be caught */
     *out = (int)n;
     return true;
 }

@@ -64,8 +64,10 @@ uint64_t pa_prof_weight(size_t size, uint64_t *space)
 /* A block for a sampled object of `size` bytes behind a header of `hdr`
  * bytes. p, just allocated for the same request, is used when it has room
  * (large and huge blocks usually do); a huge block grows in place without a
- * copy; otherwise a new block replaces p. The replacement's bytes are given
- * back to the countdown: they were counted once already, as p. NULL: no
+ * copy; otherwise a new block replaces p. The replacement is not charged to
+ * the countdown: its bytes were counted once already, as p, and a sample
+ * point falling inside them would be lost (this thread takes no samples
+ * now), making every estimate low by about (size + hdr) / rate. NULL: no
  * memory, p stays unsampled. */
 static void *place(pa_heap_t *h, void *p, size_t size, size_t flags, size_t hdr)
 {
@@ -77,9 +79,10 @@ static void *place(pa_heap_t *h, void *p, size_t size, size_t flags, size_t hdr)
         if (q) return q;
     }
     int64_t before = h->countdown;
+    h->countdown = PA_PROF_NEVER;        /* no tick, no sample point inside the replacement */
     void *q = align ? pa_memalign_impl(align, size + hdr) : pa_malloc_inline(size + hdr);
+    h->countdown = before;
     if (!q) return NULL;
-    if (h->countdown < before) h->countdown = before;
     if (flags & PA_CHARGE_ZERO) memset((uint8_t *)q + hdr, 0, size);
     pa_free_inline(p);
     return q;
