@@ -31,7 +31,7 @@ BENCH_BIN  := $(patsubst bench/workloads/%.c,$(BUILD)/bench/%,$(BENCH_C)) \
               $(patsubst bench/workloads/%.cc,$(BUILD)/bench/%,$(BENCH_CXX))
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: all deps check check-unit check-preload check-real check-bench check-example check-fastpath demo bench bench-deps install clean
+.PHONY: all deps check check-unit check-preload check-real check-bench check-example check-fastpath check-prof demo bench bench-deps install clean
 all: $(SO) $(AR_LIB) $(BUILD)/poolalloc.pc
 
 # ---- the library ------------------------------------------------------------
@@ -84,8 +84,8 @@ $(BUILD)/test-preload: $(PRELOAD_TSRC) $(TEST_HDR) $(SO)
 	  -L$(BUILD) -Wl,-rpath,'$$ORIGIN' -Wl,--no-as-needed -lpoolalloc -lcriterion -lpthread
 
 check: deps
-	@$(MAKE) --no-print-directory all $(BUILD)/test-unit-plain $(BUILD)/test-unit-asan $(BUILD)/test-unit-tsan $(BUILD)/test-preload $(BENCH_BIN)
-	@$(MAKE) --no-print-directory check-unit check-preload check-real check-bench check-example check-fastpath
+	@$(MAKE) --no-print-directory all $(BUILD)/test-unit-plain $(BUILD)/test-unit-asan $(BUILD)/test-unit-tsan $(BUILD)/test-preload $(BENCH_BIN) $(PROF_BIN)
+	@$(MAKE) --no-print-directory check-unit check-preload check-real check-bench check-example check-fastpath check-prof
 
 check-unit:
 	@echo "== unit tests (internal API, no malloc override)"; $(BUILD)/test-unit-plain
@@ -102,6 +102,21 @@ check-real: $(SO)
 check-bench: $(SO) $(BENCH_BIN)
 	@echo "== bench workloads and pools (scale 0.02): checksums under glibc and poolalloc agree"
 	@python3 bench/run.py --check --allocators glibc --lib $(SO)
+
+# Sampled allocation profiling of real programs (tests/prof/run.sh): estimates
+# against what the programs allocated, threads, dlopen, symbolized stacks.
+PROF_BIN   := $(BUILD)/prof/accuracy $(BUILD)/prof/threads $(BUILD)/prof/dlhost $(BUILD)/prof/plugin.so
+PROF_FLAGS := -std=gnu11 -O1 -g -fno-omit-frame-pointer -fno-builtin $(WARN)
+$(BUILD)/prof/plugin.so: tests/prof/plugin.c
+	@mkdir -p $(dir $@)
+	$(CC) $(PROF_FLAGS) -shared -fPIC -o $@ $<
+$(BUILD)/prof/%: tests/prof/%.c
+	@mkdir -p $(dir $@)
+	$(CC) $(PROF_FLAGS) -pthread -o $@ $< -ldl
+
+check-prof: $(SO) $(PROF_BIN)
+	@echo "== profiling: sampled estimates, threads, dlopen, symbolized stacks (programs under LD_PRELOAD)"; \
+	  tests/prof/run.sh $(abspath $(SO))
 
 # The pools' private-slot paths, as compiled: no lock, no atomic RMW, no fence.
 check-fastpath: $(SO)

@@ -1,0 +1,337 @@
+#!/usr/bin/env python3
+"""check.py -- the assertions of tests/prof/run.sh, on profiles read with
+profile.py. Each command prints one line per check, "PASS name: details" or
+"FAIL name: reason"; run.sh counts them. TRUTH files are what the test
+programs print: NAME ALLOC_OBJECTS ALLOC_BYTES [INUSE_OBJECTS INUSE_BYTES].
+
+    check.py runs-needed TRUTH RATE        prints K (see below)
+    check.py exact PROG TRUTH PROFILE      POOLALLOC_SAMPLE_RATE=1: exact counts
+    check.py accuracy PROG RATE K DIR      DIR/run.I.out and DIR/run.I.*.prof, I = 1..K
+    check.py threads PROG TRUTH PROFILE    POOLALLOC_SAMPLE_RATE=4k, four threads
+    check.py dlopen PROG PLUGIN TRUTH PROFILE
+    check.py trimmed LIB PROFILE...        no allocator frame in any stack; mapping
+                                           lines agree with the files
+    check.py truncated PROFILE WORKDIR     cut copies are rejected by the reader
+
+STATISTICS. A site that allocates B bytes at sample rate R gets about
+N ~ Poisson(B / R) samples, each weighing about R bytes: one run's estimate
+has a relative standard error of sqrt(R / B) -- 22 % for 10 MiB at 512 KiB.
+So the +-5 % the profiler promises is checked on the mean of K runs, with K
+large enough that 5 % is at least 3.5 standard errors of that mean for the
+smallest amount checked: K = ceil((3.5 / 0.05)^2 * R / B_min). Each run on
+its own is checked against a bound as unlikely to be crossed by chance as a
+Gaussian 5 sigma (2.9e-7 per side), taken from the Poisson distribution of
+N (at ~20 samples its tails are far from Gaussian).
+"""
+import glob
+import math
+import os
+import subprocess
+import sys
+
+import profile
+
+TOLERANCE = 0.05        # the profiler's promise: estimates within 5 % (mean of K runs)
+MEAN_SIGMAS = 3.5       # ... and 5 % must be at least this many standard errors
+TAIL = 2.87e-7          # one-sided probability of a Gaussian 5 sigma
+MAX_SIZE = 4096         # largest allocation of the accuracy program
+
+
+def result(ok, name, text):
+    print(f"{'PASS' if ok else 'FAIL'} {name}: {text}")
+
+
+def read_truth(path):
+    """{name: [alloc_objects, alloc_bytes, inuse_objects, inuse_bytes]}"""
+    truth = {}
+    with open(path) as f:
+        for line in f:
+            name, *nums = line.split()
+            truth[name] = [int(x) for x in nums]
+    if not truth:
+        raise ValueError(f"{path}: the program printed nothing")
+    return truth
+
+
+def by_function(p, prog, names=None):
+    """Sums of p's stacks by their innermost frame when it is a function of
+    the file prog: {function: [alloc_objects, alloc_space, inuse_objects,
+    inuse_space, stacks]}."""
+    names = names or profile.symbolize(p)
+    prog = os.path.realpath(prog)
+    sums = {}
+    for s in p.stacks:
+        if not s.frames:
+            continue
+        f = names[s.frames[0]]
+        if f.path and os.path.realpath(f.path) == prog:
+            t = sums.setdefault(f.function, [0, 0, 0, 0, 0])
+            for i, v in enumerate((s.alloc_objects, s.alloc_space, s.inuse_objects, s.inuse_space, 1)):
+                t[i] += v
+    return sums
+
+
+def pct(x):
+    return f"{100 * x:+.1f}%"
+
+
+def runs_needed(rate, smallest):
+    return math.ceil((MEAN_SIGMAS / TOLERANCE) ** 2 * rate / smallest)
+
+
+def smallest_checked(truth):
+    return min(min(t[1], t[3]) for t in truth.values())
+
+
+# ---- commands -------------------------------------------------------------------
+
+def cmd_runs_needed(truth_path, rate):
+    print(runs_needed(int(rate), smallest_checked(read_truth(truth_path))))
+
+
+def cmd_exact(prog, truth_path, prof_path):
+    """Every allocation sampled with weight 1: per site, objects and bytes,
+    allocated and in use, match what the program counted (within 0.5 %)."""
+    truth, p = read_truth(truth_path), profile.read(prof_path)
+    sums = by_function(p, prog)
+    bad, report = [], []
+    if p.sample_rate != 1:
+        bad.append(f"sample_rate {p.sample_rate}, not 1")
+    labels = ("alloc_objects", "alloc_space", "inuse_objects", "inuse_space")
+    for site, want in truth.items():
+        got = sums.get(site)
+        if not got:
+            bad.append(f"no stack has {site} as its innermost frame")
+            continue
+        errs = [(g - w) / w for g, w in zip(got, want)]
+        report.append(f"{site} " + "/".join(pct(e) for e in errs))
+        for label, g, w, e in zip(labels, got, want, errs):
+            if abs(e) > 0.005:
+                bad.append(f"{site} {label} {g}, the program counted {w}")
+    result(not bad, "accuracy-exact", "; ".join(bad) if bad else
+           "rate 1, error of alloc_objects/alloc_space/inuse_objects/inuse_space: " + ", ".join(report))
+
+
+def poisson_bounds(lam):
+    """lo, hi: P(N < lo) <= TAIL and P(N > hi) <= TAIL for N ~ Poisson(lam)."""
+    pmf = lambda k: math.exp(k * math.log(lam) - lam - math.lgamma(k + 1))
+    lo, acc = 0, 0.0
+    while acc + pmf(lo) <= TAIL:
+        acc += pmf(lo)
+        lo += 1
+    hi, acc = int(lam), 0.0
+    for k in range(int(lam) + 1):
+        acc += pmf(k)
+    while 1 - acc > TAIL:
+        hi += 1
+        acc += pmf(hi)
+    return lo, hi
+
+
+def cmd_accuracy(prog, rate, k, workdir):
+    """K runs at the default rate: each within its 5-sigma bound, and the
+    mean of each site's alloc_space and inuse_space within 5 %."""
+    rate, k = int(rate), int(k)
+    truth = None
+    errs = {}           # (site, what) -> relative errors of the runs
+    run_bad = []
+    for i in range(1, k + 1):
+        try:
+            t = read_truth(os.path.join(workdir, f"run.{i}.out"))
+            files = glob.glob(os.path.join(workdir, f"run.{i}.*.prof"))
+            if len(files) != 1:
+                raise ValueError(f"run {i} wrote {len(files)} profiles")
+            p = profile.read(files[0])
+        except (OSError, ValueError, profile.ProfileError) as e:
+            run_bad.append(str(e))
+            continue
+        if truth is None:
+            truth = t
+        elif t != truth:
+            run_bad.append(f"run {i}: the program's own counts differ from run 1's")
+        if p.sample_rate != rate:
+            run_bad.append(f"run {i}: sample_rate {p.sample_rate}, expected the default {rate}")
+        sums = by_function(p, prog)
+        for site, want in t.items():
+            got = sums.get(site, [0, 0, 0, 0])
+            for what, g, w in (("alloc", got[1], want[1]), ("inuse", got[3], want[3])):
+                lo, hi = poisson_bounds(w / rate)
+                if not lo * rate <= g <= hi * (rate + MAX_SIZE):
+                    run_bad.append(f"run {i}: {site} {what}_space {g} is outside [{lo * rate}, "
+                                   f"{hi * (rate + MAX_SIZE)}] (true {w})")
+                errs.setdefault((site, what), []).append((g - w) / w)
+    result(not run_bad, "accuracy-per-run",
+           f"{len(run_bad)} problems, first: " + "; ".join(run_bad[:3]) if run_bad else
+           f"{k} runs at rate {rate}, every site's alloc_space and inuse_space within its 5-sigma "
+           "bound (Poisson tails)")
+    if truth is None:
+        result(False, "accuracy-mean", "no run to average")
+        return
+    bad, report = [], []
+    for site, want in truth.items():
+        parts = []
+        for what, w in (("alloc", want[1]), ("inuse", want[3])):
+            e = errs.get((site, what), [])
+            mean = sum(e) / len(e) if e else float("inf")
+            se = math.sqrt(rate / w / max(len(e), 1))
+            parts.append(f"{what} {pct(mean)}")
+            if abs(mean) > TOLERANCE:
+                bad.append(f"{site} mean {what}_space error {pct(mean)} over {len(e)} runs "
+                           f"(standard error {100 * se:.1f}%)")
+        report.append(f"{site} " + " ".join(parts))
+    smallest = smallest_checked(truth)
+    result(not bad, "accuracy-mean", "; ".join(bad) if bad else
+           f"K={k} runs (5% = {MEAN_SIGMAS} standard errors for {smallest} bytes: "
+           f"K = ceil(({MEAN_SIGMAS}/{TOLERANCE})^2 * {rate}/{smallest})), mean errors: " + ", ".join(report))
+
+
+def cmd_threads(prog, truth_path, prof_path):
+    """Each thread's function is the innermost frame of some stack, and its
+    alloc_space is within 25 % of what it allocated; all four together
+    (~10k samples, 1 % standard error) within 5 %."""
+    truth, p = read_truth(truth_path), profile.read(prof_path)
+    sums = by_function(p, prog)
+    bad, report = [], []
+    for fn, want in sorted(truth.items()):
+        got = sums.get(fn)
+        if not got:
+            bad.append(f"no stack has {fn} as its innermost frame")
+            continue
+        e = (got[1] - want[1]) / want[1]
+        report.append(f"{fn} {pct(e)}")
+        if abs(e) > 0.25:
+            bad.append(f"{fn} alloc_space {got[1]}, it allocated {want[1]} ({pct(e)})")
+    result(not bad, "threads", "; ".join(bad) if bad else
+           f"rate {p.sample_rate}, alloc_space error per thread function: " + ", ".join(report))
+    got = sum(sums.get(fn, [0, 0])[1] for fn in truth)
+    want = sum(t[1] for t in truth.values())
+    e = (got - want) / want
+    se = math.sqrt(p.sample_rate / want)
+    result(abs(e) <= TOLERANCE, "threads-total",
+           f"alloc_space of the four functions {got}, allocated {want}: error {pct(e)} "
+           f"(standard error {100 * se:.1f}%, bound {100 * TOLERANCE:.0f}%)")
+
+
+def cmd_dlopen(prog, plugin, truth_path, prof_path):
+    """The plugin's allocations: innermost frame plugin_alloc in the plugin's
+    file (through its mapping line), caller host_call_plugin in the program,
+    inuse_space within 25 % of what the plugin kept."""
+    truth, p = read_truth(truth_path), profile.read(prof_path)
+    names = profile.symbolize(p)
+    plugin = os.path.realpath(plugin)
+    if not any(m.path == plugin for m in p.mappings):
+        result(False, "dlopen", f"no mapping line names {plugin}")
+        return
+    sums, callers, space = by_function(p, plugin, names), set(), 0
+    for s in p.stacks:
+        if s.frames and names[s.frames[0]].function == "plugin_alloc":
+            caller = names[s.frames[1]] if len(s.frames) > 1 else profile.Frame(None, None, "(none)")
+            callers.add((caller.function, os.path.realpath(caller.path) if caller.path else None))
+            space += s.inuse_space
+    bad = []
+    if "plugin_alloc" not in sums:
+        bad.append(f"no stack has plugin_alloc in {plugin} as its innermost frame")
+    if callers != {("host_call_plugin", os.path.realpath(prog))}:
+        bad.append(f"callers of plugin_alloc: {sorted(c[0] for c in callers)}, expected host_call_plugin only")
+    want = truth["plugin_alloc"][1]
+    e = (space - want) / want
+    if abs(e) > 0.25:
+        bad.append(f"plugin_alloc inuse_space {space}, it kept {want} ({pct(e)})")
+    result(not bad, "dlopen", "; ".join(bad) if bad else
+           f"plugin_alloc in {os.path.basename(plugin)} <- host_call_plugin, inuse_space error {pct(e)}")
+
+
+def cmd_trimmed(lib, *prof_paths):
+    """No frame of any stack is in libpoolalloc.so (malloc, pa_*: told by
+    the frame's mapping, not its name -- ld.so has an inline wrapper named
+    malloc of its own); a stack that holds one of the test programs'
+    allocating functions has it as its innermost frame."""
+    lib = os.path.realpath(lib)
+    ours = ("site_60", "site_30", "site_10", "plugin_alloc") + tuple(f"thread_alloc_{i}" for i in range(4))
+    bad, stacks = [], 0
+    for path in prof_paths:
+        p = profile.read(path)
+        if not any(m.path == lib for m in p.mappings):
+            bad.append(f"{os.path.basename(path)}: no mapping of {lib}")
+        names = profile.symbolize(p)
+        for s in p.stacks:
+            stacks += 1
+            fns = [names[a] for a in s.frames]
+            inside = [f.function for f in fns if f.path and os.path.realpath(f.path) == lib]
+            if inside:
+                bad.append(f"{os.path.basename(path)}: a stack has frames in {os.path.basename(lib)}: "
+                           + ", ".join(inside[:4]))
+            mine = [i for i, f in enumerate(fns) if f.function in ours]
+            if mine and mine[0] != 0:
+                bad.append(f"{os.path.basename(path)}: {fns[mine[0]].function} is frame {mine[0]}, "
+                           f"under {', '.join(f.function for f in fns[:mine[0]])}")
+    result(not bad, "allocator-frames-trimmed", "; ".join(bad[:3]) if bad else
+           f"{stacks} stacks of {len(prof_paths)} profiles: no frame in {os.path.basename(lib)}, "
+           "the programs' allocating functions innermost")
+
+    # what symbolization relies on: each mapping line names a file that has
+    # a PT_LOAD at OFFSET and the build-id the line says ([vdso] has no file)
+    bad, count = [], 0
+    for path in prof_paths:
+        p = profile.read(path)
+        program = os.path.realpath(p.header["program"])
+        if not any(m.path == program for m in p.mappings):
+            bad.append(f"{os.path.basename(path)}: no mapping of the program {program}")
+        for m in p.mappings:
+            count += 1
+            if m.path == "[vdso]":
+                continue
+            elf = profile.load_elf(m.path)
+            if not elf:
+                bad.append(f"{os.path.basename(path)}: mapping of {m.path}: not a readable ELF file")
+            elif m.offset not in elf.segments:
+                bad.append(f"{os.path.basename(path)}: mapping of {m.path}: no PT_LOAD at offset {m.offset:#x}")
+            elif m.buildid != elf.buildid:
+                bad.append(f"{os.path.basename(path)}: mapping of {m.path}: build-id {m.buildid}, the file's {elf.buildid}")
+    result(not bad, "mappings", "; ".join(bad[:3]) if bad else
+           f"{count} mapping lines of {len(prof_paths)} profiles: each file has a PT_LOAD at OFFSET "
+           "and the build-id the line gives")
+
+
+def cmd_truncated(prof_path, workdir):
+    """Copies cut in the middle of a line and at a line boundary, and one
+    without its last stack line, are rejected: exit status 1, one line on
+    stderr naming the file and line, saying what is wrong."""
+    profile.read(prof_path)                  # the whole file is fine
+    data = open(prof_path, "rb").read()
+    mid = len(data) // 2
+    if data[mid - 1:mid] == b"\n":
+        mid += 1
+    boundary = data.rindex(b"\n", 0, mid) + 1
+    last = data.rindex(b"\nstack ") + 1     # the last stack line, dropped
+    bad, seen = [], []
+    for label, cut, why in (("mid-line", data[:mid], "truncated"), ("line-boundary", data[:boundary], "truncated"),
+                            ("stack-missing", data[:last] + data[data.index(b"\n", last) + 1:], "stack lines")):
+        path = os.path.join(workdir, f"cut-{label}.prof")
+        with open(path, "wb") as f:
+            f.write(cut)
+        r = subprocess.run([sys.executable, os.path.join(os.path.dirname(__file__), "profile.py"), path],
+                           capture_output=True, text=True, timeout=60)
+        err = r.stderr.strip()
+        if r.returncode != 1:
+            bad.append(f"{label} cut: the reader exited {r.returncode}")
+        elif len(err.splitlines()) != 1 or f"{path}:" not in err or why not in err:
+            bad.append(f"{label} cut: message {err[:200]!r}")
+        else:
+            seen.append(err.replace(path, os.path.basename(path)))
+    result(not bad, "reader-rejects-truncated", "; ".join(bad) if bad else " | ".join(seen))
+
+
+COMMANDS = {
+    "runs-needed": cmd_runs_needed, "exact": cmd_exact, "accuracy": cmd_accuracy,
+    "threads": cmd_threads, "dlopen": cmd_dlopen, "trimmed": cmd_trimmed, "truncated": cmd_truncated,
+}
+
+if __name__ == "__main__":
+    if len(sys.argv) < 2 or sys.argv[1] not in COMMANDS:
+        sys.exit(f"usage: check.py {{{'|'.join(COMMANDS)}}} ARGS...")
+    try:
+        COMMANDS[sys.argv[1]](*sys.argv[2:])
+    except (OSError, ValueError, KeyError, profile.ProfileError) as e:
+        print(f"FAIL {sys.argv[1]}: {e}")
+        sys.exit(1)
