@@ -213,6 +213,10 @@ void pa_options_init(void)
         }
     }
     warn_unknown();
+    static const char *const needs_profile[] = { "POOLALLOC_SAMPLE_RATE", "POOLALLOC_PROFILE_INTERVAL",
+                                                 "POOLALLOC_PROFILE_SIGNAL" };
+    for (size_t i = 0; i < 3 && !pa_options.profile[0]; i++)
+        if (getenv(needs_profile[i])) pa_message("%s does nothing without POOLALLOC_PROFILE", needs_profile[i]);
     if (pa_options.verbose)
         pa_message("stats=%d purge_delay=%llums segment_cache=%zu gogc=%lld trace=%d pool_debug=%d profile=%s "
                    "sample_rate=%zu profile_interval=%lluB,%llums profile_signal=%d", pa_options.stats_at_exit,

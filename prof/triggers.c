@@ -29,6 +29,11 @@ static _Atomic(uint64_t) next_bytes;         /* allocated total of the next byte
 static _Atomic(unsigned) pending;            /* WHY_* the dumper has yet to serve */
 static _Atomic(bool) dumper_running;
 static sem_t wake;
+/* The dumper's dumps against the one at exit: that one is the last, and the
+ * process never ends in the middle of the dumper's (which would leave a
+ * later sequence number than the exit's, or a .tmp file). */
+static pthread_mutex_t exit_lock = PTHREAD_MUTEX_INITIALIZER;
+static bool exited;                          /* under exit_lock */
 
 static bool wants_dumper(void)
 {
@@ -66,7 +71,10 @@ static void *dumper(void *arg)
             while (next_time <= pa_clock_ns()) next_time += every;   /* skip, never burst */
             why |= WHY_BYTES;
         }
-        if (why) dump_next(why & WHY_SIGNAL ? "signal" : "interval");
+        if (!why) continue;
+        pthread_mutex_lock(&exit_lock);
+        if (!exited) dump_next(why & WHY_SIGNAL ? "signal" : "interval");
+        pthread_mutex_unlock(&exit_lock);
     }
     return NULL;
 }
@@ -137,7 +145,11 @@ __attribute__((constructor(102))) static void prof_start(void)
  * is no longer in use. */
 __attribute__((destructor(101))) static void prof_exit(void)
 {
-    if (pa_prof_on) dump_next("exit");
+    if (!pa_prof_on) return;
+    pthread_mutex_lock(&exit_lock);           /* a dump the dumper is writing ends first */
+    exited = true;
+    pthread_mutex_unlock(&exit_lock);
+    dump_next("exit");
 }
 
 /* The child has its own pid, so its files have their own names; its
@@ -145,6 +157,7 @@ __attribute__((destructor(101))) static void prof_exit(void)
 void pa_prof_fork_child(void)
 {
     pa_prof_dump_fork_child();
+    pthread_mutex_init(&exit_lock, NULL);     /* the parent's dumper may have held it */
     atomic_store(&seq, 0);
     atomic_store(&pending, 0);
     atomic_store(&dumper_running, false);

@@ -113,7 +113,10 @@ Test(settings, verbose_reports_the_values_in_force)
     pl_child_t c;
     run_true(env, &c);
     cr_assert(pl_exited_ok(&c), "%s; stderr: %s", pl_describe(c.status), c.err);
-    cr_assert_str_eq(c.err, "poolalloc: stats=0 purge_delay=2000ms segment_cache=7 gogc=-1 trace=1 pool_debug=1 "
+    cr_assert_str_eq(c.err, "poolalloc: POOLALLOC_SAMPLE_RATE does nothing without POOLALLOC_PROFILE\n"
+                            "poolalloc: POOLALLOC_PROFILE_INTERVAL does nothing without POOLALLOC_PROFILE\n"
+                            "poolalloc: POOLALLOC_PROFILE_SIGNAL does nothing without POOLALLOC_PROFILE\n"
+                            "poolalloc: stats=0 purge_delay=2000ms segment_cache=7 gogc=-1 trace=1 pool_debug=1 "
                             "profile=off sample_rate=65536 profile_interval=1073741824B,30000ms profile_signal=12\n");
 
     /* a malformed value leaves the default in force */
