@@ -13,7 +13,7 @@ SAN_ASAN := -O1 -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit
 SAN_TSAN := -O1 -fsanitize=thread
 
 ALLOC_SRC   := $(sort $(wildcard alloc/*.c) $(wildcard pool/*.c) $(wildcard prof/*.c))
-LIB_LIBS    := -lunwind -lm -lpthread
+LIB_LIBS    := -ldl -lpthread
 PRELOAD_SRC := $(sort $(wildcard preload/*.c))
 HEADERS     := $(wildcard alloc/*.h pool/*.h prof/*.h include/*.h)
 
@@ -71,7 +71,7 @@ $(BUILD)/$(1)/%.o: %.c $(HEADERS)
 	@mkdir -p $$(dir $$@)
 	$(CC) $(BASE) $(2) -c $$< -o $$@
 $(BUILD)/test-unit-$(1): $(patsubst %.c,$(BUILD)/$(1)/%.o,$(ALLOC_SRC)) $(UNIT_SRC) $(TEST_HDR)
-	$(CC) $(BASE) $(2) -Itests -o $$@ $(UNIT_SRC) $(patsubst %.c,$(BUILD)/$(1)/%.o,$(ALLOC_SRC)) -lcriterion $(LIB_LIBS)
+	$(CC) $(BASE) $(2) -Itests -o $$@ $(UNIT_SRC) $(patsubst %.c,$(BUILD)/$(1)/%.o,$(ALLOC_SRC)) -lcriterion -lm $(LIB_LIBS)
 endef
 $(eval $(call unit_variant,plain,-O2))
 $(eval $(call unit_variant,asan,$(SAN_ASAN)))

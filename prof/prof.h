@@ -16,7 +16,7 @@
  * in-use values. Unsampled objects are untouched: no per-object metadata,
  * no hash table.
  *
- * STACKS. libunwind's unw_backtrace, up to 64 frames, the allocator's own
+ * STACKS. libunwind (loaded when profiling starts), up to 64 frames, the allocator's own
  * frames cut off the top; identical stacks share one entry of a lock-free
  * hash table in memory the profiler maps itself (stacks.c). A per-thread
  * guard (pa_tl_prof_busy) keeps the profiler from sampling its own
@@ -72,7 +72,7 @@ PA_HIDDEN uint64_t pa_prof_weight(size_t size, uint64_t *space);
 
 /* ---- stacks.c ---- */
 PA_HIDDEN void pa_prof_stacks_init(void);         /* find our own code (process init) */
-PA_HIDDEN void pa_prof_stacks_warm(void);         /* let libunwind set itself up, outside malloc */
+PA_HIDDEN void pa_prof_stacks_start(void);        /* load libunwind (a constructor, outside malloc) */
 PA_HIDDEN pa_prof_stack_t *pa_prof_stack_capture(void);
 PA_HIDDEN pa_prof_stack_t *pa_prof_stack_intern(void *const *frames, uint32_t depth);
 PA_HIDDEN void pa_prof_stacks_foreach(void (*fn)(const pa_prof_stack_t *, void *), void *arg);
