@@ -36,31 +36,41 @@ static uint64_t last_ns, last_allocated, last_purged, last_pool_gets, last_pool_
 void pa_cycle_set_hooks(const pa_cycle_hooks_t *h) { hooks = h; }
 uint64_t pa_cycle_count(void) { return atomic_load_explicit(&cycles, memory_order_relaxed); }
 
-/* Folds the bytes h allocated since its countdown was set into both budgets,
- * and sets the countdown to the nearer one (TICKS AND SAMPLES, types.h). */
+/* Sets the countdown to the nearer budget (TICKS AND SAMPLES, types.h). */
+static void rearm(pa_heap_t *h)
+{
+    h->countdown = h->countdown_set = h->tick_left < h->sample_left ? h->tick_left : h->sample_left;
+}
+
+/* Folds the bytes h allocated since its countdown was set into both budgets. */
 static void settle(pa_heap_t *h)
 {
     int64_t spent = h->countdown_set - h->countdown;
     h->tick_left -= spent;
     h->sample_left -= spent;
-    h->countdown = h->countdown_set = h->tick_left < h->sample_left ? h->tick_left : h->sample_left;
+    rearm(h);
 }
 
 void pa_heap_budget_init(pa_heap_t *h)
 {
     h->tick_left = PA_TICK_BYTES;
     h->sample_left = pa_prof_interval(&h->rng);
-    h->countdown = h->countdown_set = h->tick_left < h->sample_left ? h->tick_left : h->sample_left;
+    rearm(h);
 }
 
-/* Adds what h allocated since its last tick to the process total. */
+/* Adds what a settled h allocated since its last tick to the process total. */
+static uint64_t count_tick(pa_heap_t *h)
+{
+    uint64_t spent = (uint64_t)(PA_TICK_BYTES - h->tick_left);
+    h->tick_left = PA_TICK_BYTES;
+    rearm(h);
+    return atomic_fetch_add_explicit(&allocated, spent, memory_order_relaxed) + spent;
+}
+
 static uint64_t flush(pa_heap_t *h)
 {
     settle(h);
-    uint64_t spent = (uint64_t)(PA_TICK_BYTES - h->tick_left);
-    h->tick_left = PA_TICK_BYTES;
-    settle(h);
-    return atomic_fetch_add_explicit(&allocated, spent, memory_order_relaxed) + spent;
+    return count_tick(h);
 }
 
 /* The heap's countdown ran out: the allocation at p (size bytes asked for)
@@ -70,10 +80,12 @@ void *pa_heap_tick(pa_heap_t *h, void *p, size_t size, size_t flags)
 {
     settle(h);
     bool sample = h->sample_left < 0;
-    if (sample) h->sample_left = pa_prof_interval(&h->rng);
+    if (sample) {
+        h->sample_left = pa_prof_interval(&h->rng);
+        rearm(h);
+    }
     bool ticked = h->tick_left < 0;
-    uint64_t total = ticked ? flush(h) : 0;
-    settle(h);
+    uint64_t total = ticked ? count_tick(h) : 0;
     if (sample && p) p = pa_prof_sample(h, p, size, flags);
     if (ticked) {
         if (pa_options.gogc >= 0 && total >= atomic_load_explicit(&trigger, memory_order_relaxed) && !pa_tl_cycle_hold)
