@@ -24,6 +24,7 @@ typedef struct out {
     int fd, err;
     size_t len;
     uint64_t stacks;
+    char exe[4096];                          /* the program's path, or "" */
     char buf[1 << 16];
 } out_t;
 
@@ -40,14 +41,22 @@ static void flush_out(out_t *o)
 }
 
 static void put(out_t *o, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* Appends to the buffer; a line that does not fit is written again after
+ * a flush (no line is longer than the buffer: paths are below 4 KiB). */
 static void put(out_t *o, const char *fmt, ...)
 {
-    if (sizeof o->buf - o->len < 1024) flush_out(o);
-    va_list ap;
-    va_start(ap, fmt);
-    int n = vsnprintf(o->buf + o->len, sizeof o->buf - o->len, fmt, ap);
-    va_end(ap);
-    if (n > 0) o->len += (size_t)n < sizeof o->buf - o->len ? (size_t)n : sizeof o->buf - o->len - 1;
+    for (;;) {
+        va_list ap;
+        va_start(ap, fmt);
+        int n = vsnprintf(o->buf + o->len, sizeof o->buf - o->len, fmt, ap);
+        va_end(ap);
+        if (n < 0) return;
+        if ((size_t)n < sizeof o->buf - o->len || o->len == 0) {
+            o->len += (size_t)n < sizeof o->buf - o->len ? (size_t)n : sizeof o->buf - o->len - 1;
+            return;
+        }
+        flush_out(o);
+    }
 }
 
 /* The GNU build-id of a loaded object, from its notes in memory, as hex. */
@@ -79,15 +88,12 @@ static int put_mapping(struct dl_phdr_info *info, size_t size, void *arg)
 {
     (void)size;
     out_t *o = arg;
-    char path[4096], id[130];
+    char id[130];
     const char *name = info->dlpi_name;
-    if (getauxval(AT_SYSINFO_EHDR) && info->dlpi_addr == getauxval(AT_SYSINFO_EHDR)) {
+    if (getauxval(AT_SYSINFO_EHDR) && info->dlpi_addr == getauxval(AT_SYSINFO_EHDR))
         name = "[vdso]";                     /* no file behind it */
-    } else if (!name || !*name) {            /* the program itself */
-        ssize_t n = readlink("/proc/self/exe", path, sizeof path - 1);
-        path[n > 0 ? n : 0] = 0;
-        name = n > 0 ? path : "[program]";
-    }
+    else if (!name || !*name)                /* the program itself */
+        name = o->exe[0] ? o->exe : "[program]";
     build_id(info, id, sizeof id);
     for (int i = 0; i < info->dlpi_phnum; i++) {
         const ElfW(Phdr) *ph = &info->dlpi_phdr[i];
@@ -112,10 +118,7 @@ static void put_stack(const pa_prof_stack_t *st, void *arg)
     if (fs > as) fs = as;
     put(o, "stack %llu %llu %llu %llu", (unsigned long long)units_to_objects(ao), (unsigned long long)as,
         (unsigned long long)units_to_objects(ao - fo), (unsigned long long)(as - fs));
-    for (uint32_t i = 0; i < st->depth; i++) {
-        if (sizeof o->buf - o->len < 64) flush_out(o);
-        put(o, " 0x%lx", (unsigned long)(uintptr_t)st->frames[i]);
-    }
+    for (uint32_t i = 0; i < st->depth; i++) put(o, " 0x%lx", (unsigned long)(uintptr_t)st->frames[i]);
     put(o, "\n");
     o->stacks++;
 }
@@ -133,13 +136,12 @@ int pa_prof_write(const char *path, const char *reason, uint64_t seq)
         o->err = 0;
         o->len = 0;
         o->stacks = 0;
-        char exe[4096];
-        ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
-        exe[n > 0 ? n : 0] = 0;
+        ssize_t n = readlink("/proc/self/exe", o->exe, sizeof o->exe - 1);
+        o->exe[n > 0 ? n : 0] = 0;
         struct timespec now;
         clock_gettime(CLOCK_REALTIME, &now);
         put(o, "poolalloc-profile %d\n", FORMAT_VERSION);
-        put(o, "program %s\n", n > 0 ? exe : "?");
+        put(o, "program %s\n", o->exe[0] ? o->exe : "?");
         put(o, "pid %d\n", (int)getpid());
         put(o, "time %lld.%06ld\n", (long long)now.tv_sec, now.tv_nsec / 1000);
         put(o, "uptime %.3f\n", (double)(pa_clock_ns() - pa_start_ns) / 1e9);
