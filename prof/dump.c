@@ -114,6 +114,7 @@ static void put_stack(const pa_prof_stack_t *st, void *arg)
     uint64_t as = atomic_load_explicit(&st->alloc_space, memory_order_relaxed);
     uint64_t fo = atomic_load_explicit(&st->free_objects, memory_order_relaxed);
     uint64_t fs = atomic_load_explicit(&st->free_space, memory_order_relaxed);
+    if (!ao && !as) return;                  /* nothing allocated here by this process (a fork child) */
     if (fo > ao) fo = ao;                    /* a free counted before its allocation, read mid-way */
     if (fs > as) fs = as;
     put(o, "stack %llu %llu %llu %llu", (unsigned long long)units_to_objects(ao), (unsigned long long)as,

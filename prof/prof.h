@@ -52,7 +52,7 @@ typedef struct pa_prof_hdr {
     uint64_t objects, space;              /* what the object added, to take off at free */
     uint64_t alloc_ns;
     uint32_t offset;                      /* object address - block address            */
-    uint32_t pad_;
+    uint32_t epoch;                       /* forks before it was sampled (see pa_prof_fork_reset) */
     uintptr_t magic;                      /* pa_prof_key ^ object address              */
 } pa_prof_hdr_t;
 _Static_assert(sizeof(pa_prof_hdr_t) % 16 == 0, "objects stay 16-byte aligned");
@@ -69,6 +69,7 @@ PA_HIDDEN size_t pa_prof_usable(const void *p);   /* 0 unless p is a live sample
 PA_HIDDEN size_t pa_prof_offset(const void *p);   /* its offset in its block, 0 if it is none */
 PA_HIDDEN void *pa_prof_moved(void *p);           /* realloc moved its block: fix the magic */
 PA_HIDDEN uint64_t pa_prof_weight(size_t size, uint64_t *space);
+PA_HIDDEN void pa_prof_fork_reset(void);         /* in a fork child: count its own only */
 
 /* ---- stacks.c ---- */
 PA_HIDDEN void pa_prof_stacks_init(void);         /* find our own code (process init) */
@@ -76,6 +77,7 @@ PA_HIDDEN void pa_prof_stacks_start(void);        /* load libunwind (a construct
 PA_HIDDEN pa_prof_stack_t *pa_prof_stack_capture(void);
 PA_HIDDEN pa_prof_stack_t *pa_prof_stack_intern(void *const *frames, uint32_t depth);
 PA_HIDDEN void pa_prof_stacks_foreach(void (*fn)(const pa_prof_stack_t *, void *), void *arg);
+PA_HIDDEN void pa_prof_stacks_zero(void);         /* every record's counters to 0 */
 PA_HIDDEN size_t pa_prof_memory(void);            /* bytes the profiler has mapped */
 PA_HIDDEN void *pa_prof_arena_alloc(size_t size);
 

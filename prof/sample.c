@@ -9,6 +9,7 @@
 bool pa_prof_on;
 PA_TLS unsigned pa_tl_prof_busy;
 static uintptr_t prof_key = 0x2545f4914f6cdd1du;
+static uint32_t prof_epoch;                     /* forks since the process began */
 static double rate;                           /* mean bytes between samples */
 
 #define FREED_MARK ((uintptr_t)2)             /* magic of an object already freed */
@@ -135,6 +136,7 @@ void *pa_prof_sample(pa_heap_t *h, void *p, size_t size, size_t flags)
     hd->objects = pa_prof_weight(size, &hd->space);
     hd->alloc_ns = pa_clock_ns();
     hd->offset = (uint32_t)hdr;
+    hd->epoch = prof_epoch;
     hd->magic = prof_key ^ (uintptr_t)obj;
     atomic_fetch_add_explicit(&st->alloc_objects, hd->objects, memory_order_relaxed);
     atomic_fetch_add_explicit(&st->alloc_space, hd->space, memory_order_relaxed);
@@ -167,8 +169,10 @@ bool pa_prof_free(void *p)
     }
     hd->magic ^= FREED_MARK;
     pa_prof_stack_t *st = hd->stack;
-    atomic_fetch_add_explicit(&st->free_objects, hd->objects, memory_order_relaxed);
-    atomic_fetch_add_explicit(&st->free_space, hd->space, memory_order_relaxed);
+    if (hd->epoch == prof_epoch) {       /* else inherited at a fork: never counted here */
+        atomic_fetch_add_explicit(&st->free_objects, hd->objects, memory_order_relaxed);
+        atomic_fetch_add_explicit(&st->free_space, hd->space, memory_order_relaxed);
+    }
     pa_free_inline((uint8_t *)p - hd->offset);
     return true;
 }
@@ -184,6 +188,16 @@ size_t pa_prof_usable(const void *p)
 {
     size_t off = pa_prof_offset(p);
     return off ? pa_block_size((const uint8_t *)p - off) - off : 0;
+}
+
+/* A fork child's profile holds what the child allocated: its records start
+ * again from zero, and the sampled objects it inherited (an older epoch)
+ * are not taken off them when freed. Dumps of a parent and its children
+ * then add up without counting an allocation twice. */
+void pa_prof_fork_reset(void)
+{
+    prof_epoch++;
+    pa_prof_stacks_zero();
 }
 
 /* realloc grew a sampled object's block in place and it moved (a huge

@@ -210,6 +210,24 @@ pa_prof_stack_t *pa_prof_stack_capture(void)
     return pa_prof_stack_intern(raw + i, depth > 0 ? (uint32_t)depth : 0);
 }
 
+static void zero(pa_prof_stack_t *e)
+{
+    atomic_store_explicit(&e->alloc_objects, 0, memory_order_relaxed);
+    atomic_store_explicit(&e->alloc_space, 0, memory_order_relaxed);
+    atomic_store_explicit(&e->free_objects, 0, memory_order_relaxed);
+    atomic_store_explicit(&e->free_space, 0, memory_order_relaxed);
+}
+
+void pa_prof_stacks_zero(void)
+{
+    zero(&overflow);
+    if (!atomic_load_explicit(&table_used, memory_order_relaxed)) return;
+    for (size_t i = 0; i < TABLE_SIZE; i++) {
+        pa_prof_stack_t *e = atomic_load_explicit(&table[i], memory_order_relaxed);
+        if (e) zero(e);
+    }
+}
+
 void pa_prof_stacks_foreach(void (*fn)(const pa_prof_stack_t *, void *), void *arg)
 {
     if (atomic_load_explicit(&overflow.alloc_objects, memory_order_relaxed)) fn(&overflow, arg);

@@ -157,6 +157,7 @@ __attribute__((destructor(101))) static void prof_exit(void)
 void pa_prof_fork_child(void)
 {
     pa_prof_dump_fork_child();
+    pa_prof_fork_reset();
     pthread_mutex_init(&exit_lock, NULL);     /* the parent's dumper may have held it */
     atomic_store(&seq, 0);
     atomic_store(&pending, 0);

@@ -1068,6 +1068,39 @@ Test(profile, fork_parent_and_child_write_their_own_complete_files)
     cr_assert_eq(check_all_complete(), 5);
 }
 
+/* Every allocation sampled: the child's profiles hold its own 4000-byte
+ * object and not the 3000-byte one it inherited (and freed), the parent's
+ * the 3000-byte one; added up, each allocation counts once. */
+Test(profile, fork_child_counts_only_what_it_allocated)
+{
+    pl_child_t c;
+    run_ok("fork", true, rate1, &c);
+    int parent = 0, child = 0;
+    char status[64];
+    const char *l = strstr(c.err, "child: parent ");
+    cr_assert(l && sscanf(l, "child: parent %d child %d %63[^\n]", &parent, &child, status) == 3, "stderr:\n%s", c.err);
+    uintptr_t lo, hi;
+    site_range(&c, &lo, &hi);
+    prof_t pp[8], cp[8];
+    size_t np = profiles_of(parent, pp, 8, lo, hi), nc = profiles_of(child, cp, 8, lo, hi);
+    cr_assert_eq(np, 3);
+    cr_assert_eq(nc, 2);
+    /* the child's dump with q live, then its exit dump: p was freed, uncounted */
+    cr_assert_eq(cp[0].site_ao, 1, "child api dump: %llu site objects, want 1 (its own)", cp[0].site_ao);
+    cr_assert_eq(cp[0].site_as, 4000);
+    cr_assert_eq(cp[0].site_io, 1);
+    cr_assert_eq(cp[0].site_is, 4000);
+    cr_assert_eq(cp[1].site_ao, 1);
+    cr_assert_eq(cp[1].site_as, 4000);
+    cr_assert_eq(cp[1].site_io, 0, "child exit dump: %llu site objects in use, want 0", cp[1].site_io);
+    cr_assert_eq(cp[1].site_is, 0);
+    /* the parent: p, in use at its dumps, freed before its exit */
+    cr_assert_eq(pp[1].site_as, 3000);
+    cr_assert_eq(pp[1].site_is, 3000);
+    cr_assert_eq(pp[2].site_as, 3000);
+    cr_assert_eq(pp[2].site_is, 0);
+}
+
 Test(profile, fork_child_restarts_the_interval_dumper)
 {
     static const char *const env[] = { "POOLALLOC_PROFILE_INTERVAL=100ms", NULL };
