@@ -21,8 +21,12 @@ LIB_OBJ := $(patsubst %.c,$(BUILD)/lib/%.o,$(ALLOC_SRC) $(PRELOAD_SRC))
 SO      := $(BUILD)/libpoolalloc.so
 AR_LIB  := $(BUILD)/libpoolalloc.a
 
-# Debian packages the build and the tests use; `make deps` installs the missing ones.
-DEBS := gcc g++ make pkg-config libunwind-dev libcriterion-dev python3 sqlite3 coreutils time
+# Debian packages the build and the demo use; `make deps` installs the missing ones.
+DEBS := gcc g++ make pkg-config libunwind-dev libdw-dev zlib1g-dev python3 sqlite3 coreutils time
+# ... and those `make check` adds: Criterion, a browser for the flame graph's
+# test, Go's pprof to decode our pprof output, clang's libFuzzer, node for the
+# browser driver (npm installs playwright-core into build/node).
+CHECK_DEBS := libcriterion-dev chromium golang-go clang libclang-rt-14-dev nodejs
 # ... and those `make bench` adds: the peer allocators and heaptrack.
 BENCH_DEBS := libmimalloc-dev libjemalloc-dev libtcmalloc-minimal4 heaptrack
 BENCH_C    := $(sort $(wildcard bench/workloads/*.c))
@@ -31,8 +35,8 @@ BENCH_BIN  := $(patsubst bench/workloads/%.c,$(BUILD)/bench/%,$(BENCH_C)) \
               $(patsubst bench/workloads/%.cc,$(BUILD)/bench/%,$(BENCH_CXX))
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: all deps check check-unit check-preload check-real check-bench check-example check-fastpath check-prof demo bench bench-deps install clean
-all: $(SO) $(AR_LIB) $(BUILD)/poolalloc.pc
+.PHONY: all deps check-deps check-tools demo-stats check check-unit check-preload check-real check-bench check-example check-fastpath check-prof demo bench bench-deps install clean
+all: $(SO) $(AR_LIB) $(BUILD)/poolalloc.pc $(TOOL)
 
 # ---- the library ------------------------------------------------------------
 $(BUILD)/lib/preload/cxx.o: EXTRA := -fexceptions
@@ -49,6 +53,15 @@ $(AR_LIB): $(LIB_OBJ)
 $(BUILD)/poolalloc.pc: poolalloc.pc.in
 	@mkdir -p $(BUILD)
 	sed -e 's|@PREFIX@|$(PREFIX)|g' $< > $@
+
+# ---- the profile tool (tools/): reads dumps, never allocator internals ------------
+TOOL_SRC  := $(sort $(wildcard tools/*.c))
+TOOL_HDR  := $(wildcard tools/*.h)
+TOOL      := $(BUILD)/poolalloc-prof
+TOOL_LIBS := -ldw -lelf -lz -lstdc++
+$(TOOL): $(TOOL_SRC) $(TOOL_HDR)
+	@mkdir -p $(dir $@)
+	$(CC) -std=gnu11 -O2 -g $(WARN) -D_GNU_SOURCE -o $@ $(TOOL_SRC) $(TOOL_LIBS)
 
 # ---- dependencies -------------------------------------------------------------
 deps:
@@ -118,6 +131,22 @@ check-prof: $(SO) $(PROF_BIN)
 	@echo "== profiling: sampled estimates, threads, dlopen, symbolized stacks (programs under LD_PRELOAD)"; \
 	  tests/prof/run.sh $(abspath $(SO))
 
+# poolalloc-prof from the outside, on real profiles (tests/tools/check.py),
+# its SVG in a browser, its pprof output through Go's pprof, and its dump
+# parser replaying the fuzz corpus under ASan+UBSan.
+TOOLS_TEST := $(BUILD)/tools-test
+SITES_FLAGS := -std=c++17 -O1 -g -fno-omit-frame-pointer -fno-builtin $(WARN)
+$(TOOLS_TEST)/sites: tests/tools/sites.cc
+	@mkdir -p $(dir $@)
+	$(CXX) $(SITES_FLAGS) -o $@ $<
+$(TOOLS_TEST)/sites-static: tests/tools/sites.cc $(AR_LIB)
+	@mkdir -p $(dir $@)
+	$(CXX) $(SITES_FLAGS) -o $@ $< $(AR_LIB) $(LIB_LIBS)
+
+check-tools: $(TOOL) $(SO) $(TOOLS_TEST)/sites $(TOOLS_TEST)/sites-static
+	@echo "== poolalloc-prof on real profiles: exact weights, merges, inline frames, bad input"; \
+	  python3 tests/tools/check.py $(TOOL) $(SO) $(TOOLS_TEST)
+
 # The pools' private-slot paths, as compiled: no lock, no atomic RMW, no fence.
 check-fastpath: $(SO)
 	@echo "== pool fast paths in the machine code"; tests/fastpath.sh $(SO)
@@ -136,8 +165,18 @@ check-example: all
 	  || { echo "FAIL: unexpected pool statistics"; exit 1; }
 
 # ---- main job ---------------------------------------------------------------------
-demo: deps all
-	@demo/run.sh $(abspath $(SO))
+# The sample service under LD_PRELOAD with profiling on, its profile turned
+# into flame graphs, folded stacks and the top sites (demo/run.sh).
+$(BUILD)/demo/service: demo/service.c
+	@mkdir -p $(dir $@)
+	$(CC) -std=gnu11 -O1 -g -fno-omit-frame-pointer $(WARN) -pthread -o $@ $<
+
+demo: deps all $(BUILD)/demo/service
+	@demo/run.sh $(SO) $(TOOL) $(BUILD)/demo/service
+
+# The earlier demo: python3 and sqlite3 with poolalloc's statistics at exit.
+demo-stats: deps all
+	@demo/stats.sh $(abspath $(SO))
 
 # ---- benchmarks -------------------------------------------------------------------
 # `make bench` installs the peer allocators and heaptrack, builds the workloads and
@@ -169,6 +208,8 @@ install: all
 	install -m 755 $(SO) $(DESTDIR)$(PREFIX)/lib/
 	install -m 644 $(AR_LIB) $(DESTDIR)$(PREFIX)/lib/
 	install -m 644 include/poolalloc.h $(DESTDIR)$(PREFIX)/include/
+	install -d $(DESTDIR)$(PREFIX)/bin
+	install -m 755 $(TOOL) $(DESTDIR)$(PREFIX)/bin/
 	sed -e 's|@PREFIX@|$(PREFIX)|g' poolalloc.pc.in > $(DESTDIR)$(PREFIX)/lib/pkgconfig/poolalloc.pc
 
 clean:

@@ -1,103 +1,81 @@
 #!/usr/bin/env bash
-# demo/run.sh LIB — what `make demo` runs: two unmodified, allocation-heavy
-# programs (a Python log analyser and an sqlite3 sales report) with poolalloc
-# preloaded as their malloc, each followed by the statistics poolalloc prints
-# at exit. LIB is the path of libpoolalloc.so. Builds nothing; takes ~5-10 s.
-# See demo/README.md for how to read the statistics.
+# demo/run.sh LIB TOOL SERVICE — what `make demo` runs: the sample service
+# (demo/service.c, built as SERVICE) under LD_PRELOAD=LIB with allocation
+# profiling on, then poolalloc-prof (TOOL) turns its profile into
+#   demo/alloc.folded   folded stacks, bytes allocated (flamegraph.pl, speedscope)
+#   demo/alloc.svg      flame graph of the bytes allocated
+#   demo/inuse.svg      flame graph of the bytes still in use at exit
+#   demo/top.txt        the heaviest allocation sites
+# and keeps the profile itself in demo/profiles/. Builds nothing; ~5 s.
 set -u
 
-if [ $# -ne 1 ] || [ ! -f "$1" ]; then
-    echo "usage: $0 path/to/libpoolalloc.so   (run 'make all' first, or just 'make demo')" >&2
+if [ $# -ne 3 ] || [ ! -f "$1" ] || [ ! -x "$2" ] || [ ! -x "$3" ]; then
+    echo "usage: $0 libpoolalloc.so poolalloc-prof service   (or just 'make demo')" >&2
     exit 2
 fi
-LIB=$(cd "$(dirname "$1")" && pwd)/$(basename "$1")
-HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
-PY=/usr/bin/python3
-unset LD_PRELOAD POOLALLOC_VERBOSE PYTHONPATH PYTHONHOME PYTHONSTARTUP
+abs() { echo "$(cd "$(dirname "$1")" && pwd)/$(basename "$1")"; }
+LIB=$(abs "$1") TOOL=$(abs "$2") SERVICE=$(abs "$3")
+OUT=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+unset LD_PRELOAD
+for v in $(compgen -e | grep '^POOLALLOC_'); do unset "$v"; done
 export LC_ALL=C
+START=$PWD
+rel() { printf "%s\n" "${1#"$START"/}"; }   # paths as the user would type them
 
-TMP=$(mktemp -d "${TMPDIR:-/tmp}/poolalloc-demo.XXXXXX") || exit 1
-trap 'rm -rf "$TMP"' EXIT
-trap 'exit 130' INT TERM HUP
-
-rule() { printf '%s\n' "------------------------------------------------------------------------------"; }
-
-# show TITLE cmd... — runs cmd with poolalloc preloaded and statistics on,
-# then prints its output and, separately, poolalloc's statistics.
-status=0
-show() {
-    local title=$1 t0 t1 rc
-    shift
-    rule
-    echo "$title"
-    local shown=("$@")
-    [ "${shown[0]}" = env ] && shown=("${shown[@]:1}")
-    echo "\$ LD_PRELOAD=$LIB POOLALLOC_STATS=1 $(printf '%q ' "${shown[@]}")"
-    rule
-    t0=$(date +%s%N)
-    env LD_PRELOAD="$LIB" POOLALLOC_STATS=1 "$@" >"$TMP/out" 2>"$TMP/err"
-    rc=$?
-    t1=$(date +%s%N)
-    cat "$TMP/out"
-    # the program's own messages (if any), then poolalloc's block
-    grep -v -e '^poolalloc statistics' -e '^  [a-z_]* *[0-9]*\( *(.*)\)\?$' "$TMP/err"
-    echo
-    echo "[exit status $rc, $(( (t1 - t0) / 1000000 )) ms]  poolalloc's statistics at exit (stderr):"
-    if grep -q '^poolalloc statistics' "$TMP/err"; then
-        sed -n '/^poolalloc statistics/,$p' "$TMP/err" | grep -e '^poolalloc statistics' -e '^  [a-z_]* *[0-9]*\( *(.*)\)\?$'
-        # resident <= committed <= mapped must hold; say so plainly when it does not
-        awk '$1 == "mapped_bytes" { m = $2 } $1 == "committed_bytes" { c = $2 } $1 == "resident_bytes" { r = $2 }
-             function gt(a, b) { return length(a) != length(b) ? length(a) > length(b) : a > b }
-             END { if (gt(c, m) || gt(r, c))
-                     print "  warning: these figures are inconsistent (resident <= committed <= mapped does not hold):" \
-                           " a poolalloc accounting bug, reported by make check-real (stats-consistent-*)" }' "$TMP/err"
-    else
-        echo "  (none printed: is $LIB really a poolalloc build?)"
-        status=1
-    fi
-    [ $rc -eq 0 ] || status=1
-    echo
-}
+rm -rf "$OUT/profiles" "$OUT/alloc.folded" "$OUT/alloc.svg" "$OUT/inuse.svg" "$OUT/top.txt"
+mkdir -p "$OUT/profiles" || exit 1
 
 cat <<EOF
-poolalloc demo
-==============
-poolalloc replaces malloc/free (and C++ new/delete) in programs that were never
-built for it: the dynamic linker loads it first because of LD_PRELOAD, so every
-allocation of the program and of the libraries it uses goes to poolalloc.
-POOLALLOC_STATS=1 makes poolalloc print its statistics when the program exits.
+poolalloc demo: where does a service's memory go?
+==================================================
+The sample service (demo/service.c) is a small shop's web server fed with
+made-up requests: a generator thread writes them, three workers parse each
+into hash tables rebuilt per request, look sessions up in a cache, render
+responses into buffers grown by realloc and hand log records to a logger
+thread. It leaks a little. It runs unmodified, with poolalloc preloaded as
+its malloc and allocation profiling on:
 
-Library: $LIB
-
-Two real programs follow, unmodified:
-  1. python3 analysing a synthetic 400,000-line web server log: dicts, lists,
-     strings, regular expressions, a 10 MB json round trip. PYTHONMALLOC=malloc
-     sends every Python object to malloc (instead of Python's own small-object
-     pools), so poolalloc sees tens of millions of allocations.
-  2. sqlite3 building a 100,000-order shop database in memory, with indexes,
-     and running a sales report (joins, GROUP BY, window functions).
-
+\$ POOLALLOC_PROFILE=$(rel "$OUT")/profiles/service LD_PRELOAD=$(rel "$LIB") $(rel "$SERVICE")
 EOF
+t0=$(date +%s%N)
+POOLALLOC_PROFILE="$OUT/profiles/service" LD_PRELOAD="$LIB" "$SERVICE"
+rc=$?
+t1=$(date +%s%N)
+echo "[exit status $rc, $(( (t1 - t0) / 1000000 )) ms]"
+[ $rc -eq 0 ] || { echo "demo: the service failed" >&2; exit 1; }
+shopt -s nullglob
+profiles=("$OUT"/profiles/service.*.prof)
+[ ${#profiles[@]} -gt 0 ] || { echo "demo: no profile was written to $(rel "$OUT")/profiles/" >&2; exit 1; }
 
-if [ -x "$PY" ]; then
-    show "1. python3: log analysis" env PYTHONMALLOC=malloc "$PY" -s "$HERE/logreport.py"
-else
-    echo "(skipping python3: $PY not found; 'make deps' installs it)"; echo
-fi
-if command -v sqlite3 >/dev/null; then
-    show "2. sqlite3: sales report" sqlite3 -batch :memory: ".read $HERE/shop.sql"
-else
-    echo "(skipping sqlite3: not installed; 'make deps' installs it)"; echo
-fi
+# prog ARGS... — shows and runs a poolalloc-prof command
+prog() {
+    local shown=() a
+    for a in "$@"; do shown+=("$(rel "$a")"); done
+    echo "\$ poolalloc-prof ${shown[*]}"
+    "$TOOL" "$@" || { echo "demo: poolalloc-prof $1 failed" >&2; exit 1; }
+}
 
-cat <<'EOF'
-How to read the statistics (details in demo/README.md):
-  alloc_objects / free_objects  allocations and frees the program made
-  live_*                        still allocated at exit (leaks, or memory freed later)
-  large_*                       blocks above 128 KiB, served from whole pages or own mappings
-  mapped / committed / resident address space held, minus what was returned with
-                                madvise, and what is in RAM now
-  purged_bytes                  memory handed back to the OS over the run
-  segments / heaps              4 MiB segments held; one heap per thread (reused)
+echo
+echo "Its profile, sampled every 512 KiB allocated on average: $(rel "${profiles[0]}")"
+echo "poolalloc-prof turns it into what you look at:"
+prog fold "${profiles[@]}" -o "$OUT/alloc.folded"
+prog svg "${profiles[@]}" -o "$OUT/alloc.svg"
+prog svg --weight inuse_space "${profiles[@]}" -o "$OUT/inuse.svg"
+prog top "${profiles[@]}" -o "$OUT/top.txt"
+echo
+echo "Where the bytes are allocated ($(rel "$OUT")/top.txt):"
+cat "$OUT/top.txt"
+echo
+echo "What is still allocated at exit (the sessions it keeps, and its leak):"
+prog top --weight inuse_space -n 5 "${profiles[@]}"
+cat <<EOF
+
+Open the flame graphs in a browser (hover: name, bytes, share; click: zoom;
+search: highlight matches):
+  $(rel "$OUT")/alloc.svg      bytes allocated, by stack
+  $(rel "$OUT")/inuse.svg      bytes in use at exit: what was never freed
+  $(rel "$OUT")/alloc.folded   the folded stacks, for flamegraph.pl or speedscope
+For pprof:  $(rel "$TOOL") pprof $(rel "$OUT")/profiles/*.prof -o service.pb.gz
+            go tool pprof -top service.pb.gz      (or -http=localhost:8080)
+More: $(rel "$TOOL") --help, and README.md "Reading profiles".
 EOF
-exit $status

@@ -1,0 +1,343 @@
+#!/usr/bin/env python3
+"""check.py -- poolalloc-prof used from the outside, on real profiles.
+
+    check.py TOOL LIB BINDIR
+
+TOOL is build/poolalloc-prof, LIB build/libpoolalloc.so, BINDIR holds the
+test program built from sites.cc twice: `sites` (against nothing: poolalloc
+comes with LD_PRELOAD) and `sites-static` (linked with libpoolalloc.a, so
+its stacks begin inside the allocator). Every allocation is sampled
+(POOLALLOC_SAMPLE_RATE=1), so the weights the tool prints must equal what the
+program says it allocated, exactly. Prints "PASS name: ..." or "FAIL name:
+..." per check and "N passed, N failed"; exits 1 if any failed.
+"""
+import gzip
+import os
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+
+TOOL, LIB, BINDIR = (os.path.abspath(a) for a in sys.argv[1:4])
+HERE = os.path.dirname(os.path.abspath(__file__))
+SOURCE = os.path.join(HERE, "sites.cc")
+WORK = tempfile.mkdtemp(prefix="poolalloc-tools.")
+results = {"PASS": 0, "FAIL": 0}
+ROOT = "_start;__libc_start_main;__libc_start_call_main;main"
+
+
+def result(ok, name, text):
+    tag = "PASS" if ok else "FAIL"
+    results[tag] += 1
+    print(f"{tag} {name}: {text[:600]}", flush=True)
+
+
+def env_clean(**extra):
+    env = {k: v for k, v in os.environ.items() if not k.startswith("POOLALLOC_") and k != "LD_PRELOAD"}
+    env["LC_ALL"] = "C"
+    env.update(extra)
+    return env
+
+
+def profile_run(name, args, preload=True, exe=None, rate="1", **extra):
+    """Runs the test program with every allocation sampled; returns (truth,
+    [profile paths]) where truth is {site: [ao, as, io, is]}."""
+    d = tempfile.mkdtemp(prefix=name + ".", dir=WORK)
+    env = env_clean(POOLALLOC_PROFILE=os.path.join(d, "p"), POOLALLOC_SAMPLE_RATE=rate, **extra)
+    if preload:
+        env["LD_PRELOAD"] = LIB
+    out = subprocess.run([exe or os.path.join(BINDIR, "sites")] + args, env=env, capture_output=True, text=True,
+                         timeout=60, check=True).stdout
+    truth = {}
+    for line in out.splitlines():
+        site, *nums = line.split()
+        truth[site] = [int(x) for x in nums]
+    files = sorted(os.path.join(d, f) for f in os.listdir(d) if f.endswith(".prof"))
+    return truth, files
+
+
+def tool(*args, ok=True):
+    r = subprocess.run([TOOL, *args], capture_output=True, text=True, timeout=120, env=env_clean())
+    if ok and r.returncode != 0:
+        raise RuntimeError(f"poolalloc-prof {' '.join(args)} exited {r.returncode}: {r.stderr.strip()}")
+    return r
+
+
+def folded(text):
+    """{stack: int or (int, int)} of folded lines"""
+    out = {}
+    for line in text.splitlines():
+        m = re.fullmatch(r"(.+?) (-?[0-9]+)(?: (-?[0-9]+))?", line)
+        if not m:
+            raise ValueError(f"not a folded line: {line!r}")
+        out[m.group(1)] = int(m.group(2)) if m.group(3) is None else (int(m.group(2)), int(m.group(3)))
+    return out
+
+
+def ending(fold, suffix):
+    """the sum of the weights of stacks ending in ;suffix"""
+    return sum(v for k, v in fold.items() if k == suffix or k.endswith(";" + suffix))
+
+
+def line_of(pattern):
+    with open(SOURCE) as f:
+        for n, line in enumerate(f, 1):
+            if pattern in line:
+                return n
+    raise ValueError(pattern)
+
+
+SITES = {  # the folded tail of each site of sites.cc, inline frames expanded
+    "plain_site": "main;plain_site",
+    "via_inline": "main;via_inline;grab",
+    "make_boxes": "main;void shapes::make_boxes<double>(int)",
+    "child_site": "main;child_site",
+}
+WEIGHTS = ["alloc_objects", "alloc_space", "inuse_objects", "inuse_space"]
+
+
+def check(name):
+    def wrap(fn):
+        try:
+            fn(name)
+        except Exception as e:  # a check that cannot run has failed
+            result(False, name, f"{type(e).__name__}: {e}")
+        return fn
+    return wrap
+
+
+@check("help")
+def _(name):
+    r = tool("--help")
+    bad = [c for c in ("fold", "svg", "pprof", "top", "diff") if c not in r.stdout]
+    for c in ("fold", "svg", "pprof", "top", "diff"):
+        h = tool(c, "--help")
+        if not h.stdout.startswith(f"usage: poolalloc-prof {c} ") or "--weight" not in h.stdout:
+            bad.append(f"{c} --help")
+    u = tool(ok=False)
+    bad += [] if u.returncode == 2 and "usage:" in u.stderr else ["no arguments: want usage on stderr, exit 2"]
+    result(not bad, name, "--help and every command's --help" if not bad else f"missing or wrong: {bad}")
+
+
+@check("fold-exact")
+def _(name):
+    truth, files = profile_run("exact", ["1"])
+    bad = []
+    for i, w in enumerate(WEIGHTS):
+        f = folded(tool("fold", "--weight", w, *files).stdout)
+        for site, tail in SITES.items():
+            if site in truth and ending(f, tail) != truth[site][i]:
+                bad.append(f"{w} {tail}: {ending(f, tail)}, the program says {truth[site][i]}")
+        if w == "alloc_space" and not any(k.startswith(ROOT + ";plain_site") for k in f):
+            bad.append(f"no stack starts {ROOT};plain_site (symbol versions or libc frames wrong?)")
+    result(not bad, name, "every site's four weights equal the program's counts" if not bad else "; ".join(bad))
+
+
+@check("fold-totals")
+def _(name):
+    # the tool's totals against the dump's own lines, read without the tool
+    _, files = profile_run("exact", ["1"])
+    want = [0] * 4
+    with open(files[0]) as f:
+        for line in f:
+            if line.startswith("stack "):
+                want = [a + int(b) for a, b in zip(want, line.split()[1:5])]
+    got = [sum(folded(tool("fold", "-w", w, files[0]).stdout).values()) for w in WEIGHTS]
+    result(got == want, name, f"folded sums {got}, the dump's stack lines {want}")
+
+
+@check("fold-no-inline")
+def _(name):
+    truth, files = profile_run("exact", ["1"])
+    f = folded(tool("fold", "--no-inline", *files).stdout)
+    ok = ending(f, "main;via_inline") == truth["via_inline"][1] and ending(f, "via_inline;grab") == 0
+    result(ok, name, f"--no-inline: main;via_inline {ending(f, 'main;via_inline')}, want {truth['via_inline'][1]}, no grab frame")
+
+
+@check("fold-lines")
+def _(name):
+    _, files = profile_run("exact", ["1"])
+    f = folded(tool("fold", "--lines", *files).stdout)
+    want = [f"grab sites.cc:{line_of('return malloc(n)')}", f"via_inline sites.cc:{line_of('free(grab(300))')}",
+            f"plain_site sites.cc:{line_of('malloc(100)')}"]
+    keys = "\n".join(f)
+    missing = [w for w in want if w not in keys]
+    result(not missing, name, "frames name the lines of the calls" if not missing else f"missing {missing} in:\n{keys[:300]}")
+
+
+@check("merge-fork")
+def _(name):
+    truth, files = profile_run("fork", ["1", "fork"])
+    f = folded(tool("fold", *files).stdout)
+    got = {s: ending(f, t) for s, t in SITES.items()}
+    want = {s: truth[s][1] for s in SITES}
+    result(len(files) == 2 and got == want, name,
+           f"{len(files)} dumps (parent, child) merged: {got}, want {want} (each allocation once)")
+
+
+@check("merge-intervals")
+def _(name):
+    # interval dumps of one process are cumulative: only the latest counts
+    truth, files = profile_run("intervals", ["4"], POOLALLOC_PROFILE_INTERVAL="100k")
+    r = tool("fold", *files)
+    f = folded(r.stdout)
+    ok = len(files) >= 2 and ending(f, SITES["plain_site"]) == truth["plain_site"][1]
+    ok &= bool(re.search(r"note: \d+ earlier dumps? of pid \d+ not added", r.stderr))
+    result(ok, name, f"{len(files)} dumps of one process: plain_site {ending(f, SITES['plain_site'])}, "
+           f"want {truth['plain_site'][1]}; stderr {r.stderr.strip()!r}")
+
+
+@check("static-link-trimmed")
+def _(name):
+    truth, files = profile_run("static", ["1"], preload=False, exe=os.path.join(BINDIR, "sites-static"))
+    f = folded(tool("fold", *files).stdout)
+    leaked = [k for k in f if re.search(r"(^|;)(pa_[a-z_]+|malloc|operator new[^;]*)(;|$)", k)]
+    ok = not leaked and all(ending(f, SITES[s]) == truth[s][1] for s in ("plain_site", "via_inline", "make_boxes"))
+    result(ok, name, "allocator frames cut from a static link's stacks" if ok else f"allocator frames left: {leaked[:2]}; {f}")
+
+
+@check("top")
+def _(name):
+    truth, files = profile_run("exact", ["1"])
+    out = tool("top", "-n", "3", *files).stdout.splitlines()
+    rows = [l for l in out if re.match(r"\s+[0-9.]+ [KMG]?i?B ", l)]
+    first = rows[0].split() if rows else []
+    # grab (inlined into via_inline) allocates the most bytes: 150000 B = 146 KiB
+    ok = len(rows) == 3 and "grab" in rows[0] and f"sites.cc:{line_of('return malloc(n)')}" in rows[0]
+    ok &= first[:2] == ["146", "KiB"] and "plain_site" in rows[1]
+    r = tool("top", "-w", "inuse_objects", "--cum", *files).stdout
+    ok &= bool(re.search(r"^\s+200\s+\d+\.\d%.*make_boxes", r, re.M))
+    result(ok, name, f"rows: {rows}")
+
+
+@check("diff")
+def _(name):
+    t1, f1 = profile_run("diff1", ["1"])
+    t2, f2 = profile_run("diff2", ["2"])
+    d = folded(tool("diff", f1[0], f2[0]).stdout)
+    pair = next((v for k, v in d.items() if k.endswith(SITES["plain_site"])), None)
+    delta = folded(tool("diff", "--delta", f1[0], f2[0]).stdout)
+    dv = ending(delta, SITES["plain_site"])
+    ok = pair == (t1["plain_site"][1], t2["plain_site"][1]) and dv == t2["plain_site"][1] - t1["plain_site"][1]
+    svg = tool("diff", "--svg", f1[0], f2[0]).stdout
+    ok &= svg.lstrip().startswith("<?xml") and "</svg>" in svg
+    result(ok, name, f"plain_site base/new {pair}, delta {dv}; --svg {len(svg)} bytes")
+
+
+@check("svg")
+def _(name):
+    _, files = profile_run("exact", ["1"])
+    out = os.path.join(WORK, "out.svg")
+    tool("svg", "-o", out, *files)
+    import xml.dom.minidom
+    doc = xml.dom.minidom.parse(out)
+    text = open(out).read()
+    ok = doc.documentElement.tagName == "svg" and "plain_site" in text and "Bytes allocated" in text
+    result(ok, name, f"{os.path.getsize(out)} bytes of well-formed SVG naming the sites")
+
+
+@check("pprof")
+def _(name):
+    truth, files = profile_run("exact", ["1"])
+    out = os.path.join(WORK, "out.pb.gz")
+    tool("pprof", "-o", out, *files)
+    gzip.open(out).read()
+    home = os.path.join(WORK, "gohome")
+    os.makedirs(home, exist_ok=True)
+    env = env_clean(HOME=home, PPROF_TMPDIR=home)
+    r = subprocess.run(["go", "tool", "pprof", "-symbolize=none", "-raw", out], capture_output=True, text=True,
+                       env=env, timeout=120)
+    # -raw: "Samples:" then "alloc_objects/count alloc_space/bytes ..." then a line per sample
+    types = re.search(r"^alloc_objects/count alloc_space/bytes\[dflt\] inuse_objects/count inuse_space/bytes$", r.stdout, re.M)
+    got = {}
+    for m in re.finditer(r"^\s+(\d+)\s+(\d+)\s+(\d+)\s+(\d+): ([0-9 ]+)$", r.stdout, re.M):
+        got[tuple(int(x) for x in m.group(5).split())] = [int(m.group(i)) for i in range(1, 5)]
+    locs = dict(re.findall(r"^\s+(\d+): 0x[0-9a-f]+ M=\d+ (\S+)", r.stdout, re.M))
+    plain = [v for k, v in got.items() if k and locs.get(str(k[0])) == "plain_site"]
+    ok = r.returncode == 0 and types and plain == [truth["plain_site"]]
+    result(ok, name, f"go tool pprof -raw: types {bool(types)}, plain_site samples {plain}, want {[truth['plain_site']]}; "
+           f"{r.stderr.strip()[:200]}")
+
+
+@check("bad-input")
+def _(name):
+    _, files = profile_run("exact", ["1"])
+    good = open(files[0], "rb").read()
+    lines = good.split(b"\n")
+    cases = {  # name: (content or None for a missing file, expected message)
+        "missing": (None, r"missing\.prof: No such file or directory"),
+        "empty": (b"", r"empty\.prof: empty file"),
+        "truncated": (good[: len(good) // 2], r"truncated\.prof:\d+: truncated"),
+        "no-end": (b"\n".join(lines[:-2]) + b"\n", r"no-end\.prof:\d+: truncated: no 'end' line"),
+        "version": (good.replace(b"poolalloc-profile 1", b"poolalloc-profile 2", 1), r"version\.prof:1: format version 2"),
+        "corrupt": (good.replace(b"\nstack ", b"\nstack x", 1), r"corrupt\.prof:\d+: malformed stack line"),
+        "binary": (bytes(range(256)) * 4, r"binary\.prof:1: not a poolalloc profile"),
+        "count": (good.replace(b"\nend ", b"\nend 9", 1), r"count\.prof:\d+: 'end 9\d*' but \d+ stack lines"),
+    }
+    bad = []
+    for case, (content, want) in cases.items():
+        path = os.path.join(WORK, case + ".prof")
+        if content is not None:
+            with open(path, "wb") as f:
+                f.write(content)
+        for cmd in ("fold", "top", "svg"):
+            r = tool(cmd, files[0], path, ok=False)
+            err = r.stderr.strip().splitlines()
+            if r.returncode != 1 or r.stdout or len(err) != 1 or not re.search(want, err[0]):
+                bad.append(f"{cmd} {case}: exit {r.returncode}, stdout {len(r.stdout)} bytes, stderr {err}")
+    r = tool("fold", WORK, ok=False)
+    if r.returncode != 1 or "is a directory" not in r.stderr:
+        bad.append(f"directory: {r.stderr.strip()}")
+    r = tool("fold", "--weight", "bogus", files[0], ok=False)
+    if r.returncode != 2 or "unknown weight 'bogus'" not in r.stderr:
+        bad.append(f"--weight bogus: {r.stderr.strip()}")
+    result(not bad, name, f"{len(cases)} bad files x fold/top/svg: one line, exit 1, nothing on stdout"
+           if not bad else "; ".join(bad))
+
+
+@check("output-file-whole")
+def _(name):
+    _, files = profile_run("exact", ["1"])
+    out = os.path.join(WORK, "kept.folded")
+    with open(out, "w") as f:
+        f.write("precious\n")
+    r = tool("fold", "-o", out, files[0], os.path.join(WORK, "nope.prof"), ok=False)
+    kept = open(out).read() == "precious\n" and not [f for f in os.listdir(WORK) if ".tmp" in f]
+    r2 = tool("fold", "-o", "/nonexistent/dir/x.folded", files[0], ok=False)
+    ok = r.returncode == 1 and kept and r2.returncode == 1 and "cannot write /nonexistent/dir/x.folded" in r2.stderr
+    result(ok, name, "a failed run leaves the old output and no temporary file; an unwritable one is one line: "
+           + r2.stderr.strip())
+
+
+@check("moved-binary")
+def _(name):
+    d = os.path.join(WORK, "moving")
+    os.makedirs(d, exist_ok=True)
+    exe = os.path.join(d, "sites")
+    shutil.copy(os.path.join(BINDIR, "sites"), exe)
+    truth, files = profile_run("moved", ["1"], exe=exe)
+    away = os.path.join(WORK, "elsewhere")
+    os.makedirs(away, exist_ok=True)
+    shutil.move(exe, os.path.join(away, "sites"))
+    r = tool("fold", *files)
+    f = folded(r.stdout)
+    warn = [l for l in r.stderr.splitlines() if "sites" in l]
+    raw = [k for k in f if re.search(r";sites\+0x[0-9a-f]+$", k)]
+    ok = len(warn) == 1 and "warning" in warn[0] and files[0].split("/")[-1] in warn[0] and len(raw) >= 3
+    s = folded(tool("fold", "--search", away, *files).stdout)
+    ok &= ending(s, SITES["plain_site"]) == truth["plain_site"][1]
+    # the same path, another build: its build-id differs
+    subprocess.run(["cp", os.path.join(BINDIR, "sites-static"), exe], check=True)
+    r = tool("fold", *files)
+    bid = [l for l in r.stderr.splitlines() if "build-id" in l]
+    ok &= len(bid) == 1 and not any(k.endswith(";plain_site") for k in folded(r.stdout))
+    result(ok, name, f"moved: {warn}; {len(raw)} stacks end in sites+0x...; --search finds it; changed: {bid}")
+
+
+print(f"{results['PASS']} passed, {results['FAIL']} failed")
+if not os.environ.get("TOOLS_KEEP"):
+    shutil.rmtree(WORK, ignore_errors=True)
+else:
+    print(f"files kept in {WORK}", file=sys.stderr)
+sys.exit(1 if results["FAIL"] else 0)

@@ -1,0 +1,56 @@
+/* common.h -- what every part of poolalloc-prof shares: allocation that
+ * never returns NULL, interned strings, messages in one format, growable
+ * buffers. */
+#ifndef PP_COMMON_H
+#define PP_COMMON_H
+
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#define PP_PRINTF(f, a) __attribute__((format(printf, f, a)))
+
+/* Out of memory is the one error the tool cannot report usefully: it says
+ * so and exits 1. */
+void *xmalloc(size_t n);
+void *xcalloc(size_t n, size_t size);
+void *xrealloc(void *p, size_t n);
+char *xstrdup(const char *s);
+char *xstrndup(const char *s, size_t n);
+char *xasprintf(const char *fmt, ...) PP_PRINTF(1, 2);
+
+/* Messages: "poolalloc-prof: ..." on stderr, one line each. */
+extern const char *pp_progname;
+void pp_error(const char *fmt, ...) PP_PRINTF(1, 2);
+void pp_warn(const char *fmt, ...) PP_PRINTF(1, 2);
+_Noreturn void pp_die(const char *fmt, ...) PP_PRINTF(1, 2);
+
+/* Interned strings: equal strings get the same pointer, which lives until
+ * the process exits, so they can be compared with == and hashed by address. */
+const char *pp_intern(const char *s);
+const char *pp_intern_n(const char *s, size_t n);
+
+/* FNV-1a over bytes, and a mixer for combining words. */
+uint64_t pp_hash_bytes(const void *p, size_t n, uint64_t seed);
+static inline uint64_t pp_hash_mix(uint64_t h, uint64_t v)
+{
+    h ^= v + 0x9e3779b97f4a7c15ull + (h << 6) + (h >> 2);
+    return h * 0xff51afd7ed558ccdull;
+}
+
+/* A growable byte buffer. */
+typedef struct {
+    char *data;
+    size_t len, cap;
+} pp_buf_t;
+void pp_buf_put(pp_buf_t *b, const void *p, size_t n);
+void pp_buf_puts(pp_buf_t *b, const char *s);
+void pp_buf_printf(pp_buf_t *b, const char *fmt, ...) PP_PRINTF(2, 3);
+void pp_buf_free(pp_buf_t *b);
+
+/* Writes all of p to f; on an error says "cannot write WHAT: reason" and
+ * returns -1. */
+int pp_write_all(FILE *f, const void *p, size_t n, const char *what);
+
+#endif

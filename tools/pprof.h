@@ -1,0 +1,16 @@
+/* pprof.h -- a merged profile as a gzipped profile.proto (the format of
+ * Go's pprof: github.com/google/pprof/proto/profile.proto), with the four
+ * sample types of Go's heap profiles. */
+#ifndef PP_PPROF_H
+#define PP_PPROF_H
+
+#include <stdio.h>
+
+#include "profile.h"
+
+/* Writes p (its stacks, with the modules and locations s handed out) to
+ * out, gzipped. default_value (a pp_value) becomes default_sample_type.
+ * Returns 0, or -1 after an error message naming what (the output). */
+int pp_pprof_write(FILE *out, const char *what, const pp_profile_t *p, const pp_symbolizer_t *s, int default_value);
+
+#endif

@@ -1,0 +1,151 @@
+/* top.c -- allocation sites ranked by flat and cumulative weight. */
+#include "top.h"
+
+#include <inttypes.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common.h"
+
+typedef struct {
+    const char *function, *file; /* interned */
+    uint32_t line;
+    int64_t flat, cum;
+    size_t seen; /* the last stack that added to cum, + 1 */
+} site_t;
+
+typedef struct {
+    site_t *v;
+    size_t n, cap, *slot, slots;
+} sites_t;
+
+static uint64_t site_hash(const pp_frame_t *f)
+{
+    return pp_hash_mix(pp_hash_mix(pp_hash_mix(0, (uintptr_t)f->function), (uintptr_t)f->file), f->line);
+}
+
+static site_t *site_of(sites_t *t, const pp_frame_t *f)
+{
+    if (2 * (t->n + 1) > t->slots) {
+        size_t slots = t->slots ? t->slots * 2 : 256;
+        free(t->slot);
+        t->slot = xcalloc(slots, sizeof *t->slot);
+        t->slots = slots;
+        for (size_t i = 0; i < t->n; i++) {
+            pp_frame_t g = {t->v[i].function, t->v[i].file, t->v[i].line};
+            size_t j = site_hash(&g) & (slots - 1);
+            while (t->slot[j])
+                j = (j + 1) & (slots - 1);
+            t->slot[j] = i + 1;
+        }
+    }
+    size_t j = site_hash(f) & (t->slots - 1);
+    for (; t->slot[j]; j = (j + 1) & (t->slots - 1)) {
+        site_t *s = &t->v[t->slot[j] - 1];
+        if (s->function == f->function && s->file == f->file && s->line == f->line)
+            return s;
+    }
+    if (t->n == t->cap) {
+        t->cap = t->cap ? t->cap * 2 : 256;
+        t->v = xrealloc(t->v, t->cap * sizeof *t->v);
+    }
+    t->v[t->n] = (site_t){.function = f->function, .file = f->file, .line = f->line};
+    t->slot[j] = ++t->n;
+    return &t->v[t->n - 1];
+}
+
+static bool sort_by_cum;
+static int heavier(const void *a, const void *b)
+{
+    const site_t *x = a, *y = b;
+    int64_t kx = sort_by_cum ? x->cum : x->flat, ky = sort_by_cum ? y->cum : y->flat;
+    if (kx != ky)
+        return kx > ky ? -1 : 1;
+    if (x->flat != y->flat)
+        return x->flat > y->flat ? -1 : 1;
+    int c = strcmp(x->function, y->function);
+    return c ? c : (x->line > y->line) - (x->line < y->line);
+}
+
+const char *pp_format_value(char *buf, size_t size, int64_t x, int v)
+{
+    if (strcmp(pp_value_units[v], "bytes") != 0) {
+        snprintf(buf, size, "%" PRId64, x);
+        return buf;
+    }
+    static const char *const unit[] = {"B", "KiB", "MiB", "GiB", "TiB", "PiB", "EiB"};
+    double d = (double)(x < 0 ? -x : x);
+    int u = 0;
+    while (d >= 1024 && u < 6)
+        d /= 1024, u++;
+    if (u == 0)
+        snprintf(buf, size, "%s%" PRId64 " B", x < 0 ? "-" : "", x < 0 ? -x : x);
+    else
+        snprintf(buf, size, "%s%.*f %s", x < 0 ? "-" : "", d < 10 ? 2 : d < 100 ? 1 : 0, d, unit[u]);
+    return buf;
+}
+
+static const pp_frame_t unknown_site = {"[no stack]", NULL, 0};
+
+int pp_top_print(FILE *out, const char *what, const pp_profile_t *p, int v, size_t rows, bool by_cum)
+{
+    sites_t t = {0};
+    for (size_t i = 0; i < p->nstacks; i++) {
+        const pp_stack_t *s = &p->stacks[i];
+        if (s->value[v] == 0)
+            continue;
+        const pp_frame_t *leaf = s->nlocs ? &s->locs[0]->frames[0] : &unknown_site;
+        site_of(&t, leaf)->flat += s->value[v];
+        if (!s->nlocs)
+            site_of(&t, leaf)->cum += s->value[v];
+        for (uint32_t l = 0; l < s->nlocs; l++)
+            for (uint32_t f = 0; f < s->locs[l]->nframes; f++) {
+                site_t *st = site_of(&t, &s->locs[l]->frames[f]);
+                if (st->seen != i + 1) { /* recursion: count a stack once */
+                    st->seen = i + 1;
+                    st->cum += s->value[v];
+                }
+            }
+    }
+    sort_by_cum = by_cum;
+    qsort(t.v, t.n, sizeof *t.v, heavier);
+
+    char a[32], b[32], rate[32];
+    int64_t total = p->total[v];
+    fprintf(out, "%s, %s", pp_value_names[v], p->program ? p->program : "?");
+    if (p->nprocesses != 1)
+        fprintf(out, " and others: %zu processes", p->nprocesses);
+    if (p->sample_rate)
+        fprintf(out, ", sample rate %s", pp_format_value(rate, sizeof rate, (int64_t)p->sample_rate, PP_ALLOC_SPACE));
+
+    size_t shown = 0; /* ranked by flat, the sites that allocate nothing themselves are left out */
+    while (shown < t.n && shown < rows && (by_cum || t.v[shown].flat != 0))
+        shown++;
+    size_t allocating = 0;
+    for (size_t i = 0; i < t.n; i++)
+        allocating += t.v[i].flat != 0;
+    fprintf(out, "\ntotal %s in %zu stacks from %zu allocation sites; the top %zu by %s:\n",
+            pp_format_value(a, sizeof a, total, v), p->nstacks, allocating, shown, by_cum ? "cum" : "flat");
+    fprintf(out, "%12s %6s %6s %12s %6s  %s\n", "flat", "flat%", "sum%", "cum", "cum%", "function  file:line");
+    int64_t sum = 0;
+    double pct = total ? 100.0 / (double)total : 0;
+    for (size_t i = 0; i < shown; i++) {
+        site_t *s = &t.v[i];
+        sum += s->flat;
+        fprintf(out, "%12s %5.1f%% %5.1f%% %12s %5.1f%%  %s", pp_format_value(a, sizeof a, s->flat, v),
+                (double)s->flat * pct, (double)sum * pct, pp_format_value(b, sizeof b, s->cum, v), (double)s->cum * pct,
+                s->function);
+        if (s->file) {
+            const char *base = strrchr(s->file, '/');
+            fprintf(out, "  %s:%u", base ? base + 1 : s->file, s->line);
+        }
+        fputc('\n', out);
+    }
+    free(t.v);
+    free(t.slot);
+    if (fflush(out) != 0 || ferror(out)) {
+        pp_error("cannot write %s", what);
+        return -1;
+    }
+    return 0;
+}
