@@ -6,7 +6,13 @@
  * content only. Frames are written in preorder, each a <g> carrying its
  * depth, its offset and its weight in weight units (data-d, data-x, data-w;
  * data-b: the base weight in diff mode), so the inline script can zoom and
- * search from the document alone and a test can read exact weights. */
+ * search from the document alone and a test can read exact weights.
+ *
+ * The viewer (SCRIPT): hover shows a frame's name, weight and share in the
+ * details line; a click zooms to a frame (callers stay as full-width
+ * context, other branches are hidden); the search box takes a regular
+ * expression (text if it is not one), highlights matching frames (not the
+ * root) and prints the matched weight, each stack counted once. */
 #include "flamegraph.h"
 
 #include "common.h"
@@ -256,7 +262,7 @@ static void fmt_group(char buf[40], int64_t v)
 }
 
 /* "512 B", "1.50 MiB", "12.3 KiB", "640 GiB": three significant digits,
- * rounded half up in integers. */
+ * rounded half up. */
 static void fmt_bytes_short(char buf[48], int64_t v)
 {
     static const char *const suffix[] = {"B", "KiB", "MiB", "GiB", "TiB", "PiB", "EiB"};
@@ -271,10 +277,11 @@ static void fmt_bytes_short(char buf[48], int64_t v)
         snprintf(buf, 48, "%s%" PRIu64 " B", sign, a);
         return;
     }
-    unsigned __int128 wide = a;
-    int f = wide < (unsigned __int128)div * 10 ? 2 : wide < (unsigned __int128)div * 100 ? 1 : 0;
+    /* In doubles, as the script computes it, so both print the same. */
+    double x = (double)a, dd = (double)div;
+    int f = x < dd * 10 ? 2 : x < dd * 100 ? 1 : 0;
     uint64_t p10 = f == 2 ? 100 : f == 1 ? 10 : 1;
-    uint64_t q = (uint64_t)((wide * p10 * 2 + div) / ((unsigned __int128)div * 2));
+    uint64_t q = (uint64_t)(x * (double)p10 / dd + 0.5);
     if (f)
         snprintf(buf, 48, "%s%" PRIu64 ".%0*" PRIu64 " %s", sign, q / p10, f, q % p10, suffix[k]);
     else
@@ -609,8 +616,8 @@ static void put_header(ctx_t *c, const pp_flame_options_t *o, int height, size_t
     fputs("<?xml version=\"1.0\" encoding=\"UTF-8\" standalone=\"no\"?>\n", f);
     fprintf(f,
             "<svg xmlns=\"http://www.w3.org/2000/svg\" version=\"1.1\" width=\"%d\" height=\"%d\" "
-            "viewBox=\"0 0 %d %d\" data-total=\"%" PRId64 "\" data-x0=\"%d\" data-fw=\"%d\" data-diff=\"%d\" data-narrow=\"%d\" "
-            "data-unit=\"",
+            "viewBox=\"0 0 %d %d\" data-total=\"%" PRId64 "\" data-x0=\"%d\" data-fw=\"%d\" data-diff=\"%d\" "
+            "data-narrow=\"%d\" data-unit=\"",
             SVG_W, height, SVG_W, height, c->total, XPAD, FRAMES_W, c->diff ? 1 : 0, NARROW_PX);
     put_text(f, &c->scratch, c->unit);
     fputs("\">\n<style type=\"text/css\"><![CDATA[\n", f);
@@ -676,6 +683,9 @@ static void put_header(ctx_t *c, const pp_flame_options_t *o, int height, size_t
 
 int pp_flame_svg(FILE *out, const pp_flame_stack_t *stacks, size_t n, const pp_flame_options_t *o)
 {
+    static const pp_flame_options_t defaults = {0};
+    if (!o)
+        o = &defaults;
     ctx_t c = {.out = out, .unit = o->unit ? o->unit : "", .diff = o->diff};
     c.kind = strcmp(c.unit, "bytes") == 0 ? U_BYTES : strcmp(c.unit, "objects") == 0 ? U_OBJECTS : U_OTHER;
 

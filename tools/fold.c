@@ -1,4 +1,6 @@
-/* fold.c -- profiles to folded lines. */
+/* fold.c -- profiles to folded lines. Stacks are aggregated by their
+ * sequence of (interned) frame names, so the joined text of a line is built
+ * once per distinct line, not once per stack. */
 #include "fold.h"
 
 #include <stdlib.h>
@@ -6,8 +8,13 @@
 
 #include "common.h"
 
-const char *pp_frame_name(const pp_frame_t *f, bool lines)
+static const char *make_name(const pp_frame_t *f, bool lines)
 {
+    bool clean = true;
+    for (const unsigned char *c = (const unsigned char *)f->function; *c && clean; c++)
+        clean = *c != ';' && *c >= 0x20 && *c != 0x7f;
+    if (clean && !(lines && f->file))
+        return f->function;
     pp_buf_t b = {0};
     pp_buf_puts(&b, f->function);
     if (lines && f->file) {
@@ -25,32 +32,68 @@ const char *pp_frame_name(const pp_frame_t *f, bool lines)
     return s;
 }
 
-/* the folded key of a stack: root first, each location's inlined frames
- * outermost first */
-static const char *stack_key(const pp_stack_t *s, bool lines, pp_buf_t *b)
+/* names by frame address: a location's frames live as long as the
+ * symbolizer, so their names are computed once */
+static struct {
+    const pp_frame_t **key;
+    const char **name;
+    size_t n, cap;
+    bool lines;
+} names;
+
+const char *pp_frame_name(const pp_frame_t *f, bool lines)
 {
-    b->len = 0;
-    for (uint32_t i = s->nlocs; i-- > 0;) {
-        const pp_location_t *l = s->locs[i];
-        for (uint32_t f = l->nframes; f-- > 0;) {
-            if (b->len)
-                pp_buf_put(b, ";", 1);
-            pp_buf_puts(b, pp_frame_name(&l->frames[f], lines));
-        }
+    if (lines != names.lines) { /* another setting: start again */
+        free(names.key), free(names.name);
+        names.key = NULL, names.name = NULL, names.n = names.cap = 0;
+        names.lines = lines;
     }
-    if (b->len == 0)
-        pp_buf_puts(b, "[no stack]");
-    return pp_intern_n(b->data, b->len);
+    if (2 * (names.n + 1) > names.cap) {
+        size_t cap = names.cap ? names.cap * 2 : 4096;
+        const pp_frame_t **key = xcalloc(cap, sizeof *key);
+        const char **name = xcalloc(cap, sizeof *name);
+        for (size_t i = 0; i < names.cap; i++)
+            if (names.key[i]) {
+                size_t j = pp_hash_mix(0, (uintptr_t)names.key[i]) & (cap - 1);
+                while (key[j])
+                    j = (j + 1) & (cap - 1);
+                key[j] = names.key[i], name[j] = names.name[i];
+            }
+        free(names.key), free(names.name);
+        names.key = key, names.name = name, names.cap = cap;
+    }
+    size_t j = pp_hash_mix(0, (uintptr_t)f) & (names.cap - 1);
+    for (; names.key[j]; j = (j + 1) & (names.cap - 1))
+        if (names.key[j] == f)
+            return names.name[j];
+    names.key[j] = f;
+    names.n++;
+    return names.name[j] = make_name(f, lines);
 }
 
+/* distinct lines, keyed by their names (root first) */
 typedef struct {
-    pp_folded_t *v;
+    const char **name;
+    uint32_t n;
+    int64_t value[2];
+} line_t;
+
+typedef struct {
+    line_t *v;
     size_t n, cap;
-    size_t *slot; /* index + 1 by key address */
+    size_t *slot; /* index + 1 */
     size_t slots;
 } table_t;
 
-static pp_folded_t *entry(table_t *t, const char *key)
+static uint64_t names_hash(const char *const *name, uint32_t n)
+{
+    uint64_t h = n;
+    for (uint32_t i = 0; i < n; i++)
+        h = pp_hash_mix(h, (uintptr_t)name[i]);
+    return h;
+}
+
+static line_t *line_of(table_t *t, const char **name, uint32_t n)
 {
     if (2 * (t->n + 1) > t->slots) {
         size_t slots = t->slots ? t->slots * 2 : 1024;
@@ -58,23 +101,27 @@ static pp_folded_t *entry(table_t *t, const char *key)
         t->slot = xcalloc(slots, sizeof *t->slot);
         t->slots = slots;
         for (size_t i = 0; i < t->n; i++) {
-            size_t j = pp_hash_mix(0, (uintptr_t)t->v[i].key) & (slots - 1);
+            size_t j = names_hash(t->v[i].name, t->v[i].n) & (slots - 1);
             while (t->slot[j])
                 j = (j + 1) & (slots - 1);
             t->slot[j] = i + 1;
         }
     }
-    size_t j = pp_hash_mix(0, (uintptr_t)key) & (t->slots - 1);
-    for (; t->slot[j]; j = (j + 1) & (t->slots - 1))
-        if (t->v[t->slot[j] - 1].key == key)
-            return &t->v[t->slot[j] - 1];
+    size_t j = names_hash(name, n) & (t->slots - 1);
+    for (; t->slot[j]; j = (j + 1) & (t->slots - 1)) {
+        line_t *l = &t->v[t->slot[j] - 1];
+        if (l->n == n && memcmp(l->name, name, n * sizeof *name) == 0)
+            return l;
+    }
     if (t->n == t->cap) {
         t->cap = t->cap ? t->cap * 2 : 256;
         t->v = xrealloc(t->v, t->cap * sizeof *t->v);
     }
-    t->v[t->n] = (pp_folded_t){.key = key};
+    line_t *l = &t->v[t->n];
+    *l = (line_t){.name = xmalloc(n * sizeof *name), .n = n};
+    memcpy(l->name, name, n * sizeof *name);
     t->slot[j] = ++t->n;
-    return &t->v[t->n - 1];
+    return l;
 }
 
 static int by_key(const void *a, const void *b)
@@ -82,23 +129,55 @@ static int by_key(const void *a, const void *b)
     return strcmp(((const pp_folded_t *)a)->key, ((const pp_folded_t *)b)->key);
 }
 
+static const char *const no_stack = "[no stack]";
+
 pp_folded_t *pp_fold(const pp_profile_t *a, const pp_profile_t *b, int v, bool lines, size_t *n)
 {
     table_t t = {0};
-    pp_buf_t key = {0};
+    const char **name = NULL;
+    size_t cap = 0;
     const pp_profile_t *ps[2] = {a, b};
     for (int which = 0; which < 2; which++)
         for (size_t i = 0; ps[which] && i < ps[which]->nstacks; i++) {
             const pp_stack_t *s = &ps[which]->stacks[i];
             if (s->value[v] == 0)
                 continue;
-            pp_folded_t *e = entry(&t, stack_key(s, lines, &key));
+            uint32_t k = 0;
+            for (uint32_t l = s->nlocs; l-- > 0;) { /* root first; a location's inlined frames outermost first */
+                const pp_location_t *loc = s->locs[l];
+                if (k + loc->nframes > cap) {
+                    cap = 2 * (k + loc->nframes);
+                    name = xrealloc(name, cap * sizeof *name);
+                }
+                for (uint32_t f = loc->nframes; f-- > 0;)
+                    name[k++] = pp_frame_name(&loc->frames[f], lines);
+            }
+            if (k == 0) {
+                if (cap == 0)
+                    name = xrealloc(name, (cap = 1) * sizeof *name);
+                name[k++] = no_stack;
+            }
+            line_t *e = line_of(&t, name, k);
             if (__builtin_add_overflow(e->value[which], s->value[v], &e->value[which]))
                 e->value[which] = INT64_MAX;
         }
-    pp_buf_free(&key);
+    free(name);
     free(t.slot);
-    qsort(t.v, t.n, sizeof *t.v, by_key);
+    pp_folded_t *out = xcalloc(t.n ? t.n : 1, sizeof *out);
+    pp_buf_t key = {0};
+    for (size_t i = 0; i < t.n; i++) {
+        key.len = 0;
+        for (uint32_t f = 0; f < t.v[i].n; f++) {
+            if (f)
+                pp_buf_put(&key, ";", 1);
+            pp_buf_puts(&key, t.v[i].name[f]);
+        }
+        out[i] = (pp_folded_t){.key = xstrndup(key.data, key.len), .value = {t.v[i].value[0], t.v[i].value[1]}};
+        free(t.v[i].name);
+    }
+    pp_buf_free(&key);
+    free(t.v);
+    qsort(out, t.n, sizeof *out, by_key);
     *n = t.n;
-    return t.v;
+    return out;
 }

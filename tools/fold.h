@@ -9,7 +9,7 @@
 #include "profile.h"
 
 typedef struct pp_folded {
-    const char *key;   /* frames root first, joined by ';' (interned) */
+    const char *key;   /* frames root first, joined by ';' */
     int64_t value[2];  /* [0]: the profile's weight; [1]: the second's (diff) */
 } pp_folded_t;
 
