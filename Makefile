@@ -96,9 +96,12 @@ $(BUILD)/test-preload: $(PRELOAD_TSRC) $(TEST_HDR) $(SO)
 	$(CC) -std=gnu11 -g -O1 $(WARN) -D_GNU_SOURCE -Iinclude -Itests -fno-builtin -o $@ $(PRELOAD_TSRC) \
 	  -L$(BUILD) -Wl,-rpath,'$$ORIGIN' -Wl,--no-as-needed -lpoolalloc -lcriterion -lpthread
 
-check: deps
-	@$(MAKE) --no-print-directory all $(BUILD)/test-unit-plain $(BUILD)/test-unit-asan $(BUILD)/test-unit-tsan $(BUILD)/test-preload $(BENCH_BIN) $(PROF_BIN)
-	@$(MAKE) --no-print-directory check-unit check-preload check-real check-bench check-example check-fastpath check-prof
+check-deps: deps
+	@$(MAKE) --no-print-directory deps DEBS="$(CHECK_DEBS)"
+
+check: deps check-deps
+	@$(MAKE) --no-print-directory all $(BUILD)/test-unit-plain $(BUILD)/test-unit-asan $(BUILD)/test-unit-tsan $(BUILD)/test-preload $(BENCH_BIN) $(PROF_BIN) $(TOOLS_TEST_BIN)
+	@$(MAKE) --no-print-directory check-unit check-preload check-real check-bench check-example check-fastpath check-prof check-tools
 
 check-unit:
 	@echo "== unit tests (internal API, no malloc override)"; $(BUILD)/test-unit-plain
@@ -143,9 +146,38 @@ $(TOOLS_TEST)/sites-static: tests/tools/sites.cc $(AR_LIB)
 	@mkdir -p $(dir $@)
 	$(CXX) $(SITES_FLAGS) -o $@ $< $(AR_LIB) $(LIB_LIBS)
 
-check-tools: $(TOOL) $(SO) $(TOOLS_TEST)/sites $(TOOLS_TEST)/sites-static
+$(TOOLS_TEST)/flame_driver: tests/tools/flame_driver.c tools/flamegraph.c tools/common.c $(TOOL_HDR)
+	@mkdir -p $(dir $@)
+	$(CC) -std=gnu11 -O2 -g $(WARN) -D_GNU_SOURCE -Itools -o $@ tests/tools/flame_driver.c tools/flamegraph.c tools/common.c
+$(TOOLS_TEST)/pprof_driver: tests/tools/pprof_driver.c tools/pprof.c tools/common.c $(TOOL_HDR)
+	@mkdir -p $(dir $@)
+	$(CC) -std=gnu11 -O1 -g $(WARN) -D_GNU_SOURCE -Itools -o $@ tests/tools/pprof_driver.c tools/pprof.c tools/common.c -lz
+# The dump parser's fuzz target, replaying the corpus without libFuzzer.
+$(TOOLS_TEST)/fuzz_replay: tests/tools/fuzz_dump.c tests/tools/fuzz_replay.c tools/dump.c tools/common.c $(TOOL_HDR)
+	@mkdir -p $(dir $@)
+	$(CC) -std=gnu11 -O1 -g $(WARN) -D_GNU_SOURCE -Itools $(SAN_ASAN) -o $@ tests/tools/fuzz_dump.c tests/tools/fuzz_replay.c tools/dump.c tools/common.c
+# ... and with libFuzzer, to fuzz more: build/tools-test/fuzz_dump -dict=tests/tools/fuzz.dict tests/tools/fuzz-corpus
+$(TOOLS_TEST)/fuzz_dump: tests/tools/fuzz_dump.c tools/dump.c tools/common.c $(TOOL_HDR)
+	@mkdir -p $(dir $@)
+	clang -std=gnu11 -g -O1 -D_GNU_SOURCE -Itools -fsanitize=fuzzer,address,undefined -o $@ tests/tools/fuzz_dump.c tools/dump.c tools/common.c
+# playwright-core (pinned in tests/tools/package-lock.json) drives Debian's chromium.
+NODE_DIR := $(BUILD)/node
+$(NODE_DIR)/node_modules/playwright-core/package.json: tests/tools/package.json tests/tools/package-lock.json
+	@mkdir -p $(NODE_DIR) && cp tests/tools/package.json tests/tools/package-lock.json $(NODE_DIR)/
+	cd $(NODE_DIR) && npm ci --ignore-scripts --no-audit --no-fund --loglevel=error
+	@touch $@
+TOOLS_TEST_BIN := $(TOOLS_TEST)/sites $(TOOLS_TEST)/sites-static $(TOOLS_TEST)/flame_driver $(TOOLS_TEST)/pprof_driver \
+                  $(TOOLS_TEST)/fuzz_replay $(TOOLS_TEST)/fuzz_dump $(NODE_DIR)/node_modules/playwright-core/package.json
+
+check-tools: $(TOOL) $(SO) $(TOOLS_TEST_BIN)
 	@echo "== poolalloc-prof on real profiles: exact weights, merges, inline frames, bad input"; \
 	  python3 tests/tools/check.py $(TOOL) $(SO) $(TOOLS_TEST)
+	@echo "== flame graphs in headless chromium: widths, hover, zoom, search, diff colours, escaping"; \
+	  node tests/tools/flamegraph_browser.js $(TOOLS_TEST)/flame_driver
+	@echo "== pprof output decoded by Go's pprof"; \
+	  PPROF_DRIVER=$(TOOLS_TEST)/pprof_driver tests/tools/pprof_check.sh
+	@echo "== dump parser: the fuzz corpus replayed under ASan+UBSan"; \
+	  $(TOOLS_TEST)/fuzz_replay tests/tools/fuzz-corpus tests/tools/fuzz-crashes
 
 # The pools' private-slot paths, as compiled: no lock, no atomic RMW, no fence.
 check-fastpath: $(SO)

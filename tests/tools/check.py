@@ -8,8 +8,11 @@ test program built from sites.cc twice: `sites` (against nothing: poolalloc
 comes with LD_PRELOAD) and `sites-static` (linked with libpoolalloc.a, so
 its stacks begin inside the allocator). Every allocation is sampled
 (POOLALLOC_SAMPLE_RATE=1), so the weights the tool prints must equal what the
-program says it allocated, exactly. Prints "PASS name: ..." or "FAIL name:
-..." per check and "N passed, N failed"; exits 1 if any failed.
+program says it allocated, exactly. The SVGs are also opened in chromium by
+flamegraph_browser.js --real, and the pprof output is decoded by Go's pprof
+(`go tool pprof -raw`). Prints "PASS name: ..." or "FAIL name: ..." per
+check and "N passed, N failed"; exits 1 if any failed (TOOLS_KEEP=1 keeps
+the work directory).
 """
 import gzip
 import os
@@ -235,6 +238,24 @@ def _(name):
     text = open(out).read()
     ok = doc.documentElement.tagName == "svg" and "plain_site" in text and "Bytes allocated" in text
     result(ok, name, f"{os.path.getsize(out)} bytes of well-formed SVG naming the sites")
+
+
+@check("svg-in-browser")
+def _(name):
+    # the tool's SVGs against its own folded output, rendered by chromium
+    _, files = profile_run("browser", ["2"])
+    pairs = []
+    for args in (["-w", "alloc_space"], ["-w", "inuse_space"], ["-w", "alloc_objects"], ["--lines"]):
+        stem = os.path.join(WORK, "browser-" + args[-1].strip("-"))
+        tool("svg", *args, *files, "-o", stem + ".svg")
+        tool("fold", *args, *files, "-o", stem + ".folded")
+        pairs += [stem + ".svg", stem + ".folded"]
+    r = subprocess.run(["node", os.path.join(HERE, "flamegraph_browser.js"), "--real", *pairs], capture_output=True,
+                       text=True, timeout=300)
+    last = (r.stdout.strip().splitlines() or ["(no output)"])[-1]
+    fails = [l for l in r.stdout.splitlines() if l.startswith("FAIL")]
+    result(r.returncode == 0, name, f"4 SVGs against their folded weights in chromium: {last}"
+           + (f"; {fails[:3]} {r.stderr.strip()[:200]}" if r.returncode else ""))
 
 
 @check("pprof")
