@@ -152,6 +152,10 @@ $(TOOLS_TEST)/flame_driver: tests/tools/flame_driver.c tools/flamegraph.c tools/
 $(TOOLS_TEST)/pprof_driver: tests/tools/pprof_driver.c tools/pprof.c tools/common.c $(TOOL_HDR)
 	@mkdir -p $(dir $@)
 	$(CC) -std=gnu11 -O1 -g $(WARN) -D_GNU_SOURCE -Itools -o $@ tests/tools/pprof_driver.c tools/pprof.c tools/common.c -lz
+# The symbolizer on a program built here (C, C++, inline, non-PIE, stripped with debuglink).
+$(TOOLS_TEST)/sym_test: tests/tools/sym_test.c tools/symbolize.c tools/dump.c tools/common.c $(TOOL_HDR)
+	@mkdir -p $(dir $@)
+	$(CC) -std=gnu11 -O2 -g $(WARN) -D_GNU_SOURCE -Itools -o $@ tests/tools/sym_test.c tools/symbolize.c tools/dump.c tools/common.c $(TOOL_LIBS)
 # The dump parser's fuzz target, replaying the corpus without libFuzzer.
 $(TOOLS_TEST)/fuzz_replay: tests/tools/fuzz_dump.c tests/tools/fuzz_replay.c tools/dump.c tools/common.c $(TOOL_HDR)
 	@mkdir -p $(dir $@)
@@ -166,12 +170,14 @@ $(NODE_DIR)/node_modules/playwright-core/package.json: tests/tools/package.json 
 	@mkdir -p $(NODE_DIR) && cp tests/tools/package.json tests/tools/package-lock.json $(NODE_DIR)/
 	cd $(NODE_DIR) && npm ci --ignore-scripts --no-audit --no-fund --loglevel=error
 	@touch $@
-TOOLS_TEST_BIN := $(TOOLS_TEST)/sites $(TOOLS_TEST)/sites-static $(TOOLS_TEST)/flame_driver $(TOOLS_TEST)/pprof_driver \
+TOOLS_TEST_BIN := $(TOOLS_TEST)/sites $(TOOLS_TEST)/sites-static $(TOOLS_TEST)/flame_driver $(TOOLS_TEST)/pprof_driver $(TOOLS_TEST)/sym_test \
                   $(TOOLS_TEST)/fuzz_replay $(TOOLS_TEST)/fuzz_dump $(NODE_DIR)/node_modules/playwright-core/package.json
 
 check-tools: $(TOOL) $(SO) $(TOOLS_TEST_BIN)
 	@echo "== poolalloc-prof on real profiles: exact weights, merges, inline frames, bad input"; \
 	  python3 tests/tools/check.py $(TOOL) $(SO) $(TOOLS_TEST)
+	@echo "== symbolizer: names, lines, inline frames, non-PIE, moved and rebuilt files, debug files"; \
+	  $(TOOLS_TEST)/sym_test tests/tools $(abspath $(SO)) $(TOOLS_TEST)/sym
 	@echo "== flame graphs in headless chromium: widths, hover, zoom, search, diff colours, escaping"; \
 	  node tests/tools/flamegraph_browser.js $(TOOLS_TEST)/flame_driver
 	@echo "== pprof output decoded by Go's pprof"; \

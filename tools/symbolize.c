@@ -5,10 +5,10 @@
  * once and handed to its own libdwfl session at bias 0, so addresses there
  * are the ELF's own virtual addresses (non-PIE and PIE alike, no overlap
  * between files to worry about). Per file we keep a sorted symbol table
- * (libdwfl's own lookup scans the whole table for every address) and, per
+ * (libdwfl's own lookup scans the whole table for every address); per
  * compile unit touched, a sorted table of its functions' address ranges;
- * inlined calls are then found by walking down from the function's DIE.
- * Every location is cached by (file, file offset), so each distinct return
+ * per function touched, a flat table of its inlined calls' ranges. Every
+ * location is cached by (file, file offset), so each distinct return
  * address is symbolized once whatever process and load address it came
  * from. */
 #include "symbolize.h"
@@ -22,6 +22,7 @@
 #include <gelf.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "common.h"
@@ -99,6 +100,13 @@ typedef struct chunk {
     max_align_t data[];
 } chunk_t;
 
+/* Keys kept in the slot: a lookup touches one cache line. */
+typedef struct loc_slot {
+    const pp_module_t *module;
+    uint64_t file_offset;
+    pp_location_t *loc; /* NULL: empty */
+} loc_slot_t;
+
 typedef struct memo {
     const pp_mapping_t *m;
     module_t *mod;
@@ -122,11 +130,13 @@ struct pp_symbolizer {
 
     pp_location_t **locs; /* by id - 1 */
     size_t nlocs, locs_cap;
-    pp_location_t **loctab; /* open addressing by (module, file offset) */
+    loc_slot_t *loctab; /* open addressing by (module, file offset) */
     size_t loctab_cap;
 
-    ptrmap_t demangled; /* interned mangled name -> demangled */
-    ptrmap_t die_names; /* declaring DIE (its addr) -> die_name_t */
+    ptrmap_t demangled; /* a name's address in its file -> demangled, interned */
+    ptrmap_t die_names; /* a DIE's abstract origin (or itself) -> die_name_t */
+    ptrmap_t fn_scopes; /* a function's DIE -> fn_scopes_t */
+    ptrmap_t files;     /* a file name in libdw's tables -> interned */
 
     pp_frame_t *scratch; /* frames of the location being built */
     size_t scratch_cap;
@@ -137,6 +147,15 @@ struct pp_symbolizer {
 };
 
 /* ---- small helpers ---- */
+
+/* A table slot from a key: the product in pp_hash_mix carries entropy
+ * upwards only, so fold the high half down (file offsets that differ in
+ * high bits alone would share slots otherwise). */
+static inline size_t slot_of(uint64_t key, size_t cap)
+{
+    uint64_t h = pp_hash_mix(0, key);
+    return (size_t)(h ^ (h >> 29) ^ (h >> 47)) & (cap - 1);
+}
 
 static void *arena_alloc(pp_symbolizer_t *s, size_t n)
 {
@@ -174,7 +193,7 @@ static const void **ptrmap_slot(ptrmap_t *m, const void *key)
         for (size_t i = 0; i < m->cap; i++) {
             if (!m->keys[i])
                 continue;
-            size_t j = pp_hash_mix(0, (uintptr_t)m->keys[i]) & (cap - 1);
+            size_t j = slot_of((uintptr_t)m->keys[i], cap);
             while (k[j])
                 j = (j + 1) & (cap - 1);
             k[j] = m->keys[i];
@@ -186,7 +205,7 @@ static const void **ptrmap_slot(ptrmap_t *m, const void *key)
         m->vals = v;
         m->cap = cap;
     }
-    size_t j = pp_hash_mix(0, (uintptr_t)key) & (m->cap - 1);
+    size_t j = slot_of((uintptr_t)key, m->cap);
     while (m->keys[j] && m->keys[j] != key)
         j = (j + 1) & (m->cap - 1);
     if (!m->keys[j]) {
@@ -202,15 +221,15 @@ static void ptrmap_free(ptrmap_t *m)
     free(m->vals);
 }
 
-/* Demangled and interned; names not starting with _Z are interned as they are. */
+/* Demangled (names starting with _Z) and interned. raw stays where it is
+ * (the files' string tables, or interned) while s lives, so its address
+ * is the cache key: no hashing of long mangled names. */
 static const char *demangle(pp_symbolizer_t *s, const char *raw)
 {
-    if (raw[0] != '_' || raw[1] != 'Z')
-        return pp_intern(raw);
-    const void **slot = ptrmap_slot(&s->demangled, pp_intern(raw));
+    const void **slot = ptrmap_slot(&s->demangled, raw);
     if (!*slot) {
         int status = -1;
-        char *d = __cxa_demangle(raw, NULL, NULL, &status);
+        char *d = raw[0] == '_' && raw[1] == 'Z' ? __cxa_demangle(raw, NULL, NULL, &status) : NULL;
         *slot = status == 0 && d ? pp_intern(d) : pp_intern(raw);
         free(d);
     }
@@ -226,13 +245,15 @@ enum file_state { FILE_OK, FILE_OPEN_ERROR, FILE_NOT_ELF, FILE_NO_BUILD_ID, FILE
 static enum file_state check_file(const char *path, const char *want, char *got, size_t got_size, int *err)
 {
     got[0] = '\0';
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    /* O_NONBLOCK: a path that is now a FIFO must not hang the tool */
+    int fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
     if (fd < 0) {
         *err = errno;
         return FILE_OPEN_ERROR;
     }
     enum file_state st = FILE_OK;
-    Elf *e = elf_begin(fd, ELF_C_READ_MMAP, NULL);
+    struct stat sb;
+    Elf *e = fstat(fd, &sb) == 0 && S_ISREG(sb.st_mode) ? elf_begin(fd, ELF_C_READ_MMAP, NULL) : NULL;
     if (!e || elf_kind(e) != ELF_K_ELF) {
         st = FILE_NOT_ELF;
     } else if (want) {
@@ -566,7 +587,7 @@ static cu_funcs_t *cu_functions(module_t *mod, Dwarf_Die *cudie)
         for (size_t i = 0; i < mod->cus_cap; i++) {
             if (!mod->cus[i].cu)
                 continue;
-            size_t j = pp_hash_mix(0, mod->cus[i].cu) & (cap - 1);
+            size_t j = slot_of(mod->cus[i].cu, cap);
             while (t[j].cu)
                 j = (j + 1) & (cap - 1);
             t[j] = mod->cus[i];
@@ -575,13 +596,14 @@ static cu_funcs_t *cu_functions(module_t *mod, Dwarf_Die *cudie)
         mod->cus = t;
         mod->cus_cap = cap;
     }
-    size_t j = pp_hash_mix(0, key) & (mod->cus_cap - 1);
+    size_t j = slot_of(key, mod->cus_cap);
     for (; mod->cus[j].cu; j = (j + 1) & (mod->cus_cap - 1))
         if (mod->cus[j].cu == key)
             return &mod->cus[j];
     range_vec_t r = {0};
     collect_functions(cudie, &r, 0);
-    qsort(r.v, r.n, sizeof *r.v, cmp_range);
+    if (r.n)
+        qsort(r.v, r.n, sizeof *r.v, cmp_range);
     mod->cus[j] = (cu_funcs_t){key ? key : 1, r.v, r.n};
     mod->cus_used++;
     return &mod->cus[j];
@@ -603,36 +625,129 @@ static Dwarf_Die *find_function(cu_funcs_t *cf, Dwarf_Addr pc)
     return NULL;
 }
 
+/* A function's nested scopes (inlined calls, blocks), flattened once:
+ * walking the DIEs again for every address costs more than this index. */
+typedef struct scope {
+    uint32_t parent; /* index; NO_SCOPE: the function itself */
+    uint32_t depth;
+    bool inlined;
+    Dwarf_Die die;
+} scope_t;
+
+typedef struct scope_range {
+    Dwarf_Addr lo, hi;
+    uint32_t scope, depth;
+} scope_range_t;
+
+typedef struct fn_scopes {
+    scope_t *scopes;
+    scope_range_t *ranges; /* by lo, then depth */
+    size_t nranges;
+} fn_scopes_t;
+
+#define NO_SCOPE UINT32_MAX
+
+typedef struct scope_build {
+    scope_t *sc;
+    size_t nsc, sc_cap;
+    scope_range_t *r;
+    size_t nr, r_cap;
+} scope_build_t;
+
+static void scan_scopes(Dwarf_Die *parent, uint32_t parent_idx, uint32_t depth, scope_build_t *b)
+{
+    Dwarf_Die child;
+    if (depth > MAX_SCOPE_DEPTH || dwarf_child(parent, &child) != 0)
+        return;
+    do {
+        int tag = dwarf_tag(&child);
+        if (tag != DW_TAG_inlined_subroutine && tag != DW_TAG_lexical_block && tag != DW_TAG_try_block &&
+            tag != DW_TAG_catch_block)
+            continue;
+        if (b->nsc == b->sc_cap) {
+            b->sc_cap = b->sc_cap ? 2 * b->sc_cap : 64;
+            b->sc = xrealloc(b->sc, b->sc_cap * sizeof *b->sc);
+        }
+        uint32_t idx = (uint32_t)b->nsc++;
+        b->sc[idx] = (scope_t){parent_idx, depth, tag == DW_TAG_inlined_subroutine, child};
+        Dwarf_Addr base, lo, hi;
+        ptrdiff_t off = 0;
+        while ((off = dwarf_ranges(&child, off, &base, &lo, &hi)) > 0) {
+            if (lo >= hi)
+                continue;
+            if (b->nr == b->r_cap) {
+                b->r_cap = b->r_cap ? 2 * b->r_cap : 64;
+                b->r = xrealloc(b->r, b->r_cap * sizeof *b->r);
+            }
+            b->r[b->nr++] = (scope_range_t){lo, hi, idx, depth};
+        }
+        /* blocks without addresses of their own can still hold inlined calls */
+        scan_scopes(&child, idx, depth + 1, b);
+    } while (dwarf_siblingof(&child, &child) == 0);
+}
+
+static int cmp_scope_range(const void *a, const void *b)
+{
+    const scope_range_t *x = a, *y = b;
+    if (x->lo != y->lo)
+        return x->lo < y->lo ? -1 : 1;
+    return x->depth < y->depth ? -1 : x->depth > y->depth;
+}
+
+static const fn_scopes_t *fn_scopes(pp_symbolizer_t *s, Dwarf_Die *fn)
+{
+    const void **slot = ptrmap_slot(&s->fn_scopes, fn->addr);
+    if (*slot)
+        return *slot;
+    scope_build_t b = {0};
+    scan_scopes(fn, NO_SCOPE, 0, &b);
+    if (b.nr)
+        qsort(b.r, b.nr, sizeof *b.r, cmp_scope_range);
+    fn_scopes_t *f = arena_alloc(s, sizeof *f);
+    f->scopes = arena_alloc(s, (b.nsc ? b.nsc : 1) * sizeof *f->scopes);
+    f->ranges = arena_alloc(s, (b.nr ? b.nr : 1) * sizeof *f->ranges);
+    if (b.nsc)
+        memcpy(f->scopes, b.sc, b.nsc * sizeof *f->scopes);
+    if (b.nr)
+        memcpy(f->ranges, b.r, b.nr * sizeof *f->ranges);
+    f->nranges = b.nr;
+    free(b.sc);
+    free(b.r);
+    *slot = f;
+    return f;
+}
+
 /* The inlined calls containing pc inside fn, outermost first, into s->chain. */
 static size_t inline_chain(pp_symbolizer_t *s, Dwarf_Die *fn, Dwarf_Addr pc)
 {
-    size_t n = 0;
-    Dwarf_Die cur = *fn, child;
-    for (int depth = 0; depth < MAX_SCOPE_DEPTH; depth++) {
-        if (dwarf_child(&cur, &child) != 0)
-            break;
-        bool found = false;
-        do {
-            int tag = dwarf_tag(&child);
-            if (tag != DW_TAG_inlined_subroutine && tag != DW_TAG_lexical_block && tag != DW_TAG_try_block &&
-                tag != DW_TAG_catch_block)
-                continue;
-            if (dwarf_haspc(&child, pc) <= 0)
-                continue;
-            if (tag == DW_TAG_inlined_subroutine) {
-                if (n == s->chain_cap) {
-                    s->chain_cap = s->chain_cap ? 2 * s->chain_cap : 16;
-                    s->chain = xrealloc(s->chain, s->chain_cap * sizeof *s->chain);
-                }
-                s->chain[n++] = child;
-            }
-            found = true;
-            break;
-        } while (dwarf_siblingof(&child, &child) == 0);
-        if (!found)
-            break;
-        cur = child;
+    const fn_scopes_t *f = fn_scopes(s, fn);
+    size_t lo = 0, hi = f->nranges;
+    while (lo < hi) { /* the first range starting above pc */
+        size_t mid = (lo + hi) / 2;
+        if (f->ranges[mid].lo <= pc)
+            lo = mid + 1;
+        else
+            hi = mid;
     }
+    /* Scopes nest, so of the ranges holding pc the innermost starts last
+     * (and sorts last among equal starts). */
+    uint32_t inner = NO_SCOPE;
+    for (size_t i = lo; i > 0; i--)
+        if (pc < f->ranges[i - 1].hi) {
+            inner = f->ranges[i - 1].scope;
+            break;
+        }
+    size_t n = 0;
+    for (uint32_t k = inner; k != NO_SCOPE; k = f->scopes[k].parent)
+        n += f->scopes[k].inlined;
+    if (n > s->chain_cap) {
+        s->chain_cap = n;
+        s->chain = xrealloc(s->chain, s->chain_cap * sizeof *s->chain);
+    }
+    size_t i = n;
+    for (uint32_t k = inner; k != NO_SCOPE; k = f->scopes[k].parent)
+        if (f->scopes[k].inlined)
+            s->chain[--i] = f->scopes[k].die;
     return n;
 }
 
@@ -674,14 +789,34 @@ static const char *qualify(Dwarf_Die *decl, const char *name)
     return q;
 }
 
+/* Only C++ names need their scopes (and finding them walks the whole CU). */
+static bool in_cxx(Dwarf_Die *die)
+{
+    Dwarf_Die cu;
+    if (!dwarf_diecu(die, &cu, NULL, NULL))
+        return false;
+    switch (dwarf_srclang(&cu)) {
+    case DW_LANG_C_plus_plus:
+    case DW_LANG_C_plus_plus_03:
+    case DW_LANG_C_plus_plus_11:
+    case DW_LANG_C_plus_plus_14:
+        return true;
+    default:
+        return false;
+    }
+}
+
 static die_name_t die_function_name(pp_symbolizer_t *s, Dwarf_Die *die)
 {
-    Dwarf_Die decl = declaration_of(die);
-    const void **slot = ptrmap_slot(&s->die_names, decl.addr);
+    /* the inlined copies of a function share their abstract origin */
+    Dwarf_Die origin;
+    Dwarf_Attribute a;
+    const void *key = dwarf_formref_die(dwarf_attr(die, DW_AT_abstract_origin, &a), &origin) ? origin.addr : die->addr;
+    const void **slot = ptrmap_slot(&s->die_names, key);
     if (*slot)
         return *(const die_name_t *)*slot;
+    Dwarf_Die decl = declaration_of(die);
     die_name_t *dn = arena_alloc(s, sizeof *dn);
-    Dwarf_Attribute a;
     const char *n = dwarf_formstring(dwarf_attr_integrate(die, DW_AT_linkage_name, &a));
     if (!n)
         n = dwarf_formstring(dwarf_attr_integrate(die, DW_AT_MIPS_linkage_name, &a));
@@ -689,13 +824,22 @@ static die_name_t die_function_name(pp_symbolizer_t *s, Dwarf_Die *die)
         *dn = (die_name_t){demangle(s, n), true};
     } else {
         n = dwarf_diename(&decl);
-        *dn = (die_name_t){n ? qualify(&decl, n) : NULL, false};
+        *dn = (die_name_t){n && in_cxx(&decl) ? qualify(&decl, n) : n ? pp_intern(n) : NULL, false};
     }
     *slot = dn;
     return *dn;
 }
 
-static const char *call_file(Dwarf_Die *cudie, Dwarf_Die *inl)
+/* libdw keeps each file name at one address while its file is open */
+static const char *intern_file(pp_symbolizer_t *s, const char *f)
+{
+    const void **slot = ptrmap_slot(&s->files, f);
+    if (!*slot)
+        *slot = pp_intern(f);
+    return *slot;
+}
+
+static const char *call_file(pp_symbolizer_t *s, Dwarf_Die *cudie, Dwarf_Die *inl)
 {
     Dwarf_Attribute a;
     Dwarf_Word idx;
@@ -705,7 +849,7 @@ static const char *call_file(Dwarf_Die *cudie, Dwarf_Die *inl)
         dwarf_getsrcfiles(cudie, &files, &nfiles) != 0 || idx >= nfiles)
         return NULL;
     const char *f = dwarf_filesrc(files, idx, NULL, NULL);
-    return f && strcmp(f, "???") != 0 ? pp_intern(f) : NULL;
+    return f && strcmp(f, "???") != 0 ? intern_file(s, f) : NULL;
 }
 
 static uint32_t call_line(Dwarf_Die *inl)
@@ -730,25 +874,30 @@ static pp_frame_t *frame_push(pp_symbolizer_t *s, size_t *n)
     return f;
 }
 
+/* The symbol's name: demangled, without a symbol version. */
+static const char *symbol_name(pp_symbolizer_t *s, sym_t *sym)
+{
+    if (!sym)
+        return NULL;
+    if (!sym->name) {
+        /* glibc's versioned names: memcpy@@GLIBC_2.14 */
+        const char *at = strchr(sym->raw, '@');
+        sym->name = demangle(s, at && at > sym->raw ? pp_intern_n(sym->raw, (size_t)(at - sym->raw)) : sym->raw);
+    }
+    return sym->name;
+}
+
 /* Fills s->scratch with the frames of the call at pc (an ELF address of
- * mod); returns their number (>= 1), the last one's function possibly NULL. */
+ * mod); returns their number (>= 1), functions NULL where unknown. */
 static size_t symbolize_pc(pp_symbolizer_t *s, module_t *mod, uint64_t pc)
 {
     size_t n = 0;
-    const char *outer = NULL;
     if (!mod->syms && mod->pub.symbols)
         load_symbols(mod);
     sym_t *sym = find_symbol(mod, pc);
-    if (sym) {
-        if (!sym->name) {
-            /* glibc's versioned names: memcpy@@GLIBC_2.14 */
-            const char *at = strchr(sym->raw, '@');
-            sym->name = demangle(s, at && at > sym->raw ? pp_intern_n(sym->raw, (size_t)(at - sym->raw)) : sym->raw);
-        }
-        outer = sym->name;
-    }
+    const char *outer = NULL;
     if (!s->lines && !s->inlines) {
-        frame_push(s, &n)->function = outer;
+        frame_push(s, &n)->function = symbol_name(s, sym);
         return n;
     }
 
@@ -759,7 +908,7 @@ static size_t symbolize_pc(pp_symbolizer_t *s, module_t *mod, uint64_t pc)
     Dwarf_Addr bias = 0;
     Dwarf_Die *cudie = mod->dwarf_state > 0 ? dwfl_module_addrdie(mod->dm, pc, &bias) : NULL;
     if (!cudie) {
-        frame_push(s, &n)->function = outer;
+        frame_push(s, &n)->function = symbol_name(s, sym);
         return n;
     }
 
@@ -768,10 +917,13 @@ static size_t symbolize_pc(pp_symbolizer_t *s, module_t *mod, uint64_t pc)
     const char *file = NULL;
     uint32_t line = 0;
     if (s->lines) {
-        Dwfl_Line *l = dwfl_module_getsrc(mod->dm, pc);
+        /* in the CU we have (dwfl_module_getsrc would look it up again) */
+        Dwarf_Line *l = dwarf_getsrc_die(cudie, pc - bias);
         int lineno = 0;
-        const char *f = l ? dwfl_lineinfo(l, NULL, &lineno, NULL, NULL, NULL) : NULL;
-        file = f ? pp_intern(f) : NULL;
+        const char *f = l ? dwarf_linesrc(l, NULL, NULL) : NULL;
+        if (l && dwarf_lineno(l, &lineno) != 0)
+            lineno = 0;
+        file = f ? intern_file(s, f) : NULL;
         line = lineno > 0 ? (uint32_t)lineno : 0;
     }
     Dwarf_Die *fn = find_function(cu_functions(mod, cudie), pc - bias);
@@ -785,7 +937,7 @@ static size_t symbolize_pc(pp_symbolizer_t *s, module_t *mod, uint64_t pc)
             f->line = line;
         }
         if (s->lines) {
-            file = call_file(cudie, inl);
+            file = call_file(s, cudie, inl);
             line = call_line(inl);
         }
     }
@@ -797,9 +949,11 @@ static size_t symbolize_pc(pp_symbolizer_t *s, module_t *mod, uint64_t pc)
     if (fn) {
         die_name_t dn = die_function_name(s, fn);
         size_t len = dn.name ? strlen(dn.name) : 0;
-        if (dn.name && (dn.linkage || !outer || (strncmp(outer, dn.name, len) == 0 && outer[len] == '.')))
+        if (dn.name && (dn.linkage || !sym || (strncmp(sym->raw, dn.name, len) == 0 && sym->raw[len] == '.')))
             outer = dn.name;
     }
+    if (!outer)
+        outer = symbol_name(s, sym);
     pp_frame_t *f = frame_push(s, &n);
     f->function = outer;
     f->file = file;
@@ -807,33 +961,33 @@ static size_t symbolize_pc(pp_symbolizer_t *s, module_t *mod, uint64_t pc)
     return n;
 }
 
-static size_t loc_hash(const pp_module_t *m, uint64_t off)
+static size_t loc_slot(const pp_module_t *m, uint64_t off, size_t cap)
 {
-    return (size_t)pp_hash_mix(pp_hash_mix(0, (uintptr_t)m), off);
+    return slot_of(pp_hash_mix((uintptr_t)m, off), cap);
 }
 
 static void loctab_insert(pp_symbolizer_t *s, pp_location_t *loc)
 {
     if (2 * (s->nlocs + 1) > s->loctab_cap) {
         size_t cap = s->loctab_cap ? 2 * s->loctab_cap : 4096;
-        pp_location_t **t = xcalloc(cap, sizeof *t);
+        loc_slot_t *t = xcalloc(cap, sizeof *t);
         for (size_t i = 0; i < s->loctab_cap; i++) {
-            pp_location_t *l = s->loctab[i];
-            if (!l)
+            loc_slot_t *o = &s->loctab[i];
+            if (!o->loc)
                 continue;
-            size_t j = loc_hash(l->module, l->file_offset) & (cap - 1);
-            while (t[j])
+            size_t j = loc_slot(o->module, o->file_offset, cap);
+            while (t[j].loc)
                 j = (j + 1) & (cap - 1);
-            t[j] = l;
+            t[j] = *o;
         }
         free(s->loctab);
         s->loctab = t;
         s->loctab_cap = cap;
     }
-    size_t j = loc_hash(loc->module, loc->file_offset) & (s->loctab_cap - 1);
-    while (s->loctab[j])
+    size_t j = loc_slot(loc->module, loc->file_offset, s->loctab_cap);
+    while (s->loctab[j].loc)
         j = (j + 1) & (s->loctab_cap - 1);
-    s->loctab[j] = loc;
+    s->loctab[j] = (loc_slot_t){loc->module, loc->file_offset, loc};
     if (s->nlocs == s->locs_cap) {
         s->locs_cap = s->locs_cap ? 2 * s->locs_cap : 1024;
         s->locs = xrealloc(s->locs, s->locs_cap * sizeof *s->locs);
@@ -846,9 +1000,9 @@ static pp_location_t *loctab_find(pp_symbolizer_t *s, const pp_module_t *m, uint
 {
     if (!s->loctab_cap)
         return NULL;
-    for (size_t j = loc_hash(m, off) & (s->loctab_cap - 1); s->loctab[j]; j = (j + 1) & (s->loctab_cap - 1))
-        if (s->loctab[j]->module == m && s->loctab[j]->file_offset == off)
-            return s->loctab[j];
+    for (size_t j = loc_slot(m, off, s->loctab_cap); s->loctab[j].loc; j = (j + 1) & (s->loctab_cap - 1))
+        if (s->loctab[j].module == m && s->loctab[j].file_offset == off)
+            return s->loctab[j].loc;
     return NULL;
 }
 
@@ -874,7 +1028,7 @@ static size_t mod_hash(const char *path, const char *build_id)
 
 static module_t *module_of(pp_symbolizer_t *s, const pp_dump_t *d, const pp_mapping_t *m)
 {
-    memo_t *me = &s->memo[pp_hash_mix(0, (uintptr_t)m) & (MEMO_SIZE - 1)];
+    memo_t *me = &s->memo[slot_of((uintptr_t)m, MEMO_SIZE)];
     /* a dump freed and another read may reuse the address: compare contents */
     if (me->m == m && same_str(me->mod->pub.path, m->path) && same_str(me->mod->pub.build_id, m->build_id))
         return me->mod;
@@ -971,6 +1125,8 @@ void pp_sym_free(pp_symbolizer_t *s)
     free(s->loctab);
     ptrmap_free(&s->demangled);
     ptrmap_free(&s->die_names);
+    ptrmap_free(&s->fn_scopes);
+    ptrmap_free(&s->files);
     free(s->scratch);
     free(s->chain);
     free(s->dirs);
