@@ -91,6 +91,12 @@ void pp_die(const char *fmt, ...)
     exit(1);
 }
 
+const char *pp_basename(const char *path)
+{
+    const char *b = strrchr(path, '/');
+    return b ? b + 1 : path;
+}
+
 uint64_t pp_hash_bytes(const void *p, size_t n, uint64_t seed)
 {
     const unsigned char *b = p;

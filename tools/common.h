@@ -36,8 +36,22 @@ uint64_t pp_hash_bytes(const void *p, size_t n, uint64_t seed);
 static inline uint64_t pp_hash_mix(uint64_t h, uint64_t v)
 {
     h ^= v + 0x9e3779b97f4a7c15ull + (h << 6) + (h >> 2);
-    return h * 0xff51afd7ed558ccdull;
+    h *= 0xff51afd7ed558ccdull;
+    return h ^ (h >> 32); /* tables take the low bits: let the high ones reach them */
 }
+
+/* Sums of weights stop at INT64_MAX: a corrupt profile can hold any number. */
+static inline int64_t pp_add_sat(int64_t a, int64_t b)
+{
+    int64_t r;
+    return __builtin_add_overflow(a, b, &r) ? (b > 0 ? INT64_MAX : INT64_MIN) : r;
+}
+
+/* The last component of a path ("libc.so.6" of "/lib/x86_64-linux-gnu/libc.so.6"). */
+const char *pp_basename(const char *path);
+
+/* What a stack without frames is called in every output. */
+#define PP_NO_STACK "[no stack]"
 
 /* A growable byte buffer. */
 typedef struct {

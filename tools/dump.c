@@ -373,10 +373,11 @@ out:
         pp_dump_free(d);
         return NULL;
     }
-    for (size_t i = 0; i < d->nstacks; i++)
-        d->stacks[i].frames = fr.v + (size_t)(uintptr_t)d->stacks[i].frames;
+    for (size_t i = 0; i < d->nstacks; i++) /* fr.v is NULL when no stack has frames */
+        d->stacks[i].frames = fr.v ? fr.v + (size_t)(uintptr_t)d->stacks[i].frames : NULL;
     d->frames_storage = fr.v;
-    qsort(d->mappings, d->nmappings, sizeof *d->mappings, by_start);
+    if (d->nmappings > 1) /* qsort wants a non-NULL array, even for 0 */
+        qsort(d->mappings, d->nmappings, sizeof *d->mappings, by_start);
     return d;
 }
 

@@ -64,7 +64,6 @@ typedef struct tree {
 
 #define NO_NODE UINT32_MAX
 
-static int64_t add_sat(int64_t a, int64_t b) { return a > INT64_MAX - b ? INT64_MAX : a + b; }
 
 static void tree_rehash(tree_t *t)
 {
@@ -700,12 +699,12 @@ int pp_flame_svg(FILE *out, const pp_flame_stack_t *stacks, size_t n, const pp_f
         if (!v && !b)
             continue;
         uint32_t cur = 0;
-        t.v[0].value = add_sat(t.v[0].value, v);
-        t.v[0].base = add_sat(t.v[0].base, b);
+        t.v[0].value = pp_add_sat(t.v[0].value, v);
+        t.v[0].base = pp_add_sat(t.v[0].base, b);
         for (uint32_t k = 0; k < s->nframes; k++) {
             cur = tree_child(&t, cur, s->frames[k] ? s->frames[k] : "");
-            t.v[cur].value = add_sat(t.v[cur].value, v);
-            t.v[cur].base = add_sat(t.v[cur].base, b);
+            t.v[cur].value = pp_add_sat(t.v[cur].value, v);
+            t.v[cur].base = pp_add_sat(t.v[cur].base, b);
         }
     }
     c.total = t.v[0].value;
@@ -749,7 +748,7 @@ int pp_flame_svg(FILE *out, const pp_flame_stack_t *stacks, size_t n, const pp_f
             for (uint32_t k = 0; k < nd->nkids; k++) {
                 node_t *kid = &t.v[kids[nd->kids + k].node];
                 kid->x = x;
-                x += kid->value;
+                x = pp_add_sat(x, kid->value); /* saturated sums: no overflow */
             }
             for (uint32_t k = nd->nkids; k-- > 0;)
                 stack[sp++] = kids[nd->kids + k].node;

@@ -18,8 +18,7 @@ static const char *make_name(const pp_frame_t *f, bool lines)
     pp_buf_t b = {0};
     pp_buf_puts(&b, f->function);
     if (lines && f->file) {
-        const char *base = strrchr(f->file, '/');
-        pp_buf_printf(&b, " %s:%u", base ? base + 1 : f->file, f->line);
+        pp_buf_printf(&b, " %s:%u", pp_basename(f->file), f->line);
     }
     for (size_t i = 0; i < b.len; i++) {
         if (b.data[i] == ';')
@@ -129,7 +128,6 @@ static int by_key(const void *a, const void *b)
     return strcmp(((const pp_folded_t *)a)->key, ((const pp_folded_t *)b)->key);
 }
 
-static const char *const no_stack = "[no stack]";
 
 pp_folded_t *pp_fold(const pp_profile_t *a, const pp_profile_t *b, int v, bool lines, size_t *n)
 {
@@ -155,11 +153,10 @@ pp_folded_t *pp_fold(const pp_profile_t *a, const pp_profile_t *b, int v, bool l
             if (k == 0) {
                 if (cap == 0)
                     name = xrealloc(name, (cap = 1) * sizeof *name);
-                name[k++] = no_stack;
+                name[k++] = PP_NO_STACK;
             }
             line_t *e = line_of(&t, name, k);
-            if (__builtin_add_overflow(e->value[which], s->value[v], &e->value[which]))
-                e->value[which] = INT64_MAX;
+            e->value[which] = pp_add_sat(e->value[which], s->value[v]);
         }
     free(name);
     free(t.slot);

@@ -3,6 +3,7 @@
 #include <errno.h>
 #include <getopt.h>
 #include <inttypes.h>
+#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -61,17 +62,19 @@ typedef struct {
     const char *output, *title;
     const char **search;
     unsigned nsearch;
+    char **base; /* diff --base FILE... */
+    int nbase;
     pp_sym_options_t sym;
 } opts_t;
 
-enum { O_NO_INLINE = 256, O_SEARCH, O_LINES, O_CUM, O_DELTA, O_SVG, O_TITLE };
+enum { O_NO_INLINE = 256, O_SEARCH, O_LINES, O_CUM, O_DELTA, O_SVG, O_TITLE, O_BASE };
 static const struct option long_options[] = {
     {"weight", required_argument, 0, 'w'}, {"output", required_argument, 0, 'o'},
     {"help", no_argument, 0, 'h'},         {"no-inline", no_argument, 0, O_NO_INLINE},
     {"search", required_argument, 0, O_SEARCH}, {"lines", no_argument, 0, O_LINES},
     {"rows", required_argument, 0, 'n'},   {"cum", no_argument, 0, O_CUM},
     {"delta", no_argument, 0, O_DELTA},    {"svg", no_argument, 0, O_SVG},
-    {"title", required_argument, 0, O_TITLE}, {0, 0, 0, 0},
+    {"title", required_argument, 0, O_TITLE}, {"base", required_argument, 0, O_BASE}, {0, 0, 0, 0},
 };
 
 static void print_help(const command_t *c)
@@ -80,7 +83,7 @@ static void print_help(const command_t *c)
 }
 
 /* Which command-specific options a command takes. */
-enum { A_LINES = 1, A_ROWS = 2, A_CUM = 4, A_DELTA = 8, A_SVG = 16, A_TITLE = 32 };
+enum { A_LINES = 1, A_ROWS = 2, A_CUM = 4, A_DELTA = 8, A_SVG = 16, A_TITLE = 32, A_BASE = 64 };
 static unsigned option_bit(int ch)
 {
     switch (ch) {
@@ -90,6 +93,7 @@ static unsigned option_bit(int ch)
     case O_DELTA: return A_DELTA;
     case O_SVG: return A_SVG;
     case O_TITLE: return A_TITLE;
+    case O_BASE: return A_BASE;
     default: return 0; /* common to every command */
     }
 }
@@ -99,12 +103,20 @@ static int parse_options(const command_t *c, int argc, char **argv, opts_t *o, u
 {
     *o = (opts_t){.weight = PP_ALLOC_SPACE, .rows = 20, .sym = {.lines = true, .inlines = true}};
     o->search = xcalloc((size_t)argc, sizeof *o->search);
+    o->base = xcalloc((size_t)argc, sizeof *o->base);
     optind = 1;
     opterr = 0;
-    int ch;
-    while ((ch = getopt_long(argc, argv, ":w:o:hn:", long_options, NULL)) != -1) {
-        if (option_bit(ch) & ~allowed)
-            ch = '?';
+    int ch, li = -1;
+    while ((ch = getopt_long(argc, argv, ":w:o:hn:", long_options, &li)) != -1) {
+        if (option_bit(ch) & ~allowed) {
+            /* name the option, not its value (argv[optind - 1] after -n 5) */
+            if (li >= 0)
+                pp_error("%s: no option '--%s' (see poolalloc-prof %s --help)", c->name, long_options[li].name, c->name);
+            else
+                pp_error("%s: no option '-%c' (see poolalloc-prof %s --help)", c->name, ch, c->name);
+            exit(2);
+        }
+        li = -1;
         switch (ch) {
         case 'w':
             o->weight = pp_value_parse(optarg);
@@ -147,6 +159,9 @@ static int parse_options(const command_t *c, int argc, char **argv, opts_t *o, u
             break;
         case O_SVG:
             o->svg = true;
+            break;
+        case O_BASE:
+            o->base[o->nbase++] = optarg;
             break;
         case O_TITLE:
             o->title = optarg;
@@ -201,6 +216,23 @@ typedef struct {
     char *tmp;
 } output_t;
 
+/* The temporary file being written, removed if the tool dies or is
+ * interrupted before renaming it into place. */
+static char *volatile unfinished;
+
+static void remove_unfinished(void)
+{
+    if (unfinished)
+        unlink(unfinished);
+}
+
+static void on_signal(int sig)
+{
+    remove_unfinished();
+    signal(sig, SIG_DFL);
+    raise(sig);
+}
+
 static void output_open(output_t *out, const opts_t *o, bool binary)
 {
     *out = (output_t){.f = stdout, .name = "standard output"};
@@ -210,10 +242,24 @@ static void output_open(output_t *out, const opts_t *o, bool binary)
         return;
     }
     out->name = o->output;
+    /* a device or FIFO (-o /dev/null, -o /dev/stdout) is written to, never
+     * replaced by a regular file */
+    struct stat st;
+    if (stat(o->output, &st) == 0 && !S_ISREG(st.st_mode) && !S_ISDIR(st.st_mode)) {
+        out->f = fopen(o->output, "w");
+        if (!out->f)
+            pp_die("cannot write %s: %s", o->output, strerror(errno));
+        return;
+    }
     out->tmp = xasprintf("%s.tmp%ld", o->output, (long)getpid());
     out->f = fopen(out->tmp, "w");
     if (!out->f)
         pp_die("cannot write %s: %s", o->output, strerror(errno));
+    unfinished = out->tmp;
+    atexit(remove_unfinished);
+    static const int sigs[] = {SIGINT, SIGTERM, SIGHUP, SIGPIPE};
+    for (size_t i = 0; i < sizeof sigs / sizeof *sigs; i++)
+        signal(sigs[i], on_signal);
 }
 
 static int output_close(output_t *out, int rc)
@@ -230,12 +276,15 @@ static int output_close(output_t *out, int rc)
         pp_error("cannot write %s: %s", out->name, strerror(errno));
         rc = -1;
     }
+    if (!out->tmp) /* written in place */
+        return rc ? 1 : 0;
     if (rc == 0 && rename(out->tmp, out->name) != 0) {
         pp_error("cannot write %s: %s", out->name, strerror(errno));
         rc = -1;
     }
     if (rc != 0)
         unlink(out->tmp);
+    unfinished = NULL;
     free(out->tmp);
     return rc ? 1 : 0;
 }
@@ -278,13 +327,12 @@ static char *describe(const pp_profile_t *p)
 {
     char rate[32];
     pp_buf_t b = {0};
-    const char *prog = p->program ? p->program : "?";
-    const char *base = strrchr(prog, '/');
-    pp_buf_printf(&b, "%s", base ? base + 1 : prog);
+    pp_buf_printf(&b, "%s", pp_basename(p->program ? p->program : "?"));
     if (p->nprocesses > 1)
         pp_buf_printf(&b, " and others (%zu processes)", p->nprocesses);
-    if (p->sample_rate)
-        pp_buf_printf(&b, ", sample rate %s", pp_format_value(rate, sizeof rate, (int64_t)p->sample_rate, PP_ALLOC_SPACE));
+    int64_t sr = p->sample_rate > INT64_MAX ? INT64_MAX : (int64_t)p->sample_rate; /* any dec is valid */
+    if (sr)
+        pp_buf_printf(&b, ", sample rate %s", pp_format_value(rate, sizeof rate, sr, PP_ALLOC_SPACE));
     return b.data;
 }
 
@@ -342,6 +390,8 @@ static int cmd_pprof(const command_t *c, int argc, char **argv)
 {
     opts_t o;
     int first = parse_options(c, argc, argv, &o, 0);
+    if ((!o.output || strcmp(o.output, "-") == 0) && isatty(1)) /* say so before the slow part */
+        pp_die("not writing a binary profile to a terminal: give -o FILE");
     pp_symbolizer_t *s = pp_sym_new(&o.sym);
     pp_profile_t p;
     load(&p, s, argv + first, argc - first);
@@ -365,10 +415,14 @@ static int cmd_top(const command_t *c, int argc, char **argv)
 static int cmd_diff(const command_t *c, int argc, char **argv)
 {
     opts_t o;
-    int first = parse_options(c, argc, argv, &o, A_LINES | A_DELTA | A_SVG | A_TITLE);
-    if (argc - first != 2) {
-        pp_error("diff: give two profiles, BASE and NEW (usage: poolalloc-prof diff %s)", c->synopsis);
-        return 2;
+    int first = parse_options(c, argc, argv, &o, A_LINES | A_DELTA | A_SVG | A_TITLE | A_BASE);
+    if (o.nbase == 0) { /* diff BASE NEW */
+        if (argc - first != 2) {
+            pp_error("diff: give two profiles, BASE and NEW, or --base BASE... NEW... (usage: poolalloc-prof diff %s)",
+                     c->synopsis);
+            return 2;
+        }
+        o.base[o.nbase++] = argv[first++];
     }
     if (o.svg && o.delta) {
         pp_error("diff: --svg and --delta do not go together");
@@ -376,8 +430,8 @@ static int cmd_diff(const command_t *c, int argc, char **argv)
     }
     pp_symbolizer_t *s = pp_sym_new(&o.sym);
     pp_profile_t base, now;
-    load(&base, s, argv + first, 1);
-    load(&now, s, argv + first + 1, 1);
+    load(&base, s, o.base, o.nbase);
+    load(&now, s, argv + first, argc - first);
     size_t n;
     pp_folded_t *v = pp_fold(&base, &now, o.weight, o.lines, &n);
     output_t out;
@@ -386,7 +440,8 @@ static int cmd_diff(const command_t *c, int argc, char **argv)
         return output_close(&out, write_folded(out.f, out.name, v, n, o.delta ? 2 : 1));
     char a[32], b[32];
     char *title = o.title ? xstrdup(o.title) : xasprintf("%s (%s): %s", value_titles[o.weight], pp_value_names[o.weight], "what changed");
-    char *sub = xasprintf("%s -> %s: %s -> %s; widths: NEW; red grew, blue shrank", argv[first], argv[first + 1],
+    char *sub = xasprintf("%s%s -> %s%s: %s -> %s; widths: NEW; red grew, blue shrank", pp_basename(o.base[0]),
+                          o.nbase > 1 ? " and others" : "", pp_basename(argv[first]), argc - first > 1 ? " and others" : "",
                           pp_format_value(a, sizeof a, base.total[o.weight], o.weight),
                           pp_format_value(b, sizeof b, now.total[o.weight], o.weight));
     return output_close(&out, flame(&out, v, n, title, sub, o.weight, true));
@@ -417,8 +472,10 @@ static const command_t commands[] = {
      "  -n, --rows N       how many sites (default 20)\n"
      "      --cum          rank by cum instead of flat\n",
      cmd_top},
-    {"diff", "[OPTIONS] BASE NEW",
+    {"diff", "[OPTIONS] BASE NEW, or [OPTIONS] --base BASE... NEW...",
      "Compares two profiles stack by stack, as `pprof -diff_base=BASE NEW`.\n"
+     "Each side may be several dumps (--base once per dump of the base side),\n"
+     "merged as every command merges them.\n"
      "Writes folded lines \"stack BASE_WEIGHT NEW_WEIGHT\" (what flamegraph.pl\n"
      "draws as a differential flame graph), or with --delta \"stack NEW-BASE\"\n"
      "for the stacks that changed, or with --svg a flame graph of NEW whose\n"
@@ -426,6 +483,7 @@ static const command_t commands[] = {
      "  --lines            name frames \"function file:line\"\n"
      "  --delta            one signed difference per changed stack\n"
      "  --svg              a differential flame graph\n"
+     "  --base DUMP        a dump of the base side (repeat for several)\n"
      "  --title TEXT       the SVG's title\n",
      cmd_diff},
 };

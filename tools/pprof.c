@@ -291,7 +291,12 @@ static void value_type(writer_t *w, pp_buf_t *b, unsigned field, const char *typ
     put_bytes(b, field, w->sub.data, w->sub.len);
 }
 
-static void write_samples(writer_t *w, const pp_profile_t *p)
+/* Samples whose stack was not kept (a record with no frames) get one
+ * location of this name, as fold and top show them: pprof counts a sample
+ * without locations in its totals but shows it nowhere. */
+static const char no_stack[] = PP_NO_STACK;
+
+static void write_samples(writer_t *w, const pp_profile_t *p, uint64_t no_stack_id)
 {
     size_t cap = PP_MAX_FRAMES;
     uint64_t *ids = xmalloc(cap * sizeof *ids);
@@ -307,6 +312,8 @@ static void write_samples(writer_t *w, const pp_profile_t *p)
         for (int k = 0; k < PP_NVALUES; k++)
             v[k] = (uint64_t)st->value[k];
         w->m.len = 0;
+        if (st->nlocs == 0)
+            put_packed(&w->m, SAMPLE_LOCATION_ID, &no_stack_id, 1);
         put_packed(&w->m, SAMPLE_LOCATION_ID, ids, st->nlocs);
         put_packed(&w->m, SAMPLE_VALUE, v, PP_NVALUES);
         gz_field(&w->gz, PROFILE_SAMPLE, &w->m);
@@ -426,10 +433,14 @@ int pp_pprof_write(FILE *out, const char *what, const pp_profile_t *p, const pp_
         /* value_type wrote a whole field into m: pass it through as is */
         gz_run(&w->gz, w->m.data, w->m.len, Z_NO_FLUSH);
     }
-    write_samples(w, p);
-
     size_t nlocs, nmods;
     const pp_location_t **locs = used_locations(p, &nlocs);
+    uint64_t no_stack_id = 0; /* after every real location's id */
+    for (size_t i = 0; i < p->nstacks && !no_stack_id; i++)
+        if (p->stacks[i].nlocs == 0)
+            no_stack_id = (uint64_t)nlocs + 1;
+    write_samples(w, p, no_stack_id);
+
     const pp_module_t **mods = used_modules(locs, nlocs, &nmods);
     /* pprof takes the first mapping for the main binary (its "File:"):
      * the program's, then the others by id */
@@ -446,6 +457,11 @@ int pp_pprof_write(FILE *out, const char *what, const pp_profile_t *p, const pp_
     for (size_t i = 0; i < nlocs; i++)
         if (locs[i])
             write_location(w, locs[i]);
+    if (no_stack_id) {
+        pp_frame_t f = {pp_intern(no_stack), NULL, 0};
+        pp_location_t l = {.id = (uint32_t)no_stack_id, .nframes = 1, .frames = &f};
+        write_location(w, &l);
+    }
     free(mods);
     free(locs);
     write_functions(w);
@@ -453,7 +469,7 @@ int pp_pprof_write(FILE *out, const char *what, const pp_profile_t *p, const pp_
     char *comment = comment_text(p);
     w->m.len = 0;
     value_type(w, &w->m, PROFILE_PERIOD_TYPE, "space", "bytes");
-    put_i64(&w->m, PROFILE_PERIOD, (int64_t)p->sample_rate);
+    put_i64(&w->m, PROFILE_PERIOD, p->sample_rate > INT64_MAX ? INT64_MAX : (int64_t)p->sample_rate);
     if (p->time_last > 0 && p->time_last < 9e9) /* int64 nanoseconds end in 2262 */
         put_i64(&w->m, PROFILE_TIME_NANOS, (int64_t)(p->time_last * 1e9 + 0.5));
     put_i64(&w->m, PROFILE_COMMENT, strtab_index(&w->strs, comment));

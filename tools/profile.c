@@ -116,9 +116,7 @@ static bool in_libpoolalloc(const pp_location_t *l)
 {
     if (!l->module)
         return false;
-    const char *base = strrchr(l->module->path, '/');
-    base = base ? base + 1 : l->module->path;
-    return strncmp(base, "libpoolalloc.so", 15) == 0;
+    return strncmp(pp_basename(l->module->path), "libpoolalloc.so", 15) == 0;
 }
 
 static const char *outer_function(const pp_location_t *l) { return l->frames[l->nframes - 1].function; }
@@ -137,11 +135,29 @@ static uint32_t trim_allocator(const pp_location_t **locs, uint32_t n)
 
 /* ---- one process's latest dump ------------------------------------------- */
 
+/* The program's path without the " (deleted)" that /proc/self/exe gains
+ * when the file is removed or replaced while the process runs: one process
+ * can write dumps with both. */
+static size_t program_len(const char *prog)
+{
+    static const char deleted[] = " (deleted)";
+    size_t n = strlen(prog), k = sizeof deleted - 1;
+    return n > k && memcmp(prog + n - k, deleted, k) == 0 ? n - k : n;
+}
+
+static bool same_program(const char *a, const char *b)
+{
+    if (a == b)
+        return true;
+    size_t n = program_len(a);
+    return n == program_len(b) && memcmp(a, b, n) == 0;
+}
+
 static bool same_process(const pp_dump_t *a, const pp_dump_t *b)
 {
     /* pids are reused: also compare when the process started */
     double sa = a->time - a->uptime, sb = b->time - b->uptime;
-    return a->pid == b->pid && a->program == b->program && (sa > sb ? sa - sb : sb - sa) < 2.0;
+    return a->pid == b->pid && same_program(a->program, b->program) && (sa > sb ? sa - sb : sb - sa) < 2.0;
 }
 
 static bool later(const pp_dump_t *a, const pp_dump_t *b)
@@ -152,12 +168,7 @@ static bool later(const pp_dump_t *a, const pp_dump_t *b)
 }
 
 /* A corrupt dump can hold any 64-bit number: sums stop at INT64_MAX. */
-static void add_saturated(int64_t *sum, uint64_t v)
-{
-    int64_t x = v > INT64_MAX ? INT64_MAX : (int64_t)v;
-    if (__builtin_add_overflow(*sum, x, sum))
-        *sum = INT64_MAX;
-}
+static void add_saturated(int64_t *sum, uint64_t v) { *sum = pp_add_sat(*sum, v > INT64_MAX ? INT64_MAX : (int64_t)v); }
 
 void pp_profile_add(pp_profile_t *p, pp_symbolizer_t *s, pp_dump_t *const *dumps, size_t ndumps)
 {
@@ -166,10 +177,14 @@ void pp_profile_add(pp_profile_t *p, pp_symbolizer_t *s, pp_dump_t *const *dumps
     for (size_t i = 0; i < ndumps; i++) {
         if (skip[i])
             continue;
-        size_t latest = i, earlier = 0;
+        size_t latest = i, earlier = 0, again = 0;
         for (size_t j = i + 1; j < ndumps; j++)
             if (!skip[j] && same_process(dumps[i], dumps[j])) {
-                earlier++;
+                /* one dump given twice (or a copy of it) is no earlier dump */
+                if (dumps[j]->sequence == dumps[latest]->sequence && dumps[j]->time == dumps[latest]->time)
+                    again++;
+                else
+                    earlier++;
                 if (later(dumps[j], dumps[latest])) {
                     skip[latest] = true;
                     latest = j;
@@ -179,6 +194,9 @@ void pp_profile_add(pp_profile_t *p, pp_symbolizer_t *s, pp_dump_t *const *dumps
             }
         if (latest != i)
             skip[i] = true;
+        if (again)
+            fprintf(stderr, "%s: note: %s given %zu times (the same dump: pid, sequence and time): counted once\n",
+                    pp_progname, dumps[latest]->path, again + 1);
         if (earlier)
             fprintf(stderr, "%s: note: %zu earlier dump%s of pid %llu not added: %s (sequence %llu) holds %s (counters are cumulative)\n",
                     pp_progname, earlier, earlier > 1 ? "s" : "", (unsigned long long)dumps[latest]->pid,

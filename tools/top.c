@@ -54,6 +54,10 @@ static site_t *site_of(sites_t *t, const pp_frame_t *f)
     return &t->v[t->n - 1];
 }
 
+/* Weights of a merged profile may already sit at INT64_MAX (profile.c
+ * saturates): adding must not overflow. */
+static void add_sat(int64_t *sum, int64_t v) { *sum = pp_add_sat(*sum, v); }
+
 static bool sort_by_cum;
 static int heavier(const void *a, const void *b)
 {
@@ -74,49 +78,54 @@ const char *pp_format_value(char *buf, size_t size, int64_t x, int v)
         return buf;
     }
     static const char *const unit[] = {"B", "KiB", "MiB", "GiB", "TiB", "PiB", "EiB"};
-    double d = (double)(x < 0 ? -x : x);
+    uint64_t a = x < 0 ? -(uint64_t)x : (uint64_t)x; /* INT64_MIN too */
+    double d = (double)a;
     int u = 0;
     while (d >= 1024 && u < 6)
         d /= 1024, u++;
     if (u == 0)
-        snprintf(buf, size, "%s%" PRId64 " B", x < 0 ? "-" : "", x < 0 ? -x : x);
+        snprintf(buf, size, "%s%" PRIu64 " B", x < 0 ? "-" : "", a);
     else
         snprintf(buf, size, "%s%.*f %s", x < 0 ? "-" : "", d < 10 ? 2 : d < 100 ? 1 : 0, d, unit[u]);
     return buf;
 }
 
-static const pp_frame_t unknown_site = {"[no stack]", NULL, 0};
+static const pp_frame_t unknown_site = {PP_NO_STACK, NULL, 0};
 
 int pp_top_print(FILE *out, const char *what, const pp_profile_t *p, int v, size_t rows, bool by_cum)
 {
     sites_t t = {0};
+    size_t nstacks = 0; /* of this weight: the others are in no row */
     for (size_t i = 0; i < p->nstacks; i++) {
         const pp_stack_t *s = &p->stacks[i];
         if (s->value[v] == 0)
             continue;
+        nstacks++;
         const pp_frame_t *leaf = s->nlocs ? &s->locs[0]->frames[0] : &unknown_site;
-        site_of(&t, leaf)->flat += s->value[v];
+        add_sat(&site_of(&t, leaf)->flat, s->value[v]);
         if (!s->nlocs)
-            site_of(&t, leaf)->cum += s->value[v];
+            add_sat(&site_of(&t, leaf)->cum, s->value[v]);
         for (uint32_t l = 0; l < s->nlocs; l++)
             for (uint32_t f = 0; f < s->locs[l]->nframes; f++) {
                 site_t *st = site_of(&t, &s->locs[l]->frames[f]);
                 if (st->seen != i + 1) { /* recursion: count a stack once */
                     st->seen = i + 1;
-                    st->cum += s->value[v];
+                    add_sat(&st->cum, s->value[v]);
                 }
             }
     }
     sort_by_cum = by_cum;
-    qsort(t.v, t.n, sizeof *t.v, heavier);
+    if (t.n > 1)
+        qsort(t.v, t.n, sizeof *t.v, heavier);
 
     char a[32], b[32], rate[32];
     int64_t total = p->total[v];
     fprintf(out, "%s, %s", pp_value_names[v], p->program ? p->program : "?");
     if (p->nprocesses != 1)
         fprintf(out, " and others: %zu processes", p->nprocesses);
-    if (p->sample_rate)
-        fprintf(out, ", sample rate %s", pp_format_value(rate, sizeof rate, (int64_t)p->sample_rate, PP_ALLOC_SPACE));
+    int64_t sr = p->sample_rate > INT64_MAX ? INT64_MAX : (int64_t)p->sample_rate; /* any dec is valid */
+    if (sr)
+        fprintf(out, ", sample rate %s", pp_format_value(rate, sizeof rate, sr, PP_ALLOC_SPACE));
 
     size_t shown = 0; /* ranked by flat, the sites that allocate nothing themselves are left out */
     while (shown < t.n && shown < rows && (by_cum || t.v[shown].flat != 0))
@@ -125,20 +134,18 @@ int pp_top_print(FILE *out, const char *what, const pp_profile_t *p, int v, size
     for (size_t i = 0; i < t.n; i++)
         allocating += t.v[i].flat != 0;
     fprintf(out, "\ntotal %s in %zu stacks from %zu allocation sites; the top %zu by %s:\n",
-            pp_format_value(a, sizeof a, total, v), p->nstacks, allocating, shown, by_cum ? "cum" : "flat");
+            pp_format_value(a, sizeof a, total, v), nstacks, allocating, shown, by_cum ? "cum" : "flat");
     fprintf(out, "%12s %6s %6s %12s %6s  %s\n", "flat", "flat%", "sum%", "cum", "cum%", "function  file:line");
     int64_t sum = 0;
     double pct = total ? 100.0 / (double)total : 0;
     for (size_t i = 0; i < shown; i++) {
         site_t *s = &t.v[i];
-        sum += s->flat;
+        add_sat(&sum, s->flat);
         fprintf(out, "%12s %5.1f%% %5.1f%% %12s %5.1f%%  %s", pp_format_value(a, sizeof a, s->flat, v),
                 (double)s->flat * pct, (double)sum * pct, pp_format_value(b, sizeof b, s->cum, v), (double)s->cum * pct,
                 s->function);
-        if (s->file) {
-            const char *base = strrchr(s->file, '/');
-            fprintf(out, "  %s:%u", base ? base + 1 : s->file, s->line);
-        }
+        if (s->file)
+            fprintf(out, "  %s:%u", pp_basename(s->file), s->line);
         fputc('\n', out);
     }
     free(t.v);

@@ -228,6 +228,18 @@ def _(name):
     result(ok, name, f"plain_site base/new {pair}, delta {dv}; --svg {len(svg)} bytes")
 
 
+@check("diff-several-dumps")
+def _(name):
+    # each side a parent and its fork child: merged, then compared
+    t1, f1 = profile_run("diffb", ["1", "fork"])
+    t2, f2 = profile_run("diffn", ["2", "fork"])
+    base = [a for f in f1 for a in ("--base", f)]
+    d = folded(tool("diff", *base, *f2).stdout)
+    got = {s: next((v for k, v in d.items() if k.endswith(t)), None) for s, t in SITES.items()}
+    want = {s: (t1[s][1], t2[s][1]) for s in SITES}
+    result(len(f1) == 2 and len(f2) == 2 and got == want, name, f"--base x2 vs 2 dumps: {got}, want {want}")
+
+
 @check("svg")
 def _(name):
     _, files = profile_run("exact", ["1"])
