@@ -34,6 +34,11 @@ BENCH_CXX  := $(sort $(wildcard bench/workloads/*.cc))
 BENCH_BIN  := $(patsubst bench/workloads/%.c,$(BUILD)/bench/%,$(BENCH_C)) \
               $(patsubst bench/workloads/%.cc,$(BUILD)/bench/%,$(BENCH_CXX))
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+# the profile tool (tools/): reads dumps, never allocator internals
+TOOL_SRC  := $(sort $(wildcard tools/*.c))
+TOOL_HDR  := $(wildcard tools/*.h)
+TOOL      := $(BUILD)/poolalloc-prof
+TOOL_LIBS := -ldw -lelf -lz -lstdc++
 
 .PHONY: all deps check-deps check-tools demo-stats check check-unit check-preload check-real check-bench check-example check-fastpath check-prof demo bench bench-deps install clean
 all: $(SO) $(AR_LIB) $(BUILD)/poolalloc.pc $(TOOL)
@@ -55,10 +60,6 @@ $(BUILD)/poolalloc.pc: poolalloc.pc.in
 	sed -e 's|@PREFIX@|$(PREFIX)|g' $< > $@
 
 # ---- the profile tool (tools/): reads dumps, never allocator internals ------------
-TOOL_SRC  := $(sort $(wildcard tools/*.c))
-TOOL_HDR  := $(wildcard tools/*.h)
-TOOL      := $(BUILD)/poolalloc-prof
-TOOL_LIBS := -ldw -lelf -lz -lstdc++
 $(TOOL): $(TOOL_SRC) $(TOOL_HDR)
 	@mkdir -p $(dir $@)
 	$(CC) -std=gnu11 -O2 -g $(WARN) -D_GNU_SOURCE -o $@ $(TOOL_SRC) $(TOOL_LIBS)
