@@ -150,6 +150,7 @@ int pa_prof_write(const char *path, const char *reason, uint64_t seq)
         put(o, "sequence %llu\n", (unsigned long long)seq);
         put(o, "sample_rate %zu\n", pa_options.sample_rate);
         put(o, "profiler_memory %zu\n", pa_prof_memory());
+        put(o, "process %016llx\n", (unsigned long long)pa_prof_process);
         dl_iterate_phdr(put_mapping, o);
         pa_prof_stacks_foreach(put_stack, o);
         put(o, "end %llu\n", (unsigned long long)o->stacks);

@@ -58,6 +58,7 @@ typedef struct pa_prof_hdr {
 _Static_assert(sizeof(pa_prof_hdr_t) % 16 == 0, "objects stay 16-byte aligned");
 
 PA_HIDDEN extern bool pa_prof_on;                 /* POOLALLOC_PROFILE is set          */
+PA_HIDDEN extern uint64_t pa_prof_process;        /* random; the profiles' "process" key */
 extern PA_TLS unsigned pa_tl_prof_busy;           /* > 0: this thread takes no samples */
 
 /* ---- sample.c ---- */

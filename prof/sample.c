@@ -2,6 +2,7 @@
  * sampled object's header: placed at allocation, recognised and removed at
  * free (the design is in prof.h). */
 #include <sys/auxv.h>
+#include <unistd.h>
 
 #include "fast.h"
 #include "prof.h"
@@ -10,6 +11,7 @@ bool pa_prof_on;
 PA_TLS unsigned pa_tl_prof_busy;
 static uintptr_t prof_key = 0x2545f4914f6cdd1du;
 static uint32_t prof_epoch;                     /* forks since the process began */
+uint64_t pa_prof_process;                       /* names this process in its profiles */
 static double rate;                           /* mean bytes between samples */
 
 #define FREED_MARK ((uintptr_t)2)             /* magic of an object already freed */
@@ -23,7 +25,9 @@ void pa_prof_init(void)
         uint64_t k;
         memcpy(&k, r + 8, sizeof k);
         prof_key ^= k;
+        memcpy(&pa_prof_process, r, sizeof pa_prof_process);
     }
+    pa_prof_process ^= (uint64_t)getpid() << 32 ^ pa_clock_ns();
     prof_key &= ~(uintptr_t)15;               /* so key ^ address keeps FREED_MARK's bit free */
     prof_key |= 16;
     if (pa_prof_on) pa_prof_stacks_init();
@@ -197,6 +201,7 @@ size_t pa_prof_usable(const void *p)
 void pa_prof_fork_reset(void)
 {
     prof_epoch++;
+    pa_prof_process = (pa_prof_process ^ pa_clock_ns() ^ (uint64_t)getpid() << 32) * 0x9e3779b97f4a7c15u;
     pa_prof_stacks_zero();
 }
 

@@ -646,7 +646,7 @@ static const char *const rate1[] = { "POOLALLOC_SAMPLE_RATE=1", NULL };
 /* What one profile file says. Parsing checks the format on the way. */
 typedef struct prof {
     char reason[16];
-    unsigned long long pid, seq, rate, stacks, mappings;
+    unsigned long long pid, seq, rate, stacks, mappings, process;
     unsigned long long ao, as, io, is;                  /* every stack */
     unsigned long long site_ao, site_as, site_io, site_is, site_stacks;   /* innermost frame in a site */
 } prof_t;
@@ -679,7 +679,7 @@ static void parse_profile(const char *path, uintptr_t site_lo, uintptr_t site_hi
     char *buf = read_file(path, &len);
     cr_assert(len > 0 && buf[len - 1] == '\n', "%s: empty, or the last line is not complete", path);
     static const char *const header[] = { "poolalloc-profile 1", "program ", "pid ", "time ", "uptime ",
-                                          "reason ", "sequence ", "sample_rate ", "profiler_memory " };
+                                          "reason ", "sequence ", "sample_rate ", "profiler_memory ", "process " };
     size_t lineno = 0;
     bool ended = false;
     for (char *line = buf, *nl; *line; line = nl + 1) {
@@ -696,6 +696,9 @@ static void parse_profile(const char *path, uintptr_t site_lo, uintptr_t site_hi
             else if (lineno == 5) snprintf(p->reason, sizeof p->reason, "%s", v);
             else if (lineno == 6) cr_assert_eq(sscanf(v, "%llu", &p->seq), 1, "%s: %s", path, line);
             else if (lineno == 7) cr_assert_eq(sscanf(v, "%llu", &p->rate), 1, "%s: %s", path, line);
+            else if (lineno == 9)
+                cr_assert(strlen(v) == 16 && strspn(v, "0123456789abcdef") == 16 && sscanf(v, "%llx", &p->process) == 1,
+                          "%s: %s, want 16 hex digits", path, line);
             else {
                 double x;
                 cr_assert_eq(sscanf(v, "%lf", &x), 1, "%s: %s", path, line);
@@ -1094,6 +1097,10 @@ Test(profile, fork_child_counts_only_what_it_allocated)
     cr_assert_eq(cp[1].site_as, 4000);
     cr_assert_eq(cp[1].site_io, 0, "child exit dump: %llu site objects in use, want 0", cp[1].site_io);
     cr_assert_eq(cp[1].site_is, 0);
+    /* one process, one "process" key; the child has its own */
+    cr_assert(pp[0].process == pp[1].process && pp[1].process == pp[2].process, "parent: process keys differ");
+    cr_assert(cp[0].process == cp[1].process, "child: process keys differ");
+    cr_assert_neq(cp[0].process, pp[0].process, "the fork child has its parent's process key");
     /* the parent: p, in use at its dumps, freed before its exit */
     cr_assert_eq(pp[1].site_as, 3000);
     cr_assert_eq(pp[1].site_is, 3000);
