@@ -164,7 +164,7 @@ $(TOOLS_TEST)/fuzz_replay: tests/tools/fuzz_dump.c tests/tools/fuzz_replay.c too
 # ... and with libFuzzer, to fuzz more: build/tools-test/fuzz_dump -dict=tests/tools/fuzz.dict tests/tools/fuzz-corpus
 $(TOOLS_TEST)/fuzz_dump: tests/tools/fuzz_dump.c tools/dump.c tools/common.c $(TOOL_HDR)
 	@mkdir -p $(dir $@)
-	clang -std=gnu11 -g -O1 -D_GNU_SOURCE -Itools -fsanitize=fuzzer,address,undefined -o $@ tests/tools/fuzz_dump.c tools/dump.c tools/common.c
+	clang -std=gnu11 -g -O1 -D_GNU_SOURCE $(WARN) -Itools -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all -o $@ tests/tools/fuzz_dump.c tools/dump.c tools/common.c
 # playwright-core (pinned in tests/tools/package-lock.json) drives Debian's chromium.
 NODE_DIR := $(BUILD)/node
 $(NODE_DIR)/node_modules/playwright-core/package.json: tests/tools/package.json tests/tools/package-lock.json

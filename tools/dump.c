@@ -124,13 +124,16 @@ static bool parse_seconds(const char *s, const char *end, double *v)
     memcpy(tmp, s, (size_t)(end - s));
     tmp[end - s] = '\0';
     *v = strtod(tmp, NULL);
-    return true;
+    return *v < 1e15; /* 15 nines and a fraction can round up to 16 digits */
 }
 
 static bool is_key_char(char c) { return (c >= 'a' && c <= 'z') || c == '_'; }
 
-enum { H_PROGRAM, H_PID, H_TIME, H_UPTIME, H_REASON, H_SEQUENCE, H_SAMPLE_RATE, H_PROFILER_MEMORY, H_N };
-static const char *const header_keys[H_N] = {"program", "pid", "time", "uptime", "reason", "sequence", "sample_rate", "profiler_memory"};
+/* the keys every version-1 file has, then those added later (optional) */
+enum { H_PROGRAM, H_PID, H_TIME, H_UPTIME, H_REASON, H_SEQUENCE, H_SAMPLE_RATE, H_PROFILER_MEMORY, H_REQUIRED,
+       H_PROCESS = H_REQUIRED, H_N };
+static const char *const header_keys[H_N] = {"program", "pid", "time", "uptime", "reason", "sequence", "sample_rate",
+                                             "profiler_memory", "process"};
 
 /* One "KEY VALUE" header line (known keys checked, others skipped). */
 static bool header_line(parser_t *ps, pp_dump_t *d, const char *key, size_t klen, unsigned *seen)
@@ -160,6 +163,13 @@ static bool header_line(parser_t *ps, pp_dump_t *d, const char *key, size_t klen
         if (ok)
             d->reason = pp_intern_n(v, (size_t)(e - v));
         break;
+    case H_PROCESS:
+        for (const char *c = v; c < e; c++)
+            ok &= (*c >= '0' && *c <= '9') || (*c >= 'a' && *c <= 'f');
+        ok &= v < e && e - v <= 32;
+        if (ok)
+            d->process = pp_intern_n(v, (size_t)(e - v));
+        break;
     case H_TIME:
         ok = parse_seconds(v, e, &d->time);
         break;
@@ -167,7 +177,7 @@ static bool header_line(parser_t *ps, pp_dump_t *d, const char *key, size_t klen
         ok = parse_seconds(v, e, &d->uptime);
         break;
     default: {
-        uint64_t x;
+        uint64_t x = 0; /* read below even when take_dec fails */
         ok = take_dec(ps, &x) && ps->p == e;
         if (k == H_PID)
             d->pid = x;
@@ -290,10 +300,7 @@ pp_dump_t *pp_dump_parse(const char *name, const char *data, size_t len, char *e
         char q[64];
         if (ps.line == 1) {
             uint64_t v;
-            if (!take(&ps, "poolalloc-profile ")) {
-                fail(&ps, "not a poolalloc profile (no 'poolalloc-profile VERSION' first line)");
-                goto out;
-            }
+            take(&ps, "poolalloc-profile "); /* checked before the loop */
             if (!take_dec(&ps, &v) || ps.p != ps.end) {
                 fail(&ps, "bad format version '%s'", quote(ps.p, ps.end, q, sizeof q));
                 goto out;
@@ -329,8 +336,9 @@ pp_dump_t *pp_dump_parse(const char *name, const char *data, size_t len, char *e
                 goto out;
             d->nstacks++;
         } else if (take(&ps, "end ")) {
+            const char *line = ps.p - 4;
             if (!take_dec(&ps, &end_n) || ps.p != ps.end) {
-                fail(&ps, "malformed end line '%s'", quote(ps.p - 4, ps.end, q, sizeof q));
+                fail(&ps, "malformed end line '%s'", quote(line, ps.end, q, sizeof q));
                 goto out;
             }
             if (end_n != d->nstacks) {
@@ -359,11 +367,21 @@ pp_dump_t *pp_dump_parse(const char *name, const char *data, size_t len, char *e
         fail(&ps, "truncated: no 'end' line (the file was cut short)");
         goto out;
     }
-    for (int i = 0; i < H_N; i++)
+    for (int i = 0; i < H_REQUIRED; i++)
         if (!(seen & (1u << i))) {
             fail(&ps, "no '%s' line in the header", header_keys[i]);
             goto out;
         }
+    if (d->nmappings > 1) /* qsort wants a non-NULL array, even for 0 */
+        qsort(d->mappings, d->nmappings, sizeof *d->mappings, by_start);
+    for (size_t i = 1; i < d->nmappings; i++) {
+        const pp_mapping_t *a = &d->mappings[i - 1], *b = &d->mappings[i];
+        if (b->start < a->end) { /* pp_dump_mapping_of wants one mapping per address */
+            ps.line = a->line > b->line ? a->line : b->line;
+            fail(&ps, "mapping overlaps the one on line %u", a->line > b->line ? b->line : a->line);
+            goto out;
+        }
+    }
     ok = true;
 out:
     if (!ok) {
@@ -376,8 +394,6 @@ out:
     for (size_t i = 0; i < d->nstacks; i++) /* fr.v is NULL when no stack has frames */
         d->stacks[i].frames = fr.v ? fr.v + (size_t)(uintptr_t)d->stacks[i].frames : NULL;
     d->frames_storage = fr.v;
-    if (d->nmappings > 1) /* qsort wants a non-NULL array, even for 0 */
-        qsort(d->mappings, d->nmappings, sizeof *d->mappings, by_start);
     return d;
 }
 

@@ -34,6 +34,7 @@ typedef struct pp_dump {
     uint64_t pid, sequence, sample_rate, profiler_memory;
     double time, uptime;
     const char *reason;
+    const char *process;         /* the "process" key (interned), NULL in older files */
     pp_mapping_t *mappings;      /* sorted by start */
     size_t nmappings;
     pp_dump_stack_t *stacks;     /* in file order */

@@ -155,7 +155,9 @@ static bool same_program(const char *a, const char *b)
 
 static bool same_process(const pp_dump_t *a, const pp_dump_t *b)
 {
-    /* pids are reused: also compare when the process started */
+    if (a->process && b->process) /* drawn at random by each process */
+        return a->process == b->process;
+    /* older files: pids are reused, so also compare when the process started */
     double sa = a->time - a->uptime, sb = b->time - b->uptime;
     return a->pid == b->pid && same_program(a->program, b->program) && (sa > sb ? sa - sb : sb - sa) < 2.0;
 }

@@ -191,6 +191,26 @@ def _(name):
            f"want {truth['plain_site'][1]}; stderr {r.stderr.strip()!r}")
 
 
+@check("merge-process-key")
+def _(name):
+    # the "process" key decides which dumps are one process, whatever the
+    # clocks say: here the second dump's start time moved by 300 s
+    def dump(path, proc, time, uptime, seq, n):
+        with open(path, "w") as f:
+            f.write(f"poolalloc-profile 1\nprogram /srv/app\npid 77\ntime {time}\nuptime {uptime}\nreason exit\n"
+                    f"sequence {seq}\nsample_rate 1\nprofiler_memory 0\n" + (f"process {proc}\n" if proc else "")
+                    + f"stack {n} {n * 100} 0 0 0x10\nend 1\n")
+        return path
+    d = tempfile.mkdtemp(prefix="pkey.", dir=WORK)
+    one = [dump(f"{d}/a.prof", "00000000000000aa", "1000.0", "100.0", 1, 10),
+           dump(f"{d}/b.prof", "00000000000000aa", "1300.0", "103.0", 2, 12)]
+    two = [one[0], dump(f"{d}/c.prof", "00000000000000bb", "1000.0", "100.0", 1, 5)]
+    old = [dump(f"{d}/d.prof", None, "1000.0", "100.0", 1, 10), dump(f"{d}/e.prof", None, "1000.5", "100.5", 2, 12)]
+    got = [folded(tool("fold", *files).stdout).get("0x10") for files in (one, two, old)]
+    result(got == [1200, 1500, 1200], name, f"same key: latest {got[0]} (want 1200); other key, same pid: added "
+           f"{got[1]} (want 1500); no key, same start: latest {got[2]} (want 1200)")
+
+
 @check("static-link-trimmed")
 def _(name):
     truth, files = profile_run("static", ["1"], preload=False, exe=os.path.join(BINDIR, "sites-static"))
