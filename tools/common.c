@@ -149,6 +149,29 @@ const char *pp_intern_n(const char *s, size_t n)
 
 const char *pp_intern(const char *s) { return pp_intern_n(s, strlen(s)); }
 
+/* ---- indexes ---- */
+void pp_index_reserve(pp_index_t *ix, size_t n, uint64_t (*hash)(const void *entries, size_t i), const void *entries)
+{
+    if (2 * (n + 1) <= ix->cap)
+        return;
+    size_t cap = ix->cap ? ix->cap * 2 : 1024;
+    size_t *slot = xcalloc(cap, sizeof *slot);
+    for (size_t i = 0; i < n; i++) {
+        size_t j = hash(entries, i) & (cap - 1);
+        while (slot[j])
+            j = (j + 1) & (cap - 1);
+        slot[j] = i + 1;
+    }
+    free(ix->slot);
+    *ix = (pp_index_t){slot, cap};
+}
+
+void pp_index_free(pp_index_t *ix)
+{
+    free(ix->slot);
+    *ix = (pp_index_t){0};
+}
+
 /* ---- buffers ---- */
 static void buf_reserve(pp_buf_t *b, size_t n)
 {

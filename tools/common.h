@@ -53,6 +53,22 @@ const char *pp_basename(const char *path);
 /* What a stack without frames is called in every output. */
 #define PP_NO_STACK "[no stack]"
 
+/* An open-addressing index over entries the caller keeps in an array:
+ * a slot holds an entry's number + 1, 0 when empty. The caller hashes and
+ * compares; the index only finds slots and grows:
+ *     pp_index_reserve(&ix, n, hash_of_entry, entries);   (before adding entry n)
+ *     for (j = pp_index_first(&ix, h); ix.slot[j]; j = pp_index_next(&ix, j))
+ *         if (entry ix.slot[j] - 1 matches) return it;
+ *     ix.slot[j] = ++n;                                    (append the entry) */
+typedef struct {
+    size_t *slot;
+    size_t cap; /* a power of two, at least twice the entries */
+} pp_index_t;
+void pp_index_reserve(pp_index_t *ix, size_t n, uint64_t (*hash)(const void *entries, size_t i), const void *entries);
+static inline size_t pp_index_first(const pp_index_t *ix, uint64_t h) { return h & (ix->cap - 1); }
+static inline size_t pp_index_next(const pp_index_t *ix, size_t j) { return (j + 1) & (ix->cap - 1); }
+void pp_index_free(pp_index_t *ix);
+
 /* A growable byte buffer. */
 typedef struct {
     char *data;

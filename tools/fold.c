@@ -80,8 +80,7 @@ typedef struct {
 typedef struct {
     line_t *v;
     size_t n, cap;
-    size_t *slot; /* index + 1 */
-    size_t slots;
+    pp_index_t index;
 } table_t;
 
 static uint64_t names_hash(const char *const *name, uint32_t n)
@@ -92,23 +91,18 @@ static uint64_t names_hash(const char *const *name, uint32_t n)
     return h;
 }
 
+static uint64_t line_hash_at(const void *lines, size_t i)
+{
+    const line_t *l = (const line_t *)lines + i;
+    return names_hash(l->name, l->n);
+}
+
 static line_t *line_of(table_t *t, const char **name, uint32_t n)
 {
-    if (2 * (t->n + 1) > t->slots) {
-        size_t slots = t->slots ? t->slots * 2 : 1024;
-        free(t->slot);
-        t->slot = xcalloc(slots, sizeof *t->slot);
-        t->slots = slots;
-        for (size_t i = 0; i < t->n; i++) {
-            size_t j = names_hash(t->v[i].name, t->v[i].n) & (slots - 1);
-            while (t->slot[j])
-                j = (j + 1) & (slots - 1);
-            t->slot[j] = i + 1;
-        }
-    }
-    size_t j = names_hash(name, n) & (t->slots - 1);
-    for (; t->slot[j]; j = (j + 1) & (t->slots - 1)) {
-        line_t *l = &t->v[t->slot[j] - 1];
+    pp_index_reserve(&t->index, t->n, line_hash_at, t->v);
+    size_t j = pp_index_first(&t->index, names_hash(name, n));
+    for (; t->index.slot[j]; j = pp_index_next(&t->index, j)) {
+        line_t *l = &t->v[t->index.slot[j] - 1];
         if (l->n == n && memcmp(l->name, name, n * sizeof *name) == 0)
             return l;
     }
@@ -119,7 +113,7 @@ static line_t *line_of(table_t *t, const char **name, uint32_t n)
     line_t *l = &t->v[t->n];
     *l = (line_t){.name = xmalloc(n * sizeof *name), .n = n};
     memcpy(l->name, name, n * sizeof *name);
-    t->slot[j] = ++t->n;
+    t->index.slot[j] = ++t->n;
     return l;
 }
 
@@ -159,7 +153,7 @@ pp_folded_t *pp_fold(const pp_profile_t *a, const pp_profile_t *b, int v, bool l
             e->value[which] = pp_add_sat(e->value[which], s->value[v]);
         }
     free(name);
-    free(t.slot);
+    pp_index_free(&t.index);
     pp_folded_t *out = xcalloc(t.n ? t.n : 1, sizeof *out);
     pp_buf_t key = {0};
     for (size_t i = 0; i < t.n; i++) {

@@ -111,43 +111,32 @@ typedef struct {
 typedef struct {
     str_t *strs;          /* by index */
     size_t n, cap;
-    uint32_t *slots;      /* open addressing: index + 1, 0 empty */
-    size_t nslots;
+    pp_index_t index;
 } strtab_t;
 
-static void strtab_grow(strtab_t *t)
+static uint64_t str_hash_at(const void *strs, size_t i)
 {
-    size_t nslots = t->nslots ? t->nslots * 2 : 1024;
-    uint32_t *slots = xcalloc(nslots, sizeof *slots);
-    for (size_t i = 0; i < t->n; i++) {
-        size_t j = pp_hash_bytes(t->strs[i].s, t->strs[i].len, 0) & (nslots - 1);
-        while (slots[j])
-            j = (j + 1) & (nslots - 1);
-        slots[j] = (uint32_t)i + 1;
-    }
-    free(t->slots);
-    t->slots = slots;
-    t->nslots = nslots;
+    const str_t *e = (const str_t *)strs + i;
+    return pp_hash_bytes(e->s, e->len, 0);
 }
 
 /* s must stay valid until the table is written. */
 static int64_t strtab_index(strtab_t *t, const char *s)
 {
     size_t len = strlen(s);
-    if (2 * (t->n + 1) > t->nslots)
-        strtab_grow(t);
-    size_t j = pp_hash_bytes(s, len, 0) & (t->nslots - 1);
-    for (; t->slots[j]; j = (j + 1) & (t->nslots - 1)) {
-        const str_t *e = &t->strs[t->slots[j] - 1];
+    pp_index_reserve(&t->index, t->n, str_hash_at, t->strs);
+    size_t j = pp_index_first(&t->index, pp_hash_bytes(s, len, 0));
+    for (; t->index.slot[j]; j = pp_index_next(&t->index, j)) {
+        const str_t *e = &t->strs[t->index.slot[j] - 1];
         if (e->len == len && memcmp(e->s, s, len) == 0)
-            return t->slots[j] - 1;
+            return (int64_t)t->index.slot[j] - 1;
     }
     if (t->n == t->cap) {
         t->cap = t->cap ? t->cap * 2 : 256;
         t->strs = xrealloc(t->strs, t->cap * sizeof *t->strs);
     }
     t->strs[t->n] = (str_t){s, len};
-    t->slots[j] = (uint32_t)++t->n;
+    t->index.slot[j] = ++t->n;
     return (int64_t)t->n - 1;
 }
 
@@ -160,8 +149,7 @@ typedef struct {
 typedef struct {
     func_t *funcs;        /* id - 1 */
     size_t n, cap;
-    uint32_t *slots;      /* id, 0 empty */
-    size_t nslots;
+    pp_index_t index;
 } functab_t;
 
 static uint64_t func_hash(const char *name, const char *file)
@@ -169,37 +157,27 @@ static uint64_t func_hash(const char *name, const char *file)
     return pp_hash_mix(pp_hash_mix(0, (uintptr_t)name), (uintptr_t)file);
 }
 
-static void functab_grow(functab_t *t)
+static uint64_t func_hash_at(const void *funcs, size_t i)
 {
-    size_t nslots = t->nslots ? t->nslots * 2 : 1024;
-    uint32_t *slots = xcalloc(nslots, sizeof *slots);
-    for (size_t i = 0; i < t->n; i++) {
-        size_t j = func_hash(t->funcs[i].name, t->funcs[i].file) & (nslots - 1);
-        while (slots[j])
-            j = (j + 1) & (nslots - 1);
-        slots[j] = (uint32_t)i + 1;
-    }
-    free(t->slots);
-    t->slots = slots;
-    t->nslots = nslots;
+    const func_t *f = (const func_t *)funcs + i;
+    return func_hash(f->name, f->file);
 }
 
 static uint64_t functab_id(functab_t *t, const char *name, const char *file)
 {
-    if (2 * (t->n + 1) > t->nslots)
-        functab_grow(t);
-    size_t j = func_hash(name, file) & (t->nslots - 1);
-    for (; t->slots[j]; j = (j + 1) & (t->nslots - 1)) {
-        const func_t *f = &t->funcs[t->slots[j] - 1];
+    pp_index_reserve(&t->index, t->n, func_hash_at, t->funcs);
+    size_t j = pp_index_first(&t->index, func_hash(name, file));
+    for (; t->index.slot[j]; j = pp_index_next(&t->index, j)) {
+        const func_t *f = &t->funcs[t->index.slot[j] - 1];
         if (f->name == name && f->file == file)
-            return t->slots[j];
+            return t->index.slot[j];
     }
     if (t->n == t->cap) {
         t->cap = t->cap ? t->cap * 2 : 256;
         t->funcs = xrealloc(t->funcs, t->cap * sizeof *t->funcs);
     }
     t->funcs[t->n] = (func_t){name, file};
-    t->slots[j] = (uint32_t)++t->n;
+    t->index.slot[j] = ++t->n;
     return t->n;
 }
 
@@ -493,9 +471,9 @@ int pp_pprof_write(FILE *out, const char *what, const pp_profile_t *p, const pp_
     deflateEnd(&w->gz.z);
     free(comment);
     free(w->strs.strs);
-    free(w->strs.slots);
+    pp_index_free(&w->strs.index);
     free(w->funcs.funcs);
-    free(w->funcs.slots);
+    pp_index_free(&w->funcs.index);
     pp_buf_free(&w->m);
     pp_buf_free(&w->sub);
     free(w);

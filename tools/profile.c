@@ -24,12 +24,7 @@ int pp_value_parse(const char *name)
     return -1;
 }
 
-/* stacks by their location sequence: open addressing over indexes */
-typedef struct {
-    size_t *slot; /* stack index + 1; 0 = empty */
-    size_t cap;
-} index_t;
-
+/* stacks are found by their location sequence */
 static uint64_t stack_hash(const pp_location_t *const *locs, uint32_t n)
 {
     uint64_t h = n;
@@ -38,30 +33,18 @@ static uint64_t stack_hash(const pp_location_t *const *locs, uint32_t n)
     return h;
 }
 
-static void index_grow(pp_profile_t *p)
+static uint64_t stack_hash_at(const void *stacks, size_t i)
 {
-    index_t *ix = p->index;
-    size_t cap = ix->cap ? ix->cap * 2 : 1024;
-    size_t *slot = xcalloc(cap, sizeof *slot);
-    for (size_t i = 0; i < p->nstacks; i++) {
-        size_t j = stack_hash(p->stacks[i].locs, p->stacks[i].nlocs) & (cap - 1);
-        while (slot[j])
-            j = (j + 1) & (cap - 1);
-        slot[j] = i + 1;
-    }
-    free(ix->slot);
-    ix->slot = slot;
-    ix->cap = cap;
+    const pp_stack_t *s = (const pp_stack_t *)stacks + i;
+    return stack_hash(s->locs, s->nlocs);
 }
 
 static pp_stack_t *stack_get(pp_profile_t *p, const pp_location_t **locs, uint32_t n)
 {
-    index_t *ix = p->index;
-    if (2 * (p->nstacks + 1) > ix->cap)
-        index_grow(p);
-    size_t j = stack_hash(locs, n) & (ix->cap - 1);
-    for (; ix->slot[j]; j = (j + 1) & (ix->cap - 1)) {
-        pp_stack_t *s = &p->stacks[ix->slot[j] - 1];
+    pp_index_reserve(&p->index, p->nstacks, stack_hash_at, p->stacks);
+    size_t j = pp_index_first(&p->index, stack_hash(locs, n));
+    for (; p->index.slot[j]; j = pp_index_next(&p->index, j)) {
+        pp_stack_t *s = &p->stacks[p->index.slot[j] - 1];
         if (s->nlocs == n && memcmp(s->locs, locs, n * sizeof *locs) == 0)
             return s;
     }
@@ -70,24 +53,18 @@ static pp_stack_t *stack_get(pp_profile_t *p, const pp_location_t **locs, uint32
     pp_stack_t *s = &p->stacks[p->nstacks];
     *s = (pp_stack_t){.nlocs = n, .locs = xmalloc((n ? n : 1) * sizeof *locs)};
     memcpy(s->locs, locs, n * sizeof *locs);
-    ix->slot[j] = ++p->nstacks;
+    p->index.slot[j] = ++p->nstacks;
     return s;
 }
 
-void pp_profile_init(pp_profile_t *p)
-{
-    *p = (pp_profile_t){0};
-    p->index = xcalloc(1, sizeof(index_t));
-}
+void pp_profile_init(pp_profile_t *p) { *p = (pp_profile_t){0}; }
 
 void pp_profile_free(pp_profile_t *p)
 {
     for (size_t i = 0; i < p->nstacks; i++)
         free(p->stacks[i].locs);
     free(p->stacks);
-    if (p->index)
-        free(((index_t *)p->index)->slot);
-    free(p->index);
+    pp_index_free(&p->index);
     *p = (pp_profile_t){0};
 }
 

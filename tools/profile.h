@@ -6,6 +6,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "common.h"
 #include "dump.h"
 #include "symbolize.h"
 
@@ -25,7 +26,7 @@ typedef struct pp_profile {
     const char *program;        /* of the first dump counted */
     uint64_t sample_rate;       /* of the first dump; 0 if they differ */
     double time_first, time_last;
-    void *index;                /* private: stack lookup */
+    pp_index_t index;           /* private: stacks by their locations */
 } pp_profile_t;
 
 /* Names of the values, as options and pprof sample types use them. */

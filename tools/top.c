@@ -16,32 +16,27 @@ typedef struct {
 
 typedef struct {
     site_t *v;
-    size_t n, cap, *slot, slots;
+    size_t n, cap;
+    pp_index_t index;
 } sites_t;
 
-static uint64_t site_hash(const pp_frame_t *f)
+static uint64_t site_hash(const char *function, const char *file, uint32_t line)
 {
-    return pp_hash_mix(pp_hash_mix(pp_hash_mix(0, (uintptr_t)f->function), (uintptr_t)f->file), f->line);
+    return pp_hash_mix(pp_hash_mix(pp_hash_mix(0, (uintptr_t)function), (uintptr_t)file), line);
+}
+
+static uint64_t site_hash_at(const void *sites, size_t i)
+{
+    const site_t *s = (const site_t *)sites + i;
+    return site_hash(s->function, s->file, s->line);
 }
 
 static site_t *site_of(sites_t *t, const pp_frame_t *f)
 {
-    if (2 * (t->n + 1) > t->slots) {
-        size_t slots = t->slots ? t->slots * 2 : 256;
-        free(t->slot);
-        t->slot = xcalloc(slots, sizeof *t->slot);
-        t->slots = slots;
-        for (size_t i = 0; i < t->n; i++) {
-            pp_frame_t g = {t->v[i].function, t->v[i].file, t->v[i].line};
-            size_t j = site_hash(&g) & (slots - 1);
-            while (t->slot[j])
-                j = (j + 1) & (slots - 1);
-            t->slot[j] = i + 1;
-        }
-    }
-    size_t j = site_hash(f) & (t->slots - 1);
-    for (; t->slot[j]; j = (j + 1) & (t->slots - 1)) {
-        site_t *s = &t->v[t->slot[j] - 1];
+    pp_index_reserve(&t->index, t->n, site_hash_at, t->v);
+    size_t j = pp_index_first(&t->index, site_hash(f->function, f->file, f->line));
+    for (; t->index.slot[j]; j = pp_index_next(&t->index, j)) {
+        site_t *s = &t->v[t->index.slot[j] - 1];
         if (s->function == f->function && s->file == f->file && s->line == f->line)
             return s;
     }
@@ -50,7 +45,7 @@ static site_t *site_of(sites_t *t, const pp_frame_t *f)
         t->v = xrealloc(t->v, t->cap * sizeof *t->v);
     }
     t->v[t->n] = (site_t){.function = f->function, .file = f->file, .line = f->line};
-    t->slot[j] = ++t->n;
+    t->index.slot[j] = ++t->n;
     return &t->v[t->n - 1];
 }
 
@@ -149,7 +144,7 @@ int pp_top_print(FILE *out, const char *what, const pp_profile_t *p, int v, size
         fputc('\n', out);
     }
     free(t.v);
-    free(t.slot);
+    pp_index_free(&t.index);
     if (fflush(out) != 0 || ferror(out)) {
         pp_error("cannot write %s", what);
         return -1;
