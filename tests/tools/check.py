@@ -182,10 +182,10 @@ def _(name):
 @check("merge-intervals")
 def _(name):
     # interval dumps of one process are cumulative: only the latest counts
-    truth, files = profile_run("intervals", ["4"], POOLALLOC_PROFILE_INTERVAL="100k")
+    truth, files = profile_run("intervals", ["4", "dumps"])
     r = tool("fold", *files)
     f = folded(r.stdout)
-    ok = len(files) >= 2 and ending(f, SITES["plain_site"]) == truth["plain_site"][1]
+    ok = len(files) == 3 and ending(f, SITES["plain_site"]) == truth["plain_site"][1]
     ok &= bool(re.search(r"note: \d+ earlier dumps? of pid \d+ not added", r.stderr))
     result(ok, name, f"{len(files)} dumps of one process: plain_site {ending(f, SITES['plain_site'])}, "
            f"want {truth['plain_site'][1]}; stderr {r.stderr.strip()!r}")

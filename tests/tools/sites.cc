@@ -1,12 +1,15 @@
 // sites.cc -- known allocation sites for tests/tools/run.sh: run with
 // POOLALLOC_SAMPLE_RATE=1 its profile is exact, and it prints the truth,
 // one line per site: NAME ALLOC_OBJECTS ALLOC_BYTES INUSE_OBJECTS INUSE_BYTES.
-//   sites SCALE [fork]
+//   sites SCALE [fork|dumps]
 // SCALE multiplies every count (diff tests run 1 and 2). With "fork", a
-// child process allocates at child_site and exits; the parent waits.
+// child process allocates at child_site and exits; the parent waits. With
+// "dumps", a profile is written after each site (pa_profile_dump, found
+// with dlsym: the program is not linked with poolalloc).
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <dlfcn.h>
 #include <sys/wait.h>
 #include <unistd.h>
 #include <vector>
@@ -63,8 +66,15 @@ int main(int argc, char **argv)
 {
     int scale = argc > 1 ? atoi(argv[1]) : 1;
     bool fork_child = argc > 2 && strcmp(argv[2], "fork") == 0;
+    int (*dump)(const char *) = nullptr;
+    if (argc > 2 && strcmp(argv[2], "dumps") == 0)
+        dump = reinterpret_cast<int (*)(const char *)>(dlsym(RTLD_DEFAULT, "pa_profile_dump"));
     plain_site(1000 * scale);
+    if (dump && dump(nullptr) != 0)
+        return 1;
     via_inline(500 * scale);
+    if (dump && dump(nullptr) != 0)
+        return 1;
     shapes::make_boxes<double>(200 * scale);
     printf("plain_site %d %d %d %d\n", 1000 * scale, 100000 * scale, 500 * scale, 50000 * scale);
     printf("via_inline %d %d 0 0\n", 500 * scale, 150000 * scale);
