@@ -163,8 +163,8 @@ pp_folded_t *pp_fold(const pp_profile_t *a, const pp_profile_t *b, int v, bool l
                 pp_buf_put(&key, ";", 1);
             pp_buf_puts(&key, t.v[i].name[f]);
         }
-        out[i] = (pp_folded_t){.key = xstrndup(key.data, key.len), .value = {t.v[i].value[0], t.v[i].value[1]}};
-        free(t.v[i].name);
+        out[i] = (pp_folded_t){.key = xstrndup(key.data, key.len), .names = t.v[i].name, .nnames = t.v[i].n,
+                               .value = {t.v[i].value[0], t.v[i].value[1]}};
     }
     pp_buf_free(&key);
     free(t.v);

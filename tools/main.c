@@ -343,29 +343,12 @@ static const char *const value_titles[PP_NVALUES] = {
 static int flame(output_t *out, const pp_folded_t *v, size_t n, const char *title, const char *subtitle, int weight, bool diff)
 {
     pp_flame_stack_t *st = xcalloc(n ? n : 1, sizeof *st);
-    for (size_t i = 0; i < n; i++) {
-        /* split the key back into names: ';' never occurs inside one */
-        uint32_t k = 1;
-        for (const char *c = v[i].key; *c; c++)
-            k += *c == ';';
-        const char **names = xmalloc(k * sizeof *names);
-        const char *start = v[i].key;
-        k = 0;
-        for (const char *c = start;; c++)
-            if (*c == ';' || !*c) {
-                names[k++] = pp_intern_n(start, (size_t)(c - start));
-                if (!*c)
-                    break;
-                start = c + 1;
-            }
-        st[i] = (pp_flame_stack_t){.nframes = k, .frames = names, .value = diff ? v[i].value[1] : v[i].value[0],
-                                   .base = diff ? v[i].value[0] : 0};
-    }
+    for (size_t i = 0; i < n; i++)
+        st[i] = (pp_flame_stack_t){.nframes = v[i].nnames, .frames = v[i].names,
+                                   .value = diff ? v[i].value[1] : v[i].value[0], .base = diff ? v[i].value[0] : 0};
     pp_flame_options_t fo = {.title = title, .subtitle = subtitle,
                              .unit = strcmp(pp_value_units[weight], "bytes") == 0 ? "bytes" : "objects", .diff = diff};
     int rc = pp_flame_svg(out->f, st, n, &fo);
-    for (size_t i = 0; i < n; i++)
-        free((void *)st[i].frames);
     free(st);
     return rc;
 }
