@@ -440,6 +440,13 @@ void pp_dump_free(pp_dump_t *d)
     free(d);
 }
 
+const char *pp_dump_file_of(const char *path)
+{
+    static const char deleted[] = " (deleted)";
+    size_t n = strlen(path), k = sizeof deleted - 1;
+    return n > k && memcmp(path + n - k, deleted, k) == 0 ? pp_intern_n(path, n - k) : pp_intern(path);
+}
+
 const pp_mapping_t *pp_dump_mapping_of(const pp_dump_t *d, uint64_t addr)
 {
     size_t lo = 0, hi = d->nmappings;

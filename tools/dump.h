@@ -52,6 +52,11 @@ pp_dump_t *pp_dump_parse(const char *name, const char *data, size_t len, char *e
 
 void pp_dump_free(pp_dump_t *d);
 
+/* The file a program or mapping path names: /proc/self/exe adds
+ * " (deleted)" once the program was removed or replaced while it ran, so one
+ * process can write dumps with both forms. Interned. */
+const char *pp_dump_file_of(const char *path);
+
 /* The mapping holding addr, or NULL. */
 const pp_mapping_t *pp_dump_mapping_of(const pp_dump_t *d, uint64_t addr);
 

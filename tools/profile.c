@@ -112,31 +112,14 @@ static uint32_t trim_allocator(const pp_location_t **locs, uint32_t n)
 
 /* ---- one process's latest dump ------------------------------------------- */
 
-/* The program's path without the " (deleted)" that /proc/self/exe gains
- * when the file is removed or replaced while the process runs: one process
- * can write dumps with both. */
-static size_t program_len(const char *prog)
-{
-    static const char deleted[] = " (deleted)";
-    size_t n = strlen(prog), k = sizeof deleted - 1;
-    return n > k && memcmp(prog + n - k, deleted, k) == 0 ? n - k : n;
-}
-
-static bool same_program(const char *a, const char *b)
-{
-    if (a == b)
-        return true;
-    size_t n = program_len(a);
-    return n == program_len(b) && memcmp(a, b, n) == 0;
-}
-
 static bool same_process(const pp_dump_t *a, const pp_dump_t *b)
 {
     if (a->process && b->process) /* drawn at random by each process */
         return a->process == b->process;
     /* older files: pids are reused, so also compare when the process started */
     double sa = a->time - a->uptime, sb = b->time - b->uptime;
-    return a->pid == b->pid && same_program(a->program, b->program) && (sa > sb ? sa - sb : sb - sa) < 2.0;
+    return a->pid == b->pid && pp_dump_file_of(a->program) == pp_dump_file_of(b->program) &&
+           (sa > sb ? sa - sb : sb - sa) < 2.0;
 }
 
 static bool later(const pp_dump_t *a, const pp_dump_t *b)

@@ -179,16 +179,6 @@ static bool same_str(const char *a, const char *b)
     return a == b || (a && b && strcmp(a, b) == 0);
 }
 
-/* The file a path names: /proc/self/exe adds " (deleted)" once the program
- * was removed or replaced while it ran; the file (or its moved copy, for
- * --search) has the name without it. Interned. */
-static const char *file_path(const char *path)
-{
-    static const char deleted[] = " (deleted)";
-    size_t n = strlen(path), k = sizeof deleted - 1;
-    return n > k && memcmp(path + n - k, deleted, k) == 0 ? pp_intern_n(path, n - k) : path;
-}
-
 static const void **ptrmap_slot(ptrmap_t *m, const void *key)
 {
     if (2 * (m->used + 1) > m->cap) {
@@ -325,7 +315,7 @@ static bool attach(pp_symbolizer_t *s, module_t *mod, const char *file, const ch
 /* Finds, checks and attaches the module's file; warns once if it cannot. */
 static void open_module(pp_symbolizer_t *s, module_t *mod, const pp_dump_t *d, const pp_mapping_t *m)
 {
-    const char *path = file_path(mod->pub.path), *want = mod->pub.build_id;
+    const char *path = pp_dump_file_of(mod->pub.path), *want = mod->pub.build_id;
     bool pseudo = path[0] == '[' || path[0] == '\0';
     char got[256] = "", buf[256];
     int err = 0;
@@ -1068,7 +1058,7 @@ static module_t *module_of(pp_symbolizer_t *s, const pp_dump_t *d, const pp_mapp
         mod->pub.start = m->start;
         mod->pub.end = m->end;
         mod->pub.offset = m->offset;
-        mod->base = pp_intern(pp_basename(file_path(mod->pub.path)));
+        mod->base = pp_intern(pp_basename(pp_dump_file_of(mod->pub.path)));
         s->modtab[j] = mod;
         if (s->nmods == s->mods_cap) {
             s->mods_cap = s->mods_cap ? 2 * s->mods_cap : 16;
