@@ -172,6 +172,42 @@ void pp_index_free(pp_index_t *ix)
     *ix = (pp_index_t){0};
 }
 
+/* ---- pointer maps ---- */
+const void **pp_ptrmap_slot(pp_ptrmap_t *m, const void *key)
+{
+    if (2 * (m->used + 1) > m->cap) {
+        size_t cap = m->cap ? 2 * m->cap : 1024;
+        const void **k = xcalloc(cap, sizeof *k), **v = xcalloc(cap, sizeof *v);
+        for (size_t i = 0; i < m->cap; i++) {
+            if (!m->keys[i])
+                continue;
+            size_t j = pp_hash_mix(0, (uintptr_t)m->keys[i]) & (cap - 1);
+            while (k[j])
+                j = (j + 1) & (cap - 1);
+            k[j] = m->keys[i];
+            v[j] = m->vals[i];
+        }
+        free(m->keys);
+        free(m->vals);
+        *m = (pp_ptrmap_t){k, v, cap, m->used};
+    }
+    size_t j = pp_hash_mix(0, (uintptr_t)key) & (m->cap - 1);
+    while (m->keys[j] && m->keys[j] != key)
+        j = (j + 1) & (m->cap - 1);
+    if (!m->keys[j]) {
+        m->keys[j] = key;
+        m->used++;
+    }
+    return &m->vals[j];
+}
+
+void pp_ptrmap_free(pp_ptrmap_t *m)
+{
+    free(m->keys);
+    free(m->vals);
+    *m = (pp_ptrmap_t){0};
+}
+
 /* ---- buffers ---- */
 static void buf_reserve(pp_buf_t *b, size_t n)
 {

@@ -69,6 +69,15 @@ static inline size_t pp_index_first(const pp_index_t *ix, uint64_t h) { return h
 static inline size_t pp_index_next(const pp_index_t *ix, size_t j) { return (j + 1) & (ix->cap - 1); }
 void pp_index_free(pp_index_t *ix);
 
+/* Pointer to pointer, open addressing; keys are never NULL. */
+typedef struct {
+    const void **keys, **vals;
+    size_t cap, used;
+} pp_ptrmap_t;
+/* The value slot of key, added (holding NULL) if key is new. */
+const void **pp_ptrmap_slot(pp_ptrmap_t *m, const void *key);
+void pp_ptrmap_free(pp_ptrmap_t *m);
+
 /* A growable byte buffer. */
 typedef struct {
     char *data;

@@ -33,41 +33,19 @@ static const char *make_name(const pp_frame_t *f, bool lines)
 
 /* names by frame address: a location's frames live as long as the
  * symbolizer, so their names are computed once */
-static struct {
-    const pp_frame_t **key;
-    const char **name;
-    size_t n, cap;
-    bool lines;
-} names;
+static pp_ptrmap_t names;
+static bool names_lines;
 
 const char *pp_frame_name(const pp_frame_t *f, bool lines)
 {
-    if (lines != names.lines) { /* another setting: start again */
-        free(names.key), free(names.name);
-        names.key = NULL, names.name = NULL, names.n = names.cap = 0;
-        names.lines = lines;
+    if (lines != names_lines) { /* another setting: start again */
+        pp_ptrmap_free(&names);
+        names_lines = lines;
     }
-    if (2 * (names.n + 1) > names.cap) {
-        size_t cap = names.cap ? names.cap * 2 : 4096;
-        const pp_frame_t **key = xcalloc(cap, sizeof *key);
-        const char **name = xcalloc(cap, sizeof *name);
-        for (size_t i = 0; i < names.cap; i++)
-            if (names.key[i]) {
-                size_t j = pp_hash_mix(0, (uintptr_t)names.key[i]) & (cap - 1);
-                while (key[j])
-                    j = (j + 1) & (cap - 1);
-                key[j] = names.key[i], name[j] = names.name[i];
-            }
-        free(names.key), free(names.name);
-        names.key = key, names.name = name, names.cap = cap;
-    }
-    size_t j = pp_hash_mix(0, (uintptr_t)f) & (names.cap - 1);
-    for (; names.key[j]; j = (j + 1) & (names.cap - 1))
-        if (names.key[j] == f)
-            return names.name[j];
-    names.key[j] = f;
-    names.n++;
-    return names.name[j] = make_name(f, lines);
+    const void **slot = pp_ptrmap_slot(&names, f);
+    if (!*slot)
+        *slot = make_name(f, lines);
+    return *slot;
 }
 
 /* distinct lines, keyed by their names (root first) */

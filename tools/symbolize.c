@@ -81,13 +81,6 @@ typedef struct module {
 
 /* ---- the symbolizer ---- */
 
-/* Pointer to pointer, open addressing; keys are never NULL. */
-typedef struct ptrmap {
-    const void **keys;
-    const void **vals;
-    size_t cap, used;
-} ptrmap_t;
-
 /* A function's name as DWARF gives it. */
 typedef struct die_name {
     const char *name; /* NULL: none */
@@ -133,10 +126,10 @@ struct pp_symbolizer {
     loc_slot_t *loctab; /* open addressing by (module, file offset) */
     size_t loctab_cap;
 
-    ptrmap_t demangled; /* a name's address in its file -> demangled, interned */
-    ptrmap_t die_names; /* a DIE's abstract origin (or itself) -> die_name_t */
-    ptrmap_t fn_scopes; /* a function's DIE -> fn_scopes_t */
-    ptrmap_t files;     /* a file name in libdw's tables -> interned */
+    pp_ptrmap_t demangled; /* a name's address in its file -> demangled, interned */
+    pp_ptrmap_t die_names; /* a DIE's abstract origin (or itself) -> die_name_t */
+    pp_ptrmap_t fn_scopes; /* a function's DIE -> fn_scopes_t */
+    pp_ptrmap_t files;     /* a file name in libdw's tables -> interned */
 
     pp_frame_t *scratch; /* frames of the location being built */
     size_t scratch_cap;
@@ -179,48 +172,12 @@ static bool same_str(const char *a, const char *b)
     return a == b || (a && b && strcmp(a, b) == 0);
 }
 
-static const void **ptrmap_slot(ptrmap_t *m, const void *key)
-{
-    if (2 * (m->used + 1) > m->cap) {
-        size_t cap = m->cap ? 2 * m->cap : 1024;
-        const void **k = xcalloc(cap, sizeof *k), **v = xcalloc(cap, sizeof *v);
-        for (size_t i = 0; i < m->cap; i++) {
-            if (!m->keys[i])
-                continue;
-            size_t j = slot_of((uintptr_t)m->keys[i], cap);
-            while (k[j])
-                j = (j + 1) & (cap - 1);
-            k[j] = m->keys[i];
-            v[j] = m->vals[i];
-        }
-        free(m->keys);
-        free(m->vals);
-        m->keys = k;
-        m->vals = v;
-        m->cap = cap;
-    }
-    size_t j = slot_of((uintptr_t)key, m->cap);
-    while (m->keys[j] && m->keys[j] != key)
-        j = (j + 1) & (m->cap - 1);
-    if (!m->keys[j]) {
-        m->keys[j] = key;
-        m->used++;
-    }
-    return &m->vals[j];
-}
-
-static void ptrmap_free(ptrmap_t *m)
-{
-    free(m->keys);
-    free(m->vals);
-}
-
 /* Demangled (names starting with _Z) and interned. raw stays where it is
  * (the files' string tables, or interned) while s lives, so its address
  * is the cache key: no hashing of long mangled names. */
 static const char *demangle(pp_symbolizer_t *s, const char *raw)
 {
-    const void **slot = ptrmap_slot(&s->demangled, raw);
+    const void **slot = pp_ptrmap_slot(&s->demangled, raw);
     if (!*slot) {
         int status = -1;
         char *d = raw[0] == '_' && raw[1] == 'Z' ? __cxa_demangle(raw, NULL, NULL, &status) : NULL;
@@ -690,7 +647,7 @@ static int cmp_scope_range(const void *a, const void *b)
 
 static const fn_scopes_t *fn_scopes(pp_symbolizer_t *s, Dwarf_Die *fn)
 {
-    const void **slot = ptrmap_slot(&s->fn_scopes, fn->addr);
+    const void **slot = pp_ptrmap_slot(&s->fn_scopes, fn->addr);
     if (*slot)
         return *slot;
     scope_build_t b = {0};
@@ -806,7 +763,7 @@ static die_name_t die_function_name(pp_symbolizer_t *s, Dwarf_Die *die)
     Dwarf_Die origin;
     Dwarf_Attribute a;
     const void *key = dwarf_formref_die(dwarf_attr(die, DW_AT_abstract_origin, &a), &origin) ? origin.addr : die->addr;
-    const void **slot = ptrmap_slot(&s->die_names, key);
+    const void **slot = pp_ptrmap_slot(&s->die_names, key);
     if (*slot)
         return *(const die_name_t *)*slot;
     Dwarf_Die decl = declaration_of(die);
@@ -827,7 +784,7 @@ static die_name_t die_function_name(pp_symbolizer_t *s, Dwarf_Die *die)
 /* libdw keeps each file name at one address while its file is open */
 static const char *intern_file(pp_symbolizer_t *s, const char *f)
 {
-    const void **slot = ptrmap_slot(&s->files, f);
+    const void **slot = pp_ptrmap_slot(&s->files, f);
     if (!*slot)
         *slot = pp_intern(f);
     return *slot;
@@ -1117,10 +1074,10 @@ void pp_sym_free(pp_symbolizer_t *s)
     free(s->modtab);
     free(s->locs);
     free(s->loctab);
-    ptrmap_free(&s->demangled);
-    ptrmap_free(&s->die_names);
-    ptrmap_free(&s->fn_scopes);
-    ptrmap_free(&s->files);
+    pp_ptrmap_free(&s->demangled);
+    pp_ptrmap_free(&s->die_names);
+    pp_ptrmap_free(&s->fn_scopes);
+    pp_ptrmap_free(&s->files);
     free(s->scratch);
     free(s->chain);
     free(s->dirs);
