@@ -174,7 +174,13 @@ void *pa_realloc_impl(void *p, size_t size)
     }
     void *q = pa_malloc_inline(size);
     if (!q) return NULL;                                        /* p stays valid */
-    memcpy(q, p, size < have ? size : have);
-    pa_free_inline(p);
+    size_t copied = size < have ? size : have;
+    memcpy(q, p, copied);
+    pa_heap_t *h = pa_tl_heap;
+    PA_STAT_INC(h->realloc_moves);
+    PA_STAT_ADD(h->realloc_copied, copied);
+    if (PA_UNLIKELY(off)) pa_prof_free_moved(p);               /* its fate: moved, not freed */
+    else pa_free_inline(p);
+    if (PA_UNLIKELY(pa_prof_on)) pa_prof_realloc_made(q, copied);
     return q;
 }

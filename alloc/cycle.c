@@ -32,6 +32,7 @@ static _Atomic(uint64_t) cycles;
 static const pa_cycle_hooks_t *hooks;
 /* under cycle_lock: the previous cycle */
 static uint64_t last_ns, last_allocated, last_purged, last_pool_gets, last_pool_hits;
+static uint64_t last_frees, last_remote_frees, last_moves, last_copied;
 
 void pa_cycle_set_hooks(const pa_cycle_hooks_t *h) { hooks = h; }
 uint64_t pa_cycle_count(void) { return atomic_load_explicit(&cycles, memory_order_relaxed); }
@@ -75,7 +76,9 @@ static uint64_t flush(pa_heap_t *h)
 
 /* The heap's countdown ran out: the allocation at p (size bytes asked for)
  * may be sampled, and every 256 KiB the bytes are counted and may start a
- * cycle. The budgets are settled before sampling, which allocates itself. */
+ * cycle. The budgets are settled before sampling, which allocates itself;
+ * the sample is taken last, so that the countdown it records (for telling
+ * temporaries, prof.h) is the one the program's next allocation meets. */
 void *pa_heap_tick(pa_heap_t *h, void *p, size_t size, size_t flags)
 {
     settle(h);
@@ -84,14 +87,13 @@ void *pa_heap_tick(pa_heap_t *h, void *p, size_t size, size_t flags)
         h->sample_left = pa_prof_interval(&h->rng);
         rearm(h);
     }
-    bool ticked = h->tick_left < 0;
-    uint64_t total = ticked ? count_tick(h) : 0;
-    if (sample && p) p = pa_prof_sample(h, p, size, flags);
-    if (ticked) {
+    if (h->tick_left < 0) {
+        uint64_t total = count_tick(h);
         if (pa_options.gogc >= 0 && total >= atomic_load_explicit(&trigger, memory_order_relaxed) && !pa_tl_cycle_hold)
             pa_cycle_run(PA_CYCLE_PACED);
         pa_prof_tick(total);
     }
+    if (sample && p) p = pa_prof_sample(h, p, size, flags);
     return p;
 }
 
@@ -113,23 +115,34 @@ static void human(char *buf, size_t n, uint64_t v)
     else snprintf(buf, n, "%.1f%s", x, unit[u]);
 }
 
-static void trace(uint64_t n, uint64_t now, const char *why, uint64_t before, uint64_t after,
-                  uint64_t alloc, uint64_t returned, uint64_t goal, uint64_t gets, uint64_t hits,
-                  uint64_t dropped)
+/* What a trace line reports; counts are since the previous cycle. */
+typedef struct trace_info {
+    uint64_t n, now, before, after, alloc, elapsed, returned, goal;
+    uint64_t frees, remote_frees, moves, copied, gets, hits, dropped;
+    const char *why;
+} trace_info_t;
+
+static void trace(const trace_info_t *t)
 {
-    char b[5][24], pools[80], line[320];
-    human(b[0], sizeof b[0], before);
-    human(b[1], sizeof b[1], after);
-    human(b[2], sizeof b[2], alloc);
-    human(b[3], sizeof b[3], returned);
-    if (goal == UINT64_MAX) snprintf(b[4], sizeof b[4], "off");
-    else human(b[4], sizeof b[4], goal);
-    if (gets) snprintf(pools, sizeof pools, "%.1f%% hit of %llu gets, %llu dropped", 100.0 * (double)hits / (double)gets,
-                       (unsigned long long)gets, (unsigned long long)dropped);
-    else snprintf(pools, sizeof pools, "no gets, %llu dropped", (unsigned long long)dropped);
+    char b[7][24], pools[80], remote[16], line[400];
+    human(b[0], sizeof b[0], t->before);
+    human(b[1], sizeof b[1], t->after);
+    human(b[2], sizeof b[2], t->alloc);
+    human(b[3], sizeof b[3], t->returned);
+    if (t->goal == UINT64_MAX) snprintf(b[4], sizeof b[4], "off");
+    else human(b[4], sizeof b[4], t->goal);
+    human(b[5], sizeof b[5], t->elapsed ? (uint64_t)((double)t->alloc * 1e9 / (double)t->elapsed) : 0);
+    human(b[6], sizeof b[6], t->copied);
+    if (t->frees) snprintf(remote, sizeof remote, "%.1f%%", 100.0 * (double)t->remote_frees / (double)t->frees);
+    else snprintf(remote, sizeof remote, "none");
+    if (t->gets) snprintf(pools, sizeof pools, "%.1f%% hit of %llu gets, %llu dropped", 100.0 * (double)t->hits / (double)t->gets,
+                          (unsigned long long)t->gets, (unsigned long long)t->dropped);
+    else snprintf(pools, sizeof pools, "no gets, %llu dropped", (unsigned long long)t->dropped);
     int len = snprintf(line, sizeof line,
-                       "poolalloc: cycle %llu @%.3fs %s: live %s->%s, allocated %s, returned %s, next after %s, pools %s\n",
-                       (unsigned long long)n, (double)now / 1e9, why, b[0], b[1], b[2], b[3], b[4], pools);
+                       "poolalloc: cycle %llu @%.3fs %s: live %s->%s, allocated %s at %s/s, remote frees %s, "
+                       "realloc %llu moves %s copied, returned %s, next after %s, pools %s\n",
+                       (unsigned long long)t->n, (double)t->now / 1e9, t->why, b[0], b[1], b[2], b[5], remote,
+                       (unsigned long long)t->moves, b[6], b[3], b[4], pools);
     if (len > 0 && write(2, line, (size_t)len < sizeof line ? (size_t)len : sizeof line - 1) < 0) return;
 }
 
@@ -169,7 +182,9 @@ uint64_t pa_cycle_run(pa_cycle_reason_t why)
     pa_process_init();
     if (pa_tl_heap != &pa_heap_empty) flush(pa_tl_heap);   /* other threads' last < 256 KiB are not seen */
     uint64_t now = pa_clock_ns(), total = atomic_load(&allocated);
-    uint64_t before = live_bytes();
+    pa_stats_t st;
+    pa_stats_counters(&st);
+    uint64_t before = st.live_bytes;
     pa_cycle_pools_t pools = { 0 };
     if (hooks) hooks->rotate(&pools);
     bool released = release_caches(why == PA_CYCLE_TRIM, now);
@@ -184,9 +199,18 @@ uint64_t pa_cycle_run(pa_cycle_reason_t why)
     uint64_t purged = atomic_load(&pa_gstats.purged_total);
     if (pa_options.trace) {
         static const char *names[] = { "paced", "call", "trim" };
-        trace(n, now - pa_start_ns, names[why], before, after, total - last_allocated, purged - last_purged,
-              goal, pools.gets - last_pool_gets, pools.hits - last_pool_hits, pools.dropped);
+        trace(&(trace_info_t){ .n = n, .now = now - pa_start_ns, .why = names[why], .before = before, .after = after,
+                               .alloc = total - last_allocated, .elapsed = now - (last_ns ? last_ns : pa_start_ns),
+                               .returned = purged - last_purged, .goal = goal,
+                               .frees = st.free_objects - last_frees, .remote_frees = st.remote_frees - last_remote_frees,
+                               .moves = st.realloc_moves - last_moves, .copied = st.realloc_copied_bytes - last_copied,
+                               .gets = pools.gets - last_pool_gets, .hits = pools.hits - last_pool_hits,
+                               .dropped = pools.dropped });
     }
+    last_frees = st.free_objects;
+    last_remote_frees = st.remote_frees;
+    last_moves = st.realloc_moves;
+    last_copied = st.realloc_copied_bytes;
     last_ns = now;
     last_allocated = total;
     last_purged = purged;

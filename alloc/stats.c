@@ -45,6 +45,8 @@ void pa_stats_counters(pa_stats_t *out)
         out->free_objects += LOAD(h->free_count);
         out->free_bytes += LOAD(h->free_bytes);
         out->remote_frees += LOAD(h->remote_frees);
+        out->realloc_moves += LOAD(h->realloc_moves);
+        out->realloc_copied_bytes += LOAD(h->realloc_copied);
     }
     pa_heaps_unlock();
     /* frees by threads that had no heap (while exiting) */
@@ -73,6 +75,7 @@ void pa_stats_counters(pa_stats_t *out)
     out->heaps = LOAD(pa_gstats.heaps);
     out->heaps_abandoned = LOAD(pa_gstats.heaps_abandoned);
     out->cycles = pa_cycle_count();
+    out->uptime_ns = pa_clock_ns() - pa_start_ns;
 }
 
 PA_API void pa_stats_get(pa_stats_t *out)
@@ -112,6 +115,8 @@ PA_API void pa_stats_print(int fd)
         { "resident_bytes", s.resident_bytes, true }, { "purged_bytes", s.purged_bytes, true },
         { "segments", s.segments, false },           { "heaps", s.heaps, false },
         { "heaps_abandoned", s.heaps_abandoned, false }, { "cycles", s.cycles, false },
+        { "realloc_moves", s.realloc_moves, false }, { "realloc_copied_bytes", s.realloc_copied_bytes, true },
+        { "uptime_ns", s.uptime_ns, false },
     };
     char line[160];
     int n = snprintf(line, sizeof line, "poolalloc statistics (pid %d)\n", (int)getpid());
@@ -119,7 +124,14 @@ PA_API void pa_stats_print(int fd)
     for (size_t i = 0; i < sizeof rows / sizeof rows[0]; i++) {
         char h[32] = "";
         if (rows[i].bytes) human(h, sizeof h, rows[i].v);
-        n = snprintf(line, sizeof line, "  %-17s %20llu%s\n", rows[i].name, (unsigned long long)rows[i].v, h);
+        n = snprintf(line, sizeof line, "  %-20s %20llu%s\n", rows[i].name, (unsigned long long)rows[i].v, h);
         if (write(fd, line, (size_t)n) < 0) return;
     }
+    double secs = s.uptime_ns ? (double)s.uptime_ns / 1e9 : 1e-9;
+    n = snprintf(line, sizeof line, "  %-20s %20.0f  (%.1f MiB/s, %.0f objects/s)\n", "alloc_rate_bytes_s",
+                 (double)s.alloc_bytes / secs, (double)s.alloc_bytes / secs / (1 << 20), (double)s.alloc_objects / secs);
+    if (write(fd, line, (size_t)n) < 0) return;
+    n = snprintf(line, sizeof line, "  %-20s %20.1f  (%% of frees done by another thread than the owner's)\n",
+                 "remote_free_percent", s.free_objects ? 100.0 * (double)s.remote_frees / (double)s.free_objects : 0.0);
+    if (write(fd, line, (size_t)n) < 0) return;
 }

@@ -162,6 +162,7 @@ typedef struct pa_heap {
     _Atomic(uint64_t) large_alloc_bytes;
     _Atomic(uint64_t) free_count, free_bytes; /* every free this thread did          */
     _Atomic(uint64_t) large_frees, large_free_bytes, remote_frees;
+    _Atomic(uint64_t) realloc_moves, realloc_copied; /* reallocs that copied, and the bytes */
     pa_page_queue_t queue[PA_CLASSES + 1];
     pa_page_queue_t full;
     _Atomic(pa_block_t *) remote_blocks; /* remote frees to full pages (see above)  */

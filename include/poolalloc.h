@@ -59,6 +59,11 @@ typedef struct pa_stats {
     uint64_t heaps;           /* thread heaps created (reused across thread exits)    */
     uint64_t heaps_abandoned; /* heaps of exited threads waiting for a new thread     */
     uint64_t cycles;          /* reclaim cycles run (see pa_cycle)                    */
+    uint64_t realloc_moves;   /* reallocs that moved the object to a new block        */
+    uint64_t realloc_copied_bytes; /* bytes those reallocs copied                     */
+    uint64_t uptime_ns;       /* since the allocator started: alloc_bytes / uptime is
+                                 the allocation rate, remote_frees / free_objects the
+                                 cross-thread free ratio (pa_stats_print shows both)  */
 } pa_stats_t;
 
 void pa_stats_get(pa_stats_t *out);

@@ -10,6 +10,7 @@
 #include <stdio.h>
 
 #include "pool_internal.h"
+#include "prof.h"
 
 /* ---- fast paths ------------------------------------------------------------ */
 
@@ -136,10 +137,13 @@ static void *steal(pa_pool_t *pool, pa_pool_local_t *self, bool victim)
     return NULL;
 }
 
+/* A miss: the profiler counts what is allocated meanwhile as pool misses. */
 static void *new_object(pa_pool_t *pool)
 {
-    if (pool->new_object) return pool->new_object(pool->arg);
-    return pa_memalign_impl(pool->align, pool->size);
+    pa_tl_pool_miss++;
+    void *obj = pool->new_object ? pool->new_object(pool->arg) : pa_memalign_impl(pool->align, pool->size);
+    pa_tl_pool_miss--;
+    return obj;
 }
 
 static PA_NOINLINE void *get_slow(pa_pool_t *pool)

@@ -16,7 +16,7 @@
 
 #include "prof.h"
 
-#define FORMAT_VERSION 1
+#define FORMAT_VERSION 2
 
 static pthread_mutex_t dump_lock = PTHREAD_MUTEX_INITIALIZER;
 
@@ -107,6 +107,14 @@ static int put_mapping(struct dl_phdr_info *info, size_t size, void *arg)
 
 static uint64_t units_to_objects(uint64_t u) { return (u + PA_PROF_ONE / 2) / PA_PROF_ONE; }
 
+/* The `values` header: the numbers of a stack line, in order. */
+static const char values[] =
+    "alloc_objects alloc_space inuse_objects inuse_space "
+    "freed_lt_1us freed_lt_10us freed_lt_100us freed_lt_1ms freed_lt_10ms freed_lt_100ms freed_lt_1s freed_ge_1s "
+    "freed_frame_0 freed_frame_1 freed_frame_2 freed_frame_3 freed_returned freed_thread "
+    "temporary moved realloc_objects realloc_copied pool_misses";
+_Static_assert(PA_FATES == 19, "a fate without a name in `values`");
+
 static void put_stack(const pa_prof_stack_t *st, void *arg)
 {
     out_t *o = arg;
@@ -119,6 +127,10 @@ static void put_stack(const pa_prof_stack_t *st, void *arg)
     if (fs > as) fs = as;
     put(o, "stack %llu %llu %llu %llu", (unsigned long long)units_to_objects(ao), (unsigned long long)as,
         (unsigned long long)units_to_objects(ao - fo), (unsigned long long)(as - fs));
+    for (int i = 0; i < PA_FATES; i++) {
+        uint64_t v = atomic_load_explicit(&st->fate[i], memory_order_relaxed);
+        put(o, " %llu", (unsigned long long)(i == PA_FATE_REALLOC_COPIED ? v : units_to_objects(v)));
+    }
     for (uint32_t i = 0; i < st->depth; i++) put(o, " 0x%lx", (unsigned long)(uintptr_t)st->frames[i]);
     put(o, "\n");
     o->stacks++;
@@ -151,6 +163,7 @@ int pa_prof_write(const char *path, const char *reason, uint64_t seq)
         put(o, "sample_rate %zu\n", pa_options.sample_rate);
         put(o, "profiler_memory %zu\n", pa_prof_memory());
         put(o, "process %016llx\n", (unsigned long long)pa_prof_process);
+        put(o, "values %s\n", values);
         dl_iterate_phdr(put_mapping, o);
         pa_prof_stacks_foreach(put_stack, o);
         put(o, "end %llu\n", (unsigned long long)o->stacks);

@@ -16,6 +16,15 @@
  * in-use values. Unsampled objects are untouched: no per-object metadata,
  * no hash table.
  *
+ * FATES (docs/lifetimes.md). The header also keeps what deciding the
+ * object's fate at free needs: when it was allocated (lifetime), which
+ * thread allocated it (freed by another thread?), the heap's countdown right
+ * after (unchanged at free: the thread allocated nothing since, a
+ * "temporary"), and where the return addresses of the stack's first frames
+ * sit on the allocating thread's stack: a frame is still running at free if
+ * its slot is above the freeing call and still holds its return address
+ * (stacks.c finds the slots by scanning up from the sampler's own frame).
+ *
  * STACKS. libunwind (loaded when profiling starts), up to 64 frames, the allocator's own
  * frames cut off the top; identical stacks share one entry of a lock-free
  * hash table in memory the profiler maps itself (stacks.c). A per-thread
@@ -35,14 +44,32 @@
 #define PA_PROF_NEVER      ((int64_t)1 << 62)    /* a sample budget that never runs out */
 #define PA_PROF_ONE        ((uint64_t)1 << 16)   /* objects are counted in 1/65536ths    */
 
+/* What became of a stack's sampled objects (docs/lifetimes.md): counters
+ * weighted like alloc_objects (PA_PROF_ONE units), but REALLOC_COPIED in
+ * bytes. dump.c names them in this order. */
+enum pa_prof_fate {
+    PA_FATE_LIFE,                              /* 8 buckets: freed < 1 us, < 10 us ... >= 1 s */
+    PA_FATE_FRAME = PA_FATE_LIFE + 8,          /* 4: freed while frame k was the innermost running */
+    PA_FATE_RETURNED = PA_FATE_FRAME + 4,      /* freed after frames 0..3 returned */
+    PA_FATE_THREAD,                            /* freed by another thread */
+    PA_FATE_TEMPORARY,                         /* freed before the thread allocated again */
+    PA_FATE_MOVED,                             /* moved by realloc (not freed) */
+    PA_FATE_REALLOC_OBJECTS,                   /* allocated by a moving realloc */
+    PA_FATE_REALLOC_COPIED,                    /* bytes those reallocs copied */
+    PA_FATE_POOL_MISSES,                       /* allocated by a pool miss */
+    PA_FATES
+};
+#define PA_PROF_SLOTS 4                        /* frames followed for the escape classes */
+
 /* One allocation stack and what was sampled there. Counters only grow; in
- * use = allocated - freed. Objects in PA_PROF_ONE units, space in bytes,
- * both already weighted. */
+ * use = allocated - freed, where "freed" includes moved. Objects in
+ * PA_PROF_ONE units, space in bytes, both already weighted. */
 typedef struct pa_prof_stack {
     uint64_t hash;
     uint32_t depth;
     uint32_t pad_;
     _Atomic(uint64_t) alloc_objects, alloc_space, free_objects, free_space;
+    _Atomic(uint64_t) fate[PA_FATES];
     void *frames[];                       /* return addresses, innermost first */
 } pa_prof_stack_t;
 
@@ -50,7 +77,13 @@ typedef struct pa_prof_stack {
 typedef struct pa_prof_hdr {
     pa_prof_stack_t *stack;
     uint64_t objects, space;              /* what the object added, to take off at free */
-    uint64_t alloc_ns;
+    uint64_t alloc_ns;                    /* CLOCK_MONOTONIC at the allocation          */
+    int64_t mark;                         /* the heap's budgets after it: unchanged at
+                                             free = nothing allocated since (temporary) */
+    uintptr_t slot;                       /* where frame 0's return address (frames[1]) is
+                                             on the allocating thread's stack; 0: unknown */
+    uint32_t slot_up[PA_PROF_SLOTS - 1];  /* frames 1..3's slots, bytes above `slot`; 0: none */
+    uint32_t thread;                      /* the allocating thread (pa_prof_thread_id)  */
     uint32_t offset;                      /* object address - block address            */
     uint32_t epoch;                       /* forks before it was sampled (see pa_prof_fork_reset) */
     uintptr_t magic;                      /* pa_prof_key ^ object address              */
@@ -60,12 +93,15 @@ _Static_assert(sizeof(pa_prof_hdr_t) % 16 == 0, "objects stay 16-byte aligned");
 PA_HIDDEN extern bool pa_prof_on;                 /* POOLALLOC_PROFILE is set          */
 PA_HIDDEN extern uint64_t pa_prof_process;        /* random; the profiles' "process" key */
 extern PA_TLS unsigned pa_tl_prof_busy;           /* > 0: this thread takes no samples */
+extern PA_TLS unsigned pa_tl_pool_miss;           /* > 0: inside a pool miss's new object */
 
 /* ---- sample.c ---- */
 PA_HIDDEN void pa_prof_init(void);                /* at process init, after options    */
 PA_HIDDEN int64_t pa_prof_interval(uint64_t *rng);
 PA_HIDDEN void *pa_prof_sample(pa_heap_t *h, void *p, size_t size, size_t flags);
 PA_HIDDEN bool pa_prof_free(void *p);             /* true: p was a sampled object, now freed */
+PA_HIDDEN void pa_prof_free_moved(void *p);       /* realloc copied the sampled object p away */
+PA_HIDDEN void pa_prof_realloc_made(void *q, size_t copied);   /* q: a moving realloc's new block */
 PA_HIDDEN size_t pa_prof_usable(const void *p);   /* 0 unless p is a live sampled object */
 PA_HIDDEN size_t pa_prof_offset(const void *p);   /* its offset in its block, 0 if it is none */
 PA_HIDDEN void *pa_prof_moved(void *p);           /* realloc moved its block: fix the magic */
@@ -76,6 +112,9 @@ PA_HIDDEN void pa_prof_fork_reset(void);         /* in a fork child: count its o
 PA_HIDDEN void pa_prof_stacks_init(void);         /* find our own code (process init) */
 PA_HIDDEN void pa_prof_stacks_start(void);        /* load libunwind (a constructor, outside malloc) */
 PA_HIDDEN pa_prof_stack_t *pa_prof_stack_capture(void);
+PA_HIDDEN uint32_t pa_prof_thread_id(void);      /* this thread's number, from 1, never reused */
+PA_HIDDEN int pa_prof_frame_slots(const pa_prof_stack_t *st, uintptr_t slots[PA_PROF_SLOTS]);
+PA_HIDDEN int pa_prof_frame_running(const pa_prof_hdr_t *hd);
 PA_HIDDEN pa_prof_stack_t *pa_prof_stack_intern(void *const *frames, uint32_t depth);
 PA_HIDDEN void pa_prof_stacks_foreach(void (*fn)(const pa_prof_stack_t *, void *), void *arg);
 PA_HIDDEN void pa_prof_stacks_zero(void);         /* every record's counters to 0 */

@@ -2,6 +2,7 @@
  * sampled object's header: placed at allocation, recognised and removed at
  * free (the design is in prof.h). */
 #include <sys/auxv.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "fast.h"
@@ -9,6 +10,7 @@
 
 bool pa_prof_on;
 PA_TLS unsigned pa_tl_prof_busy;
+PA_TLS unsigned pa_tl_pool_miss;
 static uintptr_t prof_key = 0x2545f4914f6cdd1du;
 static uint32_t prof_epoch;                     /* forks since the process began */
 uint64_t pa_prof_process;                       /* names this process in its profiles */
@@ -122,6 +124,27 @@ static void *place(pa_heap_t *h, void *p, size_t size, size_t flags, size_t hdr)
     return q;
 }
 
+/* A fine clock for lifetimes (the allocator's own is coarse: milliseconds). */
+static uint64_t now_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+/* Changes with every allocation of the heap: an allocation lowers the
+ * countdown, or, when the countdown is spent (at sample rate 1, always), it
+ * settles into the tick budget. */
+static int64_t alloc_mark(const pa_heap_t *h)
+{
+    return h->countdown ^ (int64_t)((uint64_t)h->tick_left * 0x9e3779b97f4a7c15u);
+}
+
+static void count(pa_prof_stack_t *st, int fate, uint64_t n)
+{
+    atomic_fetch_add_explicit(&st->fate[fate], n, memory_order_relaxed);
+}
+
 /* The allocation at p was sampled: returns the object the program gets. */
 void *pa_prof_sample(pa_heap_t *h, void *p, size_t size, size_t flags)
 {
@@ -136,14 +159,21 @@ void *pa_prof_sample(pa_heap_t *h, void *p, size_t size, size_t flags)
     if (!block) { pa_tl_prof_busy--; return p; }
     uint8_t *obj = block + hdr;
     pa_prof_hdr_t *hd = (pa_prof_hdr_t *)obj - 1;
+    uintptr_t slots[PA_PROF_SLOTS];
+    int nslots = pa_prof_frame_slots(st, slots);
     hd->stack = st;
     hd->objects = pa_prof_weight(size, &hd->space);
-    hd->alloc_ns = pa_clock_ns();
+    hd->slot = nslots ? slots[0] : 0;
+    for (int k = 1; k < PA_PROF_SLOTS; k++) hd->slot_up[k - 1] = k < nslots ? (uint32_t)(slots[k] - slots[0]) : 0;
+    hd->thread = pa_prof_thread_id();
     hd->offset = (uint32_t)hdr;
     hd->epoch = prof_epoch;
     hd->magic = prof_key ^ (uintptr_t)obj;
     atomic_fetch_add_explicit(&st->alloc_objects, hd->objects, memory_order_relaxed);
     atomic_fetch_add_explicit(&st->alloc_space, hd->space, memory_order_relaxed);
+    if (pa_tl_pool_miss) count(st, PA_FATE_POOL_MISSES, hd->objects);
+    hd->alloc_ns = now_ns();
+    hd->mark = alloc_mark(h);            /* last: the profiler's own allocations are done */
     pa_tl_prof_busy--;
     return obj;
 }
@@ -163,6 +193,32 @@ static pa_prof_hdr_t *header_of(const void *p, bool *freed)
     return NULL;
 }
 
+/* The lifetime bucket of an object that lived ns: < 1 us, < 10 us ... >= 1 s. */
+static int life_bucket(uint64_t ns)
+{
+    int b = 0;
+    for (uint64_t bound = 1000; b < 7 && ns >= bound; bound *= 10) b++;
+    return b;
+}
+
+/* The sampled object hd ends: freed, or moved away by realloc. Takes it off
+ * its stack's in-use values and counts its fate (docs/lifetimes.md). */
+static void release(pa_prof_hdr_t *hd, bool moved)
+{
+    hd->magic ^= FREED_MARK;
+    pa_prof_stack_t *st = hd->stack;
+    if (hd->epoch != prof_epoch) return;   /* inherited at a fork: never counted here */
+    atomic_fetch_add_explicit(&st->free_objects, hd->objects, memory_order_relaxed);
+    atomic_fetch_add_explicit(&st->free_space, hd->space, memory_order_relaxed);
+    if (moved) { count(st, PA_FATE_MOVED, hd->objects); return; }
+    uint64_t now = now_ns();
+    count(st, PA_FATE_LIFE + life_bucket(now > hd->alloc_ns ? now - hd->alloc_ns : 0), hd->objects);
+    if (hd->thread != pa_prof_thread_id()) { count(st, PA_FATE_THREAD, hd->objects); return; }
+    if (alloc_mark(pa_tl_heap) == hd->mark) count(st, PA_FATE_TEMPORARY, hd->objects);
+    int k = pa_prof_frame_running(hd);
+    if (k >= 0) count(st, k < PA_PROF_SLOTS ? PA_FATE_FRAME + k : PA_FATE_RETURNED, hd->objects);
+}
+
 bool pa_prof_free(void *p)
 {
     bool freed;
@@ -171,14 +227,28 @@ bool pa_prof_free(void *p)
         if (freed) pa_fatal("free(): double free %p", p);
         return false;
     }
-    hd->magic ^= FREED_MARK;
-    pa_prof_stack_t *st = hd->stack;
-    if (hd->epoch == prof_epoch) {       /* else inherited at a fork: never counted here */
-        atomic_fetch_add_explicit(&st->free_objects, hd->objects, memory_order_relaxed);
-        atomic_fetch_add_explicit(&st->free_space, hd->space, memory_order_relaxed);
-    }
+    release(hd, false);
     pa_free_inline((uint8_t *)p - hd->offset);
     return true;
+}
+
+/* realloc copied the sampled object p to a new block: p is gone, moved. */
+void pa_prof_free_moved(void *p)
+{
+    pa_prof_hdr_t *hd = (pa_prof_hdr_t *)p - 1;
+    release(hd, true);
+    pa_free_inline((uint8_t *)p - hd->offset);
+}
+
+/* q is the new block of a realloc that copied `copied` bytes: if it was
+ * sampled, the stack it was sampled at (the realloc's) counts the move. */
+void pa_prof_realloc_made(void *q, size_t copied)
+{
+    bool freed;
+    pa_prof_hdr_t *hd = header_of(q, &freed);
+    if (!hd || hd->epoch != prof_epoch) return;
+    count(hd->stack, PA_FATE_REALLOC_OBJECTS, hd->objects);
+    count(hd->stack, PA_FATE_REALLOC_COPIED, (uint64_t)((double)hd->objects / PA_PROF_ONE * (double)copied + 0.5));
 }
 
 size_t pa_prof_offset(const void *p)

@@ -15,6 +15,7 @@
 #include <elf.h>
 #include <libunwind.h>
 #include <link.h>
+#include <pthread.h>
 #include <sys/auxv.h>
 #include <sys/mman.h>
 
@@ -210,12 +211,90 @@ pa_prof_stack_t *pa_prof_stack_capture(void)
     return pa_prof_stack_intern(raw + i, depth > 0 ? (uint32_t)depth : 0);
 }
 
+/* ---- threads and their stacks: is the allocating frame still running? ---- */
+
+static _Atomic(uint32_t) threads_seen;
+static PA_TLS uint32_t tl_thread;
+static PA_TLS uintptr_t tl_stack_lo, tl_stack_hi;        /* hi == 1: not known */
+
+uint32_t pa_prof_thread_id(void)
+{
+    if (!tl_thread) tl_thread = atomic_fetch_add_explicit(&threads_seen, 1, memory_order_relaxed) + 1;
+    return tl_thread;
+}
+
+/* This thread's stack, asked once (glibc reads /proc/self/maps for the main
+ * thread, which allocates: only ever called while sampling). */
+static bool stack_known(void)
+{
+    if (!tl_stack_hi) {
+        pthread_attr_t a;
+        void *addr;
+        size_t size;
+        tl_stack_lo = tl_stack_hi = 1;
+        if (!pthread_getattr_np(pthread_self(), &a)) {
+            if (!pthread_attr_getstack(&a, &addr, &size)) {
+                tl_stack_lo = (uintptr_t)addr;
+                tl_stack_hi = (uintptr_t)addr + size;
+            }
+            pthread_attr_destroy(&a);
+        }
+    }
+    return tl_stack_hi > 1;
+}
+
+#define SCAN_OURS  ((uintptr_t)16 << 10)    /* poolalloc's frames, up to the call to malloc */
+#define SCAN_FRAME ((uintptr_t)64 << 10)    /* one frame of the program */
+
+/* Where frames[k + 1], frame k's return address, sits on this thread's
+ * stack, for k < PA_PROF_SLOTS: slots[k]. The call that allocated pushed
+ * frames[0] just above poolalloc's own frames; each frame's return address
+ * is the next occurrence of its value further up. Called by the sampler, so
+ * the scan starts above the stack capture's (dead) copy of the frames. A
+ * thread on another stack than its own (a signal stack, a coroutine) gets
+ * no slots. Returns how many slots were found. */
+__attribute__((noinline, no_sanitize_address))
+int pa_prof_frame_slots(const pa_prof_stack_t *st, uintptr_t slots[PA_PROF_SLOTS])
+{
+    uintptr_t sp = (uintptr_t)__builtin_frame_address(0);
+    if (st->depth < 2 || !stack_known() || sp < tl_stack_lo || sp >= tl_stack_hi) return 0;
+    void *const *p = (void *const *)sp;
+    uintptr_t end = sp + SCAN_OURS < tl_stack_hi ? sp + SCAN_OURS : tl_stack_hi;
+    while ((uintptr_t)p < end && *p != st->frames[0]) p++;
+    int n = 0;
+    for (uint32_t k = 1; (uintptr_t)p < end && k < st->depth && n < PA_PROF_SLOTS; k++) {
+        end = (uintptr_t)p + SCAN_FRAME < tl_stack_hi ? (uintptr_t)p + SCAN_FRAME : tl_stack_hi;
+        while ((uintptr_t)++p < end && *p != st->frames[k]) {}
+        if ((uintptr_t)p < end) slots[n++] = (uintptr_t)p;
+    }
+    return n;
+}
+
+/* At free, on the allocating thread: the innermost of the object's followed
+ * frames still running (0..3), PA_PROF_SLOTS if all have returned, -1 if
+ * that cannot be told. A frame runs if its slot is above the freeing call
+ * and still holds its return address: once it returned, the next call made
+ * at that depth overwrites the slot. */
+__attribute__((noinline, no_sanitize_address))
+int pa_prof_frame_running(const pa_prof_hdr_t *hd)
+{
+    uintptr_t sp = (uintptr_t)__builtin_frame_address(0);
+    if (!hd->slot || sp < tl_stack_lo || sp >= tl_stack_hi) return -1;
+    for (int k = 0; k < PA_PROF_SLOTS; k++) {
+        if (k && !hd->slot_up[k - 1]) break;
+        uintptr_t slot = hd->slot + (k ? hd->slot_up[k - 1] : 0);
+        if (sp < slot && *(void *const *)slot == hd->stack->frames[k + 1]) return k;
+    }
+    return PA_PROF_SLOTS;
+}
+
 static void zero(pa_prof_stack_t *e)
 {
     atomic_store_explicit(&e->alloc_objects, 0, memory_order_relaxed);
     atomic_store_explicit(&e->alloc_space, 0, memory_order_relaxed);
     atomic_store_explicit(&e->free_objects, 0, memory_order_relaxed);
     atomic_store_explicit(&e->free_space, 0, memory_order_relaxed);
+    for (int i = 0; i < PA_FATES; i++) atomic_store_explicit(&e->fate[i], 0, memory_order_relaxed);
 }
 
 void pa_prof_stacks_zero(void)

@@ -10,15 +10,18 @@ As a module:
     p = profile.read(path)        # Profile, or raises ProfileError "FILE:LINE: why"
     names = profile.symbolize(p)  # {address: Frame(path, vaddr, function)}
 
-The format is docs/profile-format.md (version 1), one record per line:
-    poolalloc-profile 1
+The format is docs/profile-format.md (version 2; version 1 is read too),
+one record per line:
+    poolalloc-profile 2
     program PATH | pid N | time SECONDS | uptime SECONDS | reason WORD
     sequence N | sample_rate N | profiler_memory N | other KEY VALUE (ignored)
+    values NAME...                          the numbers of a stack line (version 2)
     mapping START END OFFSET BUILDID PATH   executable segment [START, END) of
                                             PATH at file offset OFFSET (hex;
                                             BUILDID hex or -; PATH may hold spaces)
-    stack ALLOC_OBJECTS ALLOC_SPACE INUSE_OBJECTS INUSE_SPACE FRAME...
-                                            FRAMEs: up to 64 hex return
+    stack VALUE... FRAME...                 one number per `values` name (version 1:
+                                            alloc_objects alloc_space inuse_objects
+                                            inuse_space), then up to 64 hex return
                                             addresses, innermost first
     end N                                   N = number of stack lines; last line
 Paths are bytes: they are decoded as os.fsdecode does (surrogateescape).
@@ -31,7 +34,8 @@ import struct
 import subprocess
 import sys
 
-VERSION = 1
+VERSIONS = (1, 2)
+GO_VALUES = ("alloc_objects", "alloc_space", "inuse_objects", "inuse_space")
 HEADER = {  # the keys of version 1: pattern of the value (other keys: any value)
     "program": r".+",
     "pid": r"[0-9]+",
@@ -45,11 +49,12 @@ HEADER = {  # the keys of version 1: pattern of the value (other keys: any value
 HEX = r"0x[0-9a-f]+"
 MAX_FRAMES = 64
 MAPPING = re.compile(rf"mapping ({HEX}) ({HEX}) ({HEX}) ([0-9a-f]+|-) (.+)")
-STACK = re.compile(rf"stack ([0-9]+) ([0-9]+) ([0-9]+) ([0-9]+)((?: {HEX})*)")
+STACK = re.compile(rf"stack((?: [0-9]+)*)((?: {HEX})*)")
 END = re.compile(r"end ([0-9]+)")
 
 Mapping = collections.namedtuple("Mapping", "start end offset buildid path")
-Stack = collections.namedtuple("Stack", "alloc_objects alloc_space inuse_objects inuse_space frames")
+Stack = collections.namedtuple("Stack", "alloc_objects alloc_space inuse_objects inuse_space frames values")
+# values: {name: number} of every number on the line (version 1: the four)
 Frame = collections.namedtuple("Frame", "path vaddr function")  # path None: no mapping
 
 
@@ -97,8 +102,9 @@ def read(path):
     magic = lines[0].split(" ")
     if magic[0] != "poolalloc-profile" or len(magic) != 2:
         raise ProfileError(path, 1, "not a poolalloc profile (no 'poolalloc-profile VERSION' line)")
-    if magic[1] != str(VERSION):
-        raise ProfileError(path, 1, f"format version {magic[1]!r}, this reader knows {VERSION}")
+    if magic[1] not in [str(v) for v in VERSIONS]:
+        raise ProfileError(path, 1, f"format version {magic[1]!r}, this reader knows {VERSIONS}")
+    names = GO_VALUES if magic[1] == "1" else None
     end, seen, numbered = None, set(), []  # numbered: (mapping, its line number)
     for n, line in enumerate(lines[1:], start=2):
         if end is not None:
@@ -116,16 +122,22 @@ def read(path):
             m = STACK.fullmatch(line)
             if not m:
                 raise ProfileError(path, n, f"malformed stack line {line[:80]!r}")
-            ao, asp, io, isp = (int(m.group(i)) for i in (1, 2, 3, 4))
+            if names is None:
+                raise ProfileError(path, n, "stack line before a 'values' line")
+            numbers = [int(x) for x in m.group(1).split()]
+            if len(numbers) != len(names):
+                raise ProfileError(path, n, f"stack line with {len(numbers)} numbers, 'values' names {len(names)}")
+            values = dict(zip(names, numbers))
+            ao, asp, io, isp = (values[k] for k in GO_VALUES)
             if io > ao or isp > asp:
                 raise ProfileError(path, n, "stack with more in use than allocated")
-            frames = tuple(int(x, 16) for x in m.group(5).split())
+            frames = tuple(int(x, 16) for x in m.group(2).split())
             if len(frames) > MAX_FRAMES:
                 raise ProfileError(path, n, f"stack with {len(frames)} frames (at most {MAX_FRAMES})")
             if frames in seen:
                 raise ProfileError(path, n, "a second stack line with the same frames")
             seen.add(frames)
-            p.stacks.append(Stack(ao, asp, io, isp, frames))
+            p.stacks.append(Stack(ao, asp, io, isp, frames, values))
         elif key == "end":
             m = END.fullmatch(line)
             if not m:
@@ -138,7 +150,11 @@ def read(path):
                 raise ProfileError(path, n, f"second '{key}' line")
             if not re.fullmatch(HEADER.get(key, r".*"), value):
                 raise ProfileError(path, n, f"bad '{key}' value {value[:60]!r}")
-            p.header[key] = value       # keys added later within version 1: kept as they are
+            p.header[key] = value       # keys added later: kept as they are
+            if key == "values":
+                names = tuple(value.split(" "))
+                if len(set(names)) != len(names) or any(k not in names for k in GO_VALUES):
+                    raise ProfileError(path, n, f"bad 'values' {value[:60]!r}")
         elif key in HEADER:
             raise ProfileError(path, n, f"header line '{key}' after mappings or stacks")
         else:
