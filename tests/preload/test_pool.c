@@ -73,9 +73,23 @@ static void churn(size_t total, size_t block)
 
 /* 2 MiB allocated, then 14 gets of which 4 hit, two pa_cycle calls (the
  * second drops the 10 cached objects), then 12 MiB more: paced cycles. */
+static void *free_them(void *arg)
+{
+    void **v = arg;
+    for (int i = 0; i < 1000; i++) free(v[i]);
+    return NULL;
+}
+
 static void trace_scenario(void)
 {
     churn(2 << 20, 16 << 10);
+    void *r = malloc(100);                  /* six reallocs that move: 200 ... 6400 bytes */
+    for (size_t n = 200; n <= 6400; n *= 2) r = realloc(r, n);
+    free(r);
+    static void *v[1000];                   /* 1000 frees by another thread */
+    for (int i = 0; i < 1000; i++) v[i] = malloc(64);
+    pthread_t t;
+    if (pthread_create(&t, NULL, free_them, v) || pthread_join(t, NULL)) _exit(4);
     pa_pool_config_t cfg = { .name = "traced", .size = 256 };
     pa_pool_t *p = pa_pool_create(&cfg);
     void *o[10];
@@ -292,12 +306,13 @@ Test(pool_fork, the_child_gets_the_objects_of_the_parents_other_threads)
 
 #define SZ "([0-9]+B|[0-9]+\\.[0-9](KiB|MiB|GiB|TiB))"
 static const char trace_re[] =
-    "^poolalloc: cycle [0-9]+ @[0-9]+\\.[0-9]{3}s (paced|call|trim): live " SZ "->" SZ ", allocated " SZ
-    ", returned " SZ ", next after (" SZ "|off), pools ([0-9]+\\.[0-9]% hit of [0-9]+ gets|no gets), [0-9]+ dropped$";
+    "^poolalloc: cycle [0-9]+ @[0-9]+\\.[0-9]{3}s (paced|call|trim): live " SZ "->" SZ ", allocated " SZ " at " SZ
+    "/s, remote frees ([0-9]+\\.[0-9]%|none), realloc [0-9]+ moves " SZ " copied, returned " SZ ", next after (" SZ
+    "|off), pools ([0-9]+\\.[0-9]% hit of [0-9]+ gets|no gets), [0-9]+ dropped$";
 
 typedef struct trace_line {
-    unsigned long long n, gets, dropped;
-    double secs, hit_pct, live_before, live_after, allocated, returned, next;   /* next < 0: off */
+    unsigned long long n, gets, dropped, moves;
+    double secs, hit_pct, live_before, live_after, allocated, rate, remote_pct, copied, returned, next;   /* next < 0: off */
     char why[8];
 } trace_line_t;
 
@@ -331,14 +346,18 @@ static size_t parse_trace(const char *err, trace_line_t *out, size_t max)
             cr_assert_lt(n, max);
             trace_line_t *t = &out[n++];
             memset(t, 0, sizeof *t);
-            char before[32], afterv[32], alloc[32], ret[32], next[32], pools[128];
-            int k = sscanf(buf, "poolalloc: cycle %llu @%lfs %7[a-z]: live %31[^-]->%31[^,], allocated %31[^,], "
+            char before[32], afterv[32], alloc[32], rate[32], remote[32], copied[32], ret[32], next[32], pools[128];
+            int k = sscanf(buf, "poolalloc: cycle %llu @%lfs %7[a-z]: live %31[^-]->%31[^,], allocated %31[^ ] at %31[^/]/s, "
+                                "remote frees %31[^,], realloc %llu moves %31[^ ] copied, "
                                 "returned %31[^,], next after %31[^,], pools %127[^\n]",
-                           &t->n, &t->secs, t->why, before, afterv, alloc, ret, next, pools);
-            cr_assert_eq(k, 9, "could not parse: %s", buf);
+                           &t->n, &t->secs, t->why, before, afterv, alloc, rate, remote, &t->moves, copied, ret, next, pools);
+            cr_assert_eq(k, 13, "could not parse: %s", buf);
             t->live_before = parse_size(before);
             t->live_after = parse_size(afterv);
             t->allocated = parse_size(alloc);
+            t->rate = parse_size(rate);
+            t->remote_pct = strcmp(remote, "none") ? strtod(remote, NULL) : -1;
+            t->copied = parse_size(copied);
             t->returned = parse_size(ret);
             t->next = strcmp(next, "off") ? parse_size(next) : -1;
             if (!strncmp(pools, "no gets", 7)) {
@@ -401,6 +420,11 @@ Test(pool_trace, one_line_per_cycle_in_the_documented_format)
     cr_assert_geq(a->allocated, 2.0 * 1024 * 1024, "cycle %llu: allocated %.0f, the child allocated 2 MiB first", n1,
                   a->allocated);
     cr_assert_lt(a->allocated, 4.0 * 1024 * 1024);
+    cr_assert_geq(a->moves, 6, "cycle %llu: %llu realloc moves, the child made 6; stderr:\n%s", n1, a->moves, c.err);
+    cr_assert_geq(a->copied, 6300.0, "cycle %llu: %.0f bytes copied, at least 100 + 200 + ... + 3200", n1, a->copied);
+    cr_assert_gt(a->remote_pct, 0.0, "cycle %llu: 1000 frees by another thread, remote frees %.1f%%", n1, a->remote_pct);
+    cr_assert_gt(a->rate, 0.0);
+    cr_assert_eq(b->moves, 0, "no realloc between the two calls");
     cr_assert_eq(b->gets, 0, "no gets between the two calls");
     cr_assert_eq(b->dropped, 10, "the second cycle drops the 10 objects cached before the first");
     cr_assert_lt(b->allocated, 64.0 * 1024);

@@ -678,8 +678,10 @@ static void parse_profile(const char *path, uintptr_t site_lo, uintptr_t site_hi
     size_t len;
     char *buf = read_file(path, &len);
     cr_assert(len > 0 && buf[len - 1] == '\n', "%s: empty, or the last line is not complete", path);
-    static const char *const header[] = { "poolalloc-profile 1", "program ", "pid ", "time ", "uptime ",
-                                          "reason ", "sequence ", "sample_rate ", "profiler_memory ", "process " };
+    static const char *const header[] = { "poolalloc-profile 2", "program ", "pid ", "time ", "uptime ",
+                                          "reason ", "sequence ", "sample_rate ", "profiler_memory ", "process ",
+                                          "values " };
+    int nvalues = 0;
     size_t lineno = 0;
     bool ended = false;
     for (char *line = buf, *nl; *line; line = nl + 1) {
@@ -690,7 +692,7 @@ static void parse_profile(const char *path, uintptr_t site_lo, uintptr_t site_hi
             const char *h = header[lineno];
             cr_assert(!strncmp(line, h, strlen(h)), "%s: line %zu is \"%s\", want \"%s...\"", path, lineno + 1, line, h);
             const char *v = line + strlen(h);
-            if (lineno == 0) cr_assert_str_eq(line, "poolalloc-profile 1");
+            if (lineno == 0) cr_assert_str_eq(line, "poolalloc-profile 2");
             else if (lineno == 1) cr_assert_gt(strlen(v), 0, "%s: no program", path);
             else if (lineno == 2) cr_assert_eq(sscanf(v, "%llu", &p->pid), 1, "%s: %s", path, line);
             else if (lineno == 5) snprintf(p->reason, sizeof p->reason, "%s", v);
@@ -699,7 +701,11 @@ static void parse_profile(const char *path, uintptr_t site_lo, uintptr_t site_hi
             else if (lineno == 9)
                 cr_assert(strlen(v) == 16 && strspn(v, "0123456789abcdef") == 16 && sscanf(v, "%llx", &p->process) == 1,
                           "%s: %s, want 16 hex digits", path, line);
-            else {
+            else if (lineno == 10) {
+                cr_assert(!strncmp(v, "alloc_objects alloc_space inuse_objects inuse_space ", 52), "%s: %s", path, line);
+                for (const char *w = v; w; w = strchr(w + 1, ' ')) nvalues++;
+                cr_assert_eq(nvalues, 23, "%s: %s: want the 23 names of docs/profile-format.md", path, line);
+            } else {
                 double x;
                 cr_assert_eq(sscanf(v, "%lf", &x), 1, "%s: %s", path, line);
             }
@@ -715,6 +721,13 @@ static void parse_profile(const char *path, uintptr_t site_lo, uintptr_t site_hi
             cr_assert_eq(sscanf(line, "stack %llu %llu %llu %llu%n", &ao, &as, &io, &is, &used), 4, "%s: %s", path,
                          line);
             cr_assert(io <= ao && is <= as, "%s: more in use than allocated: %s", path, line);
+            for (int k = 4; k < nvalues; k++) {
+                unsigned long long v;
+                int more = 0;
+                cr_assert(sscanf(line + used, " %llu%n", &v, &more) == 1 && line[used + more] != 'x',
+                          "%s: value %d missing: %s", path, k, line);
+                used += more;
+            }
             p->stacks++;
             p->ao += ao, p->as += as, p->io += io, p->is += is;
             unsigned long first = 0;

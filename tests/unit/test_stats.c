@@ -157,18 +157,26 @@ Test(stats, other_entry_points_count)
     EXPECT_EQ(free_objects, 1);
     EXPECT_EQ(free_bytes, 16);
     EXPECT_EQ(live_objects, 3);
+    EXPECT_EQ(realloc_moves, 1);
+    EXPECT_EQ(realloc_copied_bytes, 16);               /* the old block's usable size */
+    c = pa_realloc(c, 900);                            /* fits in place: no move */
+    c = pa_realloc(c, 3000);                           /* moves, copies 1000 bytes' block: 1024 */
+    st = stats();
+    EXPECT_EQ(realloc_moves, 2);
+    EXPECT_EQ(realloc_copied_bytes, 16 + 1024);
+    cr_assert_gt(st.uptime_ns, 0);
     cr_assert_null(pa_realloc(c, 0));                  /* frees */
     pa_free(a);
     pa_free(b);
     st = stats();
-    EXPECT_EQ(free_objects, 4);
+    EXPECT_EQ(free_objects, 5);
     EXPECT_EQ(live_objects, 0);
     EXPECT_EQ(live_bytes, 0);
     /* failed requests count nothing */
     cr_assert_null(pa_malloc(SIZE_MAX / 2));
     cr_assert_null(pa_calloc(SIZE_MAX / 2, 3));
     st = stats();
-    EXPECT_EQ(alloc_objects, 4);
+    EXPECT_EQ(alloc_objects, 5);
 }
 
 struct batch { void **p; size_t n; };
