@@ -12,6 +12,7 @@ programs print: NAME ALLOC_OBJECTS ALLOC_BYTES [INUSE_OBJECTS INUSE_BYTES].
     check.py trimmed LIB PROFILE...        no allocator frame in any stack; mapping
                                            lines agree with the files
     check.py truncated PROFILE WORKDIR     cut copies are rejected by the reader
+    check.py fates-exact PROG TRUTH PROFILE  rate 1: the fates program's sites, exactly
 
 STATISTICS. A site that allocates B bytes at sample rate R gets about
 N ~ Poisson(B / R) samples, each weighing about R bytes: one run's estimate
@@ -322,7 +323,72 @@ def cmd_truncated(prof_path, workdir):
     result(not bad, "reader-rejects-truncated", "; ".join(bad) if bad else " | ".join(seen))
 
 
+FREED = ("freed_lt_1us", "freed_lt_10us", "freed_lt_100us", "freed_lt_1ms", "freed_lt_10ms", "freed_lt_100ms",
+         "freed_lt_1s", "freed_ge_1s")
+CLASSES = ("freed_frame_0", "freed_frame_1", "freed_frame_2", "freed_frame_3", "freed_returned", "freed_thread")
+
+
+def cmd_fates_exact(prog, truth_path, prof_path):
+    """Rate 1: what became of every object of the fates program's sites
+    (tests/prof/fates.c), counted exactly, and every stack's fates add up
+    (docs/lifetimes.md)."""
+    truth, p = read_truth(truth_path), profile.read(prof_path)
+    names = profile.symbolize(p)
+    prog = os.path.realpath(prog)
+    site = {}                         # innermost function -> [Stack]
+    bad = []
+    for s in p.stacks:
+        v = s.values
+        freed = sum(v[k] for k in FREED)
+        if v["alloc_objects"] != v["inuse_objects"] + freed + v["moved"]:
+            bad.append(f"a stack's alloc_objects {v['alloc_objects']} != in use {v['inuse_objects']} + freed {freed}"
+                       f" + moved {v['moved']}")
+        if sum(v[k] for k in CLASSES) > freed or v["temporary"] > freed:
+            bad.append(f"a stack classifies more objects than it freed: {v}")
+        if s.frames and names[s.frames[0]].path and os.path.realpath(names[s.frames[0]].path) == prog:
+            site.setdefault(names[s.frames[0]].function, []).append(v)
+
+    def want(fn, pick, key, expected, cmp="=="):
+        stacks = [v for v in site.get(fn, []) if pick(v)]
+        if len(stacks) != 1:
+            bad.append(f"{fn}: {len(stacks)} stacks where one was expected")
+            return
+        got = stacks[0][key]
+        if not {"==": got == expected, ">=": got >= expected}[cmp]:
+            bad.append(f"{fn} {key} {got}, expected {cmp} {expected}")
+
+    every = lambda v: True
+    n = truth["make_token"][0]
+    for key, e in (("alloc_objects", n), ("freed_frame_1", n), ("temporary", n), ("freed_frame_0", 0),
+                   ("freed_thread", 0), ("inuse_objects", 0)):
+        want("make_token", every, key, e)
+    n = truth["format_line"][0]
+    for key, e in (("alloc_objects", n), ("freed_frame_0", n), ("temporary", n)):
+        want("format_line", every, key, e)
+    chains, reallocs = truth["grow_buffer"][2], truth["grow_buffer"][3]
+    first = lambda v: v["realloc_objects"] == 0
+    grown = lambda v: v["realloc_objects"] > 0
+    for key, e in (("alloc_objects", chains), ("moved", chains), ("inuse_objects", 0)):
+        want("grow_buffer", first, key, e)
+    for key, e in (("realloc_objects", reallocs), ("alloc_objects", reallocs), ("moved", reallocs - chains),
+                   ("freed_frame_0", chains)):
+        want("grow_buffer", grown, key, e)
+    want("grow_buffer", grown, "realloc_copied", chains * sum(16 << k for k in range(12)), ">=")
+    n = truth["produce"][0]
+    for key, e in (("alloc_objects", n), ("freed_thread", n), ("freed_frame_0", 0), ("temporary", 0)):
+        want("produce", every, key, e)
+    n = truth["remember"][0]
+    for key, e in (("alloc_objects", n), ("inuse_objects", n)):
+        want("remember", every, key, e)
+    n = truth["pooled_request"][0]
+    want("pooled_request", lambda v: v["pool_misses"] > 0, "pool_misses", n)
+    want("pooled_request", lambda v: v["pool_misses"] > 0, "freed_frame_0", n)
+    result(not bad, "fates-exact", "; ".join(bad[:6]) if bad else
+           f"rate 1: {len(p.stacks)} stacks add up; the six sites' fates are exact")
+
+
 COMMANDS = {
+    "fates-exact": cmd_fates_exact,
     "runs-needed": cmd_runs_needed, "exact": cmd_exact, "accuracy": cmd_accuracy,
     "threads": cmd_threads, "dlopen": cmd_dlopen, "trimmed": cmd_trimmed, "truncated": cmd_truncated,
 }
