@@ -15,6 +15,8 @@
 #   allocator-frames-trimmed no frame of libpoolalloc.so in any stack
 #   mappings                 mapping lines match the files (PT_LOAD, build-id)
 #   reader-rejects-truncated profiles cut in two, or missing a stack line, are refused
+#   fates-exact              rate 1: lifetimes, escape classes, temporaries, realloc
+#                            chains, pool misses of one site of each kind, exact
 # The statistics (and how K is chosen) are explained at the top of check.py.
 #
 # Output: one line per check, "PASS name: details" or "FAIL name: reason",
@@ -76,7 +78,7 @@ profile_run() {
     echo "$f"
 }
 
-for p in accuracy threads dlhost plugin.so; do
+for p in accuracy threads dlhost plugin.so fates; do
     if [ ! -x "$BIN/$p" ] && [ ! -f "$BIN/$p" ]; then
         echo "FAIL setup: $BIN/$p not built (make check-prof builds the test programs)"
         echo "0 passed, 1 failed"
@@ -122,6 +124,14 @@ if f=$(profile_run dlopen POOLALLOC_SAMPLE_RATE=4096 "$BIN/dlhost" "$BIN/plugin.
     check dlopen dlopen "$BIN/dlhost" "$BIN/plugin.so" "$WORK/dlopen.out" "$f"
 else
     fail dlopen "$f"
+fi
+
+# ---- fates: one site of each kind (tests/prof/fates.c, docs/lifetimes.md) -------
+if f=$(profile_run fates-exact POOLALLOC_SAMPLE_RATE=1 "$BIN/fates" 1); then
+    PROFILES+=("$f")
+    check fates-exact fates-exact "$BIN/fates" "$WORK/fates-exact.out" "$f"
+else
+    fail fates-exact "$f"
 fi
 
 # ---- every stack of every profile above ----------------------------------------
