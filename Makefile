@@ -131,9 +131,9 @@ $(BUILD)/prof/%: tests/prof/%.c
 	@mkdir -p $(dir $@)
 	$(CC) $(PROF_FLAGS) -pthread -o $@ $< -ldl
 
-check-prof: $(SO) $(PROF_BIN)
-	@echo "== profiling: sampled estimates, threads, dlopen, symbolized stacks (programs under LD_PRELOAD)"; \
-	  tests/prof/run.sh $(abspath $(SO))
+check-prof: $(SO) $(PROF_BIN) $(TOOL)
+	@echo "== profiling: sampled estimates, threads, dlopen, symbolized stacks, fates and their report (programs under LD_PRELOAD)"; \
+	  tests/prof/run.sh $(abspath $(SO)) $(abspath $(TOOL))
 
 # poolalloc-prof from the outside, on real profiles (tests/tools/check.py),
 # its SVG in a browser, its pprof output through Go's pprof, and its dump

@@ -1,6 +1,6 @@
 /* dump.c -- reads a profile dump and checks it against the grammar of
- * docs/profile-format.md, version 1. Every way a file can be wrong is a
- * "FILE:LINE: why" message, never a crash: this parser is fuzzed
+ * docs/profile-format.md, versions 1 and 2. Every way a file can be wrong
+ * is a "FILE:LINE: why" message, never a crash: this parser is fuzzed
  * (tests/tools/fuzz_dump.c). */
 #include "dump.h"
 
@@ -13,12 +13,23 @@
 
 #include "common.h"
 
+const char *const pp_value_names[PP_NVALUES] = {
+#define VALUE_NAME(e, name, unit) #name,
+    PP_VALUE_LIST(VALUE_NAME)
+#undef VALUE_NAME
+};
+
 typedef struct {
     const char *name;
     char *err;
     size_t err_size;
     unsigned line;
     const char *p, *end; /* the current line's unread part */
+    unsigned version;
+    /* the numbers of a stack line: how many, and where each goes (a
+     * pp_value, or -1 for a name this reader does not know) */
+    size_t nnumbers;
+    int *slot;
 } parser_t;
 
 static bool fail(parser_t *ps, const char *fmt, ...) PP_PRINTF(2, 3);
@@ -128,12 +139,99 @@ static bool parse_seconds(const char *s, const char *end, double *v)
 }
 
 static bool is_key_char(char c) { return (c >= 'a' && c <= 'z') || c == '_'; }
+static bool is_name_char(char c) { return is_key_char(c) || (c >= '0' && c <= '9'); }
 
-/* the keys every version-1 file has, then those added later (optional) */
+/* the keys every version-1 file has, then those added later (optional),
+ * then version 2's `values` (required there: checked at the first line
+ * that needs it) */
 enum { H_PROGRAM, H_PID, H_TIME, H_UPTIME, H_REASON, H_SEQUENCE, H_SAMPLE_RATE, H_PROFILER_MEMORY, H_REQUIRED,
-       H_PROCESS = H_REQUIRED, H_N };
+       H_PROCESS = H_REQUIRED, H_VALUES, H_N };
 static const char *const header_keys[H_N] = {"program", "pid", "time", "uptime", "reason", "sequence", "sample_rate",
-                                             "profiler_memory", "process"};
+                                             "profiler_memory", "process", "values"};
+
+/* the names of a `values` line, found again by content (not interned: a
+ * fuzzed file could fill the intern table with names) */
+typedef struct {
+    const char *s;
+    size_t len;
+} name_t;
+
+static uint64_t name_hash_at(const void *names, size_t i)
+{
+    const name_t *n = (const name_t *)names + i;
+    return pp_hash_bytes(n->s, n->len, 0);
+}
+
+/* `values NAME...`: which number of a stack line is which value. Names are
+ * 1*(a-z / 0-9 / "_"), one space apart, each once; Go's four must be there. */
+static bool values_line(parser_t *ps, pp_dump_t *d)
+{
+    name_t *names = NULL;
+    pp_index_t seen = {0}; /* duplicates in linear time */
+    size_t cap = 0;
+    char q[64];
+    bool ok = false;
+    for (;;) {
+        const char *n = ps->p;
+        while (ps->p < ps->end && is_name_char(*ps->p))
+            ps->p++;
+        if (ps->p == n) {
+            if (n < ps->end && *n != ' ') {
+                const char *t = n;
+                while (t < ps->end && *t != ' ')
+                    t++;
+                fail(ps, "bad name '%s' in 'values' (names are a-z, 0-9 and _)", quote(n, t, q, sizeof q));
+            } else {
+                fail(ps, "malformed 'values' line: an empty name (names are separated by single spaces)");
+            }
+            goto out;
+        }
+        if (ps->p < ps->end && *ps->p != ' ') {
+            while (ps->p < ps->end && *ps->p != ' ')
+                ps->p++;
+            fail(ps, "bad name '%s' in 'values' (names are a-z, 0-9 and _)", quote(n, ps->p, q, sizeof q));
+            goto out;
+        }
+        size_t len = (size_t)(ps->p - n);
+        pp_index_reserve(&seen, ps->nnumbers, name_hash_at, names);
+        size_t j = pp_index_first(&seen, pp_hash_bytes(n, len, 0));
+        for (; seen.slot[j]; j = pp_index_next(&seen, j)) {
+            const name_t *o = &names[seen.slot[j] - 1];
+            if (o->len == len && memcmp(o->s, n, len) == 0) {
+                fail(ps, "'values' names '%s' twice", quote(n, ps->p, q, sizeof q));
+                goto out;
+            }
+        }
+        int v = -1;
+        for (int i = 0; i < PP_NVALUES && v < 0; i++)
+            if (strlen(pp_value_names[i]) == len && memcmp(n, pp_value_names[i], len) == 0)
+                v = i;
+        if (ps->nnumbers == cap) {
+            cap = cap ? cap * 2 : 32;
+            ps->slot = xrealloc(ps->slot, cap * sizeof *ps->slot);
+            names = xrealloc(names, cap * sizeof *names);
+        }
+        names[ps->nnumbers] = (name_t){n, len};
+        seen.slot[j] = ps->nnumbers + 1;
+        ps->slot[ps->nnumbers++] = v;
+        if (v >= 0)
+            d->present |= PP_VALUE_BIT(v);
+        if (ps->p == ps->end)
+            break;
+        ps->p++; /* the space */
+    }
+    for (int i = 0; i < PP_NVALUES; i++)
+        if ((PP_GO_VALUES & PP_VALUE_BIT(i)) && !(d->present & PP_VALUE_BIT(i))) {
+            fail(ps, "'values' does not name '%s' (every profile has alloc_objects, alloc_space, inuse_objects, "
+                     "inuse_space)", pp_value_names[i]);
+            goto out;
+        }
+    ok = true;
+out:
+    pp_index_free(&seen);
+    free(names);
+    return ok;
+}
 
 /* One "KEY VALUE" header line (known keys checked, others skipped). */
 static bool header_line(parser_t *ps, pp_dump_t *d, const char *key, size_t klen, unsigned *seen)
@@ -142,8 +240,8 @@ static bool header_line(parser_t *ps, pp_dump_t *d, const char *key, size_t klen
     for (int i = 0; i < H_N; i++)
         if (strlen(header_keys[i]) == klen && memcmp(header_keys[i], key, klen) == 0)
             k = i;
-    if (k < 0)
-        return true; /* a key added later within version 1 */
+    if (k < 0 || (k == H_VALUES && ps->version < 2))
+        return true; /* a key added later within the version */
     if (*seen & (1u << k))
         return fail(ps, "a second '%s' line", header_keys[k]);
     *seen |= 1u << k;
@@ -151,6 +249,8 @@ static bool header_line(parser_t *ps, pp_dump_t *d, const char *key, size_t klen
     char q[64];
     bool ok = true;
     switch (k) {
+    case H_VALUES:
+        return values_line(ps, d);
     case H_PROGRAM:
         ok = v < e;
         if (ok)
@@ -224,12 +324,36 @@ typedef struct {
     size_t n, cap;
 } frames_t;
 
+/* "stack NUMBER... FRAME...": as many numbers as `values` names (version
+ * 1: four), each kept by name, then at most PP_MAX_FRAMES 0x frames. */
 static bool stack_line(parser_t *ps, pp_dump_stack_t *s, frames_t *fr)
 {
-    for (int i = 0; i < PP_NVALUES; i++)
-        if (!take_dec(ps, &s->value[i]) || (ps->p < ps->end && !take(ps, " ")) ||
-            (ps->p == ps->end && i < PP_NVALUES - 1))
-            return fail(ps, "malformed stack line (want: stack ALLOC_OBJECTS ALLOC_SPACE INUSE_OBJECTS INUSE_SPACE FRAME...)");
+    char q[64];
+    size_t k = 0;
+    memset(s->value, 0, sizeof s->value);
+    while (ps->p < ps->end && !(ps->end - ps->p >= 2 && ps->p[0] == '0' && ps->p[1] == 'x')) {
+        const char *t = ps->p;
+        uint64_t x;
+        if (!take_dec(ps, &x) || (ps->p < ps->end && *ps->p != ' ')) {
+            bool digits = ps->p == t && t < ps->end && *t >= '0' && *t <= '9'; /* take_dec refused: too large */
+            while (ps->p < ps->end && *ps->p != ' ')
+                ps->p++;
+            if (digits)
+                return fail(ps, "malformed stack line: number %s is above 2^64-1", quote(t, ps->p, q, sizeof q));
+            return fail(ps, "malformed stack line: '%s' is neither a number nor a 0x frame", quote(t, ps->p, q, sizeof q));
+        }
+        if (k < ps->nnumbers && ps->slot[k] >= 0)
+            s->value[ps->slot[k]] = x;
+        k++;
+        if (ps->p < ps->end)
+            ps->p++; /* the space: a space at the end is caught below */
+    }
+    if (k != ps->nnumbers) {
+        if (ps->version < 2)
+            return fail(ps, "stack line has %zu numbers, format version 1 has 4 (ALLOC_OBJECTS ALLOC_SPACE "
+                            "INUSE_OBJECTS INUSE_SPACE)", k);
+        return fail(ps, "stack line has %zu numbers, 'values' names %zu", k, ps->nnumbers);
+    }
     size_t first = fr->n;
     while (ps->p < ps->end) {
         uint64_t a;
@@ -250,6 +374,14 @@ static bool stack_line(parser_t *ps, pp_dump_stack_t *s, frames_t *fr)
     s->nframes = (uint32_t)(fr->n - first);
     s->frames = (uint64_t *)(uintptr_t)first; /* an offset until the end */
     s->line = ps->line;
+    return true;
+}
+
+/* The first line past the header: version 2 must have named its numbers. */
+static bool header_done(parser_t *ps, unsigned seen)
+{
+    if (ps->version >= 2 && !(seen & (1u << H_VALUES)))
+        return fail(ps, "no 'values' line in the header (format version 2 names the numbers of its stack lines there)");
     return true;
 }
 
@@ -305,9 +437,17 @@ pp_dump_t *pp_dump_parse(const char *name, const char *data, size_t len, char *e
                 fail(&ps, "bad format version '%s'", quote(ps.p, ps.end, q, sizeof q));
                 goto out;
             }
-            if (v != PP_FORMAT_VERSION) {
-                fail(&ps, "format version %llu; this poolalloc-prof reads version %d", (unsigned long long)v, PP_FORMAT_VERSION);
+            if (v < 1 || v > PP_FORMAT_VERSION) {
+                fail(&ps, "format version %llu; this poolalloc-prof reads versions 1 and 2", (unsigned long long)v);
                 goto out;
+            }
+            d->version = ps.version = (unsigned)v;
+            if (v == 1) { /* the four numbers of Go's heap profile, unnamed */
+                ps.slot = xmalloc(4 * sizeof *ps.slot);
+                for (int i = 0; i < 4; i++)
+                    ps.slot[i] = i;
+                ps.nnumbers = 4;
+                d->present = PP_GO_VALUES;
             }
             continue;
         }
@@ -315,6 +455,11 @@ pp_dump_t *pp_dump_parse(const char *name, const char *data, size_t len, char *e
             fail(&ps, "text after the 'end' line");
             goto out;
         }
+        bool body = (ps.end - ps.p >= 8 && memcmp(ps.p, "mapping ", 8) == 0) ||
+                    (ps.end - ps.p >= 6 && memcmp(ps.p, "stack ", 6) == 0) ||
+                    (ps.end - ps.p >= 4 && memcmp(ps.p, "end ", 4) == 0);
+        if (body && !header_done(&ps, seen))
+            goto out;
         if (take(&ps, "mapping ")) {
             if (d->nstacks) {
                 fail(&ps, "a mapping line after stack lines");
@@ -384,6 +529,7 @@ pp_dump_t *pp_dump_parse(const char *name, const char *data, size_t len, char *e
     }
     ok = true;
 out:
+    free(ps.slot);
     if (!ok) {
         free(fr.v);
         for (size_t i = 0; i < d->nstacks; i++)

@@ -1,6 +1,6 @@
 /* dump.h -- one profile dump as written by POOLALLOC_PROFILE, read and
- * checked against docs/profile-format.md (version 1). Nothing here knows
- * the allocator: the format document is the whole contract. */
+ * checked against docs/profile-format.md (versions 1 and 2). Nothing here
+ * knows the allocator: the format document is the whole contract. */
 #ifndef PP_DUMP_H
 #define PP_DUMP_H
 
@@ -8,10 +8,43 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define PP_FORMAT_VERSION 1
+#define PP_FORMAT_VERSION 2 /* the newest read; version 1 is read too */
 #define PP_MAX_FRAMES 64
 
-enum pp_value { PP_ALLOC_OBJECTS, PP_ALLOC_SPACE, PP_INUSE_OBJECTS, PP_INUSE_SPACE, PP_NVALUES };
+/* The numbers a stack line can carry that this reader knows, in the
+ * writer's order: X(ENUM, name, unit). Version 1 has the first four, and a
+ * version-2 file names its own in the `values` header (others are read and
+ * ignored). Units: "count" (objects) or "bytes". */
+#define PP_VALUE_LIST(X)                                                                                  \
+    X(ALLOC_OBJECTS, alloc_objects, count) X(ALLOC_SPACE, alloc_space, bytes)                             \
+    X(INUSE_OBJECTS, inuse_objects, count) X(INUSE_SPACE, inuse_space, bytes)                             \
+    X(FREED_LT_1US, freed_lt_1us, count) X(FREED_LT_10US, freed_lt_10us, count)                           \
+    X(FREED_LT_100US, freed_lt_100us, count) X(FREED_LT_1MS, freed_lt_1ms, count)                         \
+    X(FREED_LT_10MS, freed_lt_10ms, count) X(FREED_LT_100MS, freed_lt_100ms, count)                       \
+    X(FREED_LT_1S, freed_lt_1s, count) X(FREED_GE_1S, freed_ge_1s, count)                                 \
+    X(FREED_FRAME_0, freed_frame_0, count) X(FREED_FRAME_1, freed_frame_1, count)                         \
+    X(FREED_FRAME_2, freed_frame_2, count) X(FREED_FRAME_3, freed_frame_3, count)                         \
+    X(FREED_RETURNED, freed_returned, count) X(FREED_THREAD, freed_thread, count)                         \
+    X(TEMPORARY, temporary, count) X(MOVED, moved, count) X(REALLOC_OBJECTS, realloc_objects, count)      \
+    X(REALLOC_COPIED, realloc_copied, bytes) X(POOL_MISSES, pool_misses, count)
+
+enum pp_value {
+#define PP_VALUE_ENUM(e, name, unit) PP_##e,
+    PP_VALUE_LIST(PP_VALUE_ENUM)
+#undef PP_VALUE_ENUM
+    PP_NVALUES
+};
+
+/* Bit v of a mask: value v. The four of Go's heap profile (every version
+ * has them), and the fates of version 2 (docs/lifetimes.md). */
+_Static_assert(PP_NVALUES < 32, "a mask of values is 32 bits");
+#define PP_VALUE_BIT(v) (1u << (v))
+#define PP_ALL_VALUES (PP_VALUE_BIT(PP_NVALUES) - 1)
+#define PP_GO_VALUES (PP_VALUE_BIT(PP_INUSE_SPACE + 1) - 1)
+#define PP_FATE_VALUES (PP_ALL_VALUES & ~PP_GO_VALUES)
+
+/* The names as the format writes them ("alloc_objects", ...). */
+extern const char *const pp_value_names[PP_NVALUES];
 
 typedef struct pp_mapping {
     uint64_t start, end, offset; /* [start, end) in the process; p_offset in the file */
@@ -21,7 +54,7 @@ typedef struct pp_mapping {
 } pp_mapping_t;
 
 typedef struct pp_dump_stack {
-    uint64_t value[PP_NVALUES];
+    uint64_t value[PP_NVALUES];  /* by name; 0 for a value the file does not name */
     uint32_t nframes;
     uint64_t *frames;            /* return addresses, innermost first */
     unsigned line;
@@ -29,7 +62,9 @@ typedef struct pp_dump_stack {
 
 typedef struct pp_dump {
     const char *path;            /* the file it was read from */
-    /* header (keys of version 1; unknown keys are skipped) */
+    unsigned version;            /* 1 or 2 */
+    uint32_t present;            /* the values the file has (PP_VALUE_BIT); version 1: PP_GO_VALUES */
+    /* header (known keys; unknown keys are skipped) */
     const char *program;
     uint64_t pid, sequence, sample_rate, profiler_memory;
     double time, uptime;

@@ -15,6 +15,7 @@
 #include "fold.h"
 #include "pprof.h"
 #include "profile.h"
+#include "report.h"
 #include "symbolize.h"
 #include "top.h"
 
@@ -31,16 +32,45 @@ static const char usage_main[] =
     "  pprof  a gzipped profile.proto for `pprof -top`, `pprof -http`\n"
     "  top    the heaviest allocation sites as a table\n"
     "  diff   BASE NEW: what changed, per stack (folded, or --svg)\n"
+    "  report the allocation sites to change: leaks, realloc growth, pool\n"
+    "         misses, cross-thread frees, stack, pool and reuse candidates\n"
     "\n"
-    "poolalloc-prof COMMAND --help tells more. The weights (--weight):\n"
+    "poolalloc-prof COMMAND --help tells more. The weights (--weight), all\n"
+    "objects except where bytes are said; docs/lifetimes.md defines the fates:\n"
     "  alloc_space (default)  bytes allocated since the process started\n"
     "  alloc_objects          objects allocated\n"
     "  inuse_space            bytes not freed when the dump was written\n"
-    "  inuse_objects          objects not freed\n";
+    "  inuse_objects          objects not freed\n"
+    "  freed_lt_1us, freed_lt_10us, freed_lt_100us, freed_lt_1ms, freed_lt_10ms,\n"
+    "  freed_lt_100ms, freed_lt_1s, freed_ge_1s\n"
+    "                         objects freed, by lifetime (allocation to free)\n"
+    "  freed_frame_0 .. freed_frame_3\n"
+    "                         freed on the allocating thread while frame K of the\n"
+    "                         stack (0: the caller of malloc) still ran\n"
+    "  freed_returned         freed on that thread after frames 0-3 returned\n"
+    "  freed_thread           freed by another thread\n"
+    "  temporary              freed before the thread allocated anything else\n"
+    "  moved                  moved to a new block by realloc\n"
+    "  realloc_objects        allocated by a realloc that moved a block\n"
+    "  realloc_copied         bytes those reallocs copied\n"
+    "  pool_misses            made because pa_pool_get found its pool empty\n"
+    "computed per stack from those:\n"
+    "  freed_objects          freed (the eight lifetimes)\n"
+    "  churn_objects          freed less than 1 ms after allocation\n"
+    "  frame_local            freed while the allocating function still ran (the\n"
+    "                         allocating frame: the first of frames 0-3 outside\n"
+    "                         libc, libstdc++, libgcc_s and ld-linux)\n"
+    "  escaped_caller         freed on that thread after it returned\n"
+    "  escaped_thread         freed by another thread (= freed_thread)\n"
+    "  never_freed            not freed when dumped (= inuse_objects; at exit:\n"
+    "                         never freed)\n"
+    "Profiles of format version 1 (older poolalloc) have the first four only.\n";
+
+static const char weight_option[] =
+    "  -w, --weight W     alloc_space (default), alloc_objects, inuse_space,\n"
+    "                     inuse_objects, or another of `poolalloc-prof --help`\n";
 
 static const char common_options[] =
-    "  -w, --weight W     alloc_space (default), alloc_objects, inuse_space,\n"
-    "                     inuse_objects\n"
     "      --no-inline    one frame per address (inlined calls not expanded)\n"
     "      --search DIR   where to look for programs and libraries that moved\n"
     "                     since the dump was written (matched by build-id)\n"
@@ -52,13 +82,15 @@ typedef struct command command_t;
 struct command {
     const char *name, *synopsis, *help;
     int (*run)(const command_t *, int, char **);
+    unsigned options; /* the A_* options it takes besides the common ones */
 };
 
 /* ---- options every command shares ---------------------------------------- */
 typedef struct {
     int weight;
-    bool lines, by_cum, delta, svg;
+    bool lines, by_cum, delta, svg, all_values;
     size_t rows;
+    bool rows_given;
     const char *output, *title;
     const char **search;
     unsigned nsearch;
@@ -67,26 +99,32 @@ typedef struct {
     pp_sym_options_t sym;
 } opts_t;
 
-enum { O_NO_INLINE = 256, O_SEARCH, O_LINES, O_CUM, O_DELTA, O_SVG, O_TITLE, O_BASE };
+enum { O_NO_INLINE = 256, O_SEARCH, O_LINES, O_CUM, O_DELTA, O_SVG, O_TITLE, O_BASE, O_ALL_VALUES };
 static const struct option long_options[] = {
     {"weight", required_argument, 0, 'w'}, {"output", required_argument, 0, 'o'},
     {"help", no_argument, 0, 'h'},         {"no-inline", no_argument, 0, O_NO_INLINE},
     {"search", required_argument, 0, O_SEARCH}, {"lines", no_argument, 0, O_LINES},
     {"rows", required_argument, 0, 'n'},   {"cum", no_argument, 0, O_CUM},
     {"delta", no_argument, 0, O_DELTA},    {"svg", no_argument, 0, O_SVG},
-    {"title", required_argument, 0, O_TITLE}, {"base", required_argument, 0, O_BASE}, {0, 0, 0, 0},
+    {"title", required_argument, 0, O_TITLE}, {"base", required_argument, 0, O_BASE},
+    {"all-values", no_argument, 0, O_ALL_VALUES}, {0, 0, 0, 0},
 };
+
+/* Which command-specific options a command takes. */
+enum { A_LINES = 1, A_ROWS = 2, A_CUM = 4, A_DELTA = 8, A_SVG = 16, A_TITLE = 32, A_BASE = 64, A_WEIGHT = 128,
+       A_ALL_VALUES = 256 };
 
 static void print_help(const command_t *c)
 {
-    printf("usage: poolalloc-prof %s %s\n%s\noptions:\n%s", c->name, c->synopsis, c->help, common_options);
+    printf("usage: poolalloc-prof %s %s\n%s\noptions:\n%s%s", c->name, c->synopsis, c->help,
+           c->options & A_WEIGHT ? weight_option : "", common_options);
 }
 
-/* Which command-specific options a command takes. */
-enum { A_LINES = 1, A_ROWS = 2, A_CUM = 4, A_DELTA = 8, A_SVG = 16, A_TITLE = 32, A_BASE = 64 };
 static unsigned option_bit(int ch)
 {
     switch (ch) {
+    case 'w': return A_WEIGHT;
+    case O_ALL_VALUES: return A_ALL_VALUES;
     case O_LINES: return A_LINES;
     case 'n': return A_ROWS;
     case O_CUM: return A_CUM;
@@ -99,8 +137,9 @@ static unsigned option_bit(int ch)
 }
 
 /* Parses argv (the command's); exits 2 on a bad option with one line. */
-static int parse_options(const command_t *c, int argc, char **argv, opts_t *o, unsigned allowed)
+static int parse_options(const command_t *c, int argc, char **argv, opts_t *o)
 {
+    unsigned allowed = c->options;
     *o = (opts_t){.weight = PP_ALLOC_SPACE, .rows = 20, .sym = {.lines = true, .inlines = true}};
     o->search = xcalloc((size_t)argc, sizeof *o->search);
     o->base = xcalloc((size_t)argc, sizeof *o->base);
@@ -119,9 +158,10 @@ static int parse_options(const command_t *c, int argc, char **argv, opts_t *o, u
         li = -1;
         switch (ch) {
         case 'w':
-            o->weight = pp_value_parse(optarg);
+            o->weight = pp_weight_parse(optarg);
             if (o->weight < 0) {
-                pp_error("%s: unknown weight '%s' (alloc_space, alloc_objects, inuse_space, inuse_objects)", c->name, optarg);
+                pp_error("%s: unknown weight '%s' (alloc_space, alloc_objects, inuse_space, inuse_objects, ...: "
+                         "poolalloc-prof --help lists them)", c->name, optarg);
                 exit(2);
             }
             break;
@@ -140,6 +180,7 @@ static int parse_options(const command_t *c, int argc, char **argv, opts_t *o, u
                 exit(2);
             }
             o->rows = (size_t)n;
+            o->rows_given = true;
             break;
         }
         case O_NO_INLINE:
@@ -162,6 +203,9 @@ static int parse_options(const command_t *c, int argc, char **argv, opts_t *o, u
             break;
         case O_BASE:
             o->base[o->nbase++] = optarg;
+            break;
+        case O_ALL_VALUES:
+            o->all_values = true;
             break;
         case O_TITLE:
             o->title = optarg;
@@ -199,7 +243,22 @@ static pp_dump_t **read_dumps(char **paths, int n)
     return d;
 }
 
-static void load(pp_profile_t *p, pp_symbolizer_t *s, char **paths, int n)
+/* A weight made of values that some dumps do not have counts 0 there:
+ * say so rather than let zeros pass for data. */
+static void note_unrecorded(const pp_profile_t *p, int weight)
+{
+    uint32_t need = pp_weight_inputs(weight);
+    if ((p->recorded & need) == need)
+        return;
+    if ((p->recorded_any & need) != need)
+        fprintf(stderr, "%s: note: no profile given records %s (format version 1, or an older poolalloc): it is 0 everywhere\n",
+                pp_progname, pp_weight_names[weight]);
+    else
+        fprintf(stderr, "%s: note: some profiles given do not record %s (format version 1, or an older poolalloc): "
+                "their stacks count 0\n", pp_progname, pp_weight_names[weight]);
+}
+
+static void load(pp_profile_t *p, pp_symbolizer_t *s, char **paths, int n, int weight)
 {
     pp_dump_t **d = read_dumps(paths, n);
     pp_profile_init(p);
@@ -207,6 +266,8 @@ static void load(pp_profile_t *p, pp_symbolizer_t *s, char **paths, int n)
     for (int i = 0; i < n; i++)
         pp_dump_free(d[i]);
     free(d);
+    if (weight >= 0)
+        note_unrecorded(p, weight);
 }
 
 /* ---- output: a file made whole before it replaces anything ----------------------- */
@@ -311,10 +372,10 @@ static int write_folded(FILE *f, const char *what, const pp_folded_t *v, size_t 
 static int cmd_fold(const command_t *c, int argc, char **argv)
 {
     opts_t o;
-    int first = parse_options(c, argc, argv, &o, A_LINES);
+    int first = parse_options(c, argc, argv, &o);
     pp_symbolizer_t *s = pp_sym_new(&o.sym);
     pp_profile_t p;
-    load(&p, s, argv + first, argc - first);
+    load(&p, s, argv + first, argc - first, o.weight);
     size_t n;
     pp_folded_t *v = pp_fold(&p, NULL, o.weight, o.lines, &n);
     output_t out;
@@ -336,10 +397,6 @@ static char *describe(const pp_profile_t *p)
     return b.data;
 }
 
-static const char *const value_titles[PP_NVALUES] = {
-    "Objects allocated", "Bytes allocated", "Objects in use", "Bytes in use",
-};
-
 static int flame(output_t *out, const pp_folded_t *v, size_t n, const char *title, const char *subtitle, int weight, bool diff)
 {
     pp_flame_stack_t *st = xcalloc(n ? n : 1, sizeof *st);
@@ -347,7 +404,7 @@ static int flame(output_t *out, const pp_folded_t *v, size_t n, const char *titl
         st[i] = (pp_flame_stack_t){.nframes = v[i].nnames, .frames = v[i].names,
                                    .value = diff ? v[i].value[1] : v[i].value[0], .base = diff ? v[i].value[0] : 0};
     pp_flame_options_t fo = {.title = title, .subtitle = subtitle,
-                             .unit = strcmp(pp_value_units[weight], "bytes") == 0 ? "bytes" : "objects", .diff = diff};
+                             .unit = strcmp(pp_weight_units[weight], "bytes") == 0 ? "bytes" : "objects", .diff = diff};
     int rc = pp_flame_svg(out->f, st, n, &fo);
     free(st);
     return rc;
@@ -356,13 +413,13 @@ static int flame(output_t *out, const pp_folded_t *v, size_t n, const char *titl
 static int cmd_svg(const command_t *c, int argc, char **argv)
 {
     opts_t o;
-    int first = parse_options(c, argc, argv, &o, A_LINES | A_TITLE);
+    int first = parse_options(c, argc, argv, &o);
     pp_symbolizer_t *s = pp_sym_new(&o.sym);
     pp_profile_t p;
-    load(&p, s, argv + first, argc - first);
+    load(&p, s, argv + first, argc - first, o.weight);
     size_t n;
     pp_folded_t *v = pp_fold(&p, NULL, o.weight, o.lines, &n);
-    char *title = o.title ? xstrdup(o.title) : xasprintf("%s (%s)", value_titles[o.weight], pp_value_names[o.weight]);
+    char *title = o.title ? xstrdup(o.title) : xasprintf("%s (%s)", pp_weight_titles[o.weight], pp_weight_names[o.weight]);
     char *sub = describe(&p);
     output_t out;
     output_open(&out, &o, false);
@@ -372,24 +429,33 @@ static int cmd_svg(const command_t *c, int argc, char **argv)
 static int cmd_pprof(const command_t *c, int argc, char **argv)
 {
     opts_t o;
-    int first = parse_options(c, argc, argv, &o, 0);
+    int first = parse_options(c, argc, argv, &o);
     if ((!o.output || strcmp(o.output, "-") == 0) && isatty(1)) /* say so before the slow part */
         pp_die("not writing a binary profile to a terminal: give -o FILE");
     pp_symbolizer_t *s = pp_sym_new(&o.sym);
     pp_profile_t p;
-    load(&p, s, argv + first, argc - first);
+    load(&p, s, argv + first, argc - first, o.weight);
+    /* Go's four, the weight asked for, and with --all-values every weight
+     * some dump recorded */
+    int types[PP_NWEIGHTS];
+    size_t ntypes = 0;
+    for (int w = 0; w < PP_NWEIGHTS; w++) {
+        uint32_t need = pp_weight_inputs(w);
+        if (w <= PP_INUSE_SPACE || w == o.weight || (o.all_values && (p.recorded_any & need) == need))
+            types[ntypes++] = w;
+    }
     output_t out;
     output_open(&out, &o, true);
-    return output_close(&out, pp_pprof_write(out.f, out.name, &p, s, o.weight));
+    return output_close(&out, pp_pprof_write(out.f, out.name, &p, s, types, ntypes, o.weight));
 }
 
 static int cmd_top(const command_t *c, int argc, char **argv)
 {
     opts_t o;
-    int first = parse_options(c, argc, argv, &o, A_ROWS | A_CUM);
+    int first = parse_options(c, argc, argv, &o);
     pp_symbolizer_t *s = pp_sym_new(&o.sym);
     pp_profile_t p;
-    load(&p, s, argv + first, argc - first);
+    load(&p, s, argv + first, argc - first, o.weight);
     output_t out;
     output_open(&out, &o, false);
     return output_close(&out, pp_top_print(out.f, out.name, &p, o.weight, o.rows, o.by_cum));
@@ -398,7 +464,7 @@ static int cmd_top(const command_t *c, int argc, char **argv)
 static int cmd_diff(const command_t *c, int argc, char **argv)
 {
     opts_t o;
-    int first = parse_options(c, argc, argv, &o, A_LINES | A_DELTA | A_SVG | A_TITLE | A_BASE);
+    int first = parse_options(c, argc, argv, &o);
     if (o.nbase == 0) { /* diff BASE NEW */
         if (argc - first != 2) {
             pp_error("diff: give two profiles, BASE and NEW, or --base BASE... NEW... (usage: poolalloc-prof diff %s)",
@@ -413,8 +479,12 @@ static int cmd_diff(const command_t *c, int argc, char **argv)
     }
     pp_symbolizer_t *s = pp_sym_new(&o.sym);
     pp_profile_t base, now;
-    load(&base, s, o.base, o.nbase);
-    load(&now, s, argv + first, argc - first);
+    load(&base, s, o.base, o.nbase, -1);
+    load(&now, s, argv + first, argc - first, -1);
+    pp_profile_t both = base; /* one note for the two sides */
+    both.recorded &= now.recorded;
+    both.recorded_any |= now.recorded_any;
+    note_unrecorded(&both, o.weight);
     size_t n;
     pp_folded_t *v = pp_fold(&base, &now, o.weight, o.lines, &n);
     output_t out;
@@ -422,12 +492,40 @@ static int cmd_diff(const command_t *c, int argc, char **argv)
     if (!o.svg)
         return output_close(&out, write_folded(out.f, out.name, v, n, o.delta ? 2 : 1));
     char a[32], b[32];
-    char *title = o.title ? xstrdup(o.title) : xasprintf("%s (%s): %s", value_titles[o.weight], pp_value_names[o.weight], "what changed");
+    char *title = o.title ? xstrdup(o.title) : xasprintf("%s (%s): %s", pp_weight_titles[o.weight], pp_weight_names[o.weight], "what changed");
     char *sub = xasprintf("%s%s -> %s%s: %s -> %s; widths: NEW; red grew, blue shrank", pp_basename(o.base[0]),
                           o.nbase > 1 ? " and others" : "", pp_basename(argv[first]), argc - first > 1 ? " and others" : "",
                           pp_format_value(a, sizeof a, base.total[o.weight], o.weight),
                           pp_format_value(b, sizeof b, now.total[o.weight], o.weight));
     return output_close(&out, flame(&out, v, n, title, sub, o.weight, true));
+}
+
+static int cmd_report(const command_t *c, int argc, char **argv)
+{
+    opts_t o;
+    int first = parse_options(c, argc, argv, &o);
+    pp_symbolizer_t *s = pp_sym_new(&o.sym);
+    size_t n = (size_t)(argc - first), k = 0;
+    pp_dump_t **d = read_dumps(argv + first, argc - first);
+    pp_profile_t all, fates;
+    pp_profile_init(&all);
+    pp_profile_add(&all, s, d, n);
+    /* leaks count every dump; the fates only those that recorded them */
+    pp_dump_t **with = xcalloc(n, sizeof *with);
+    for (size_t i = 0; i < n; i++)
+        if ((d[i]->present & PP_FATE_VALUES) == PP_FATE_VALUES)
+            with[k++] = d[i];
+    pp_profile_init(&fates);
+    fates.quiet = true; /* the notes were said once */
+    if (k && k < n)
+        pp_profile_add(&fates, s, with, k);
+    for (size_t i = 0; i < n; i++)
+        pp_dump_free(d[i]);
+    free(d);
+    free(with);
+    output_t out;
+    output_open(&out, &o, false);
+    return output_close(&out, pp_report_print(out.f, out.name, &all, k == n ? &all : &fates, o.rows_given ? o.rows : 5));
 }
 
 static const command_t commands[] = {
@@ -436,25 +534,28 @@ static const command_t commands[] = {
      "joined by ';', a space, the weight. Lines are sorted; stacks of weight 0\n"
      "are left out. flamegraph.pl, inferno-flamegraph and speedscope read them.\n"
      "  --lines            name frames \"function file:line\"\n",
-     cmd_fold},
+     cmd_fold, A_WEIGHT | A_LINES},
     {"svg", "[OPTIONS] DUMP... > out.svg",
      "Writes a self-contained interactive flame graph: hover a frame for its\n"
      "name, weight and share; click to zoom; search highlights matches.\n"
      "  --lines            name frames \"function file:line\"\n"
      "  --title TEXT       the title (default: what the weight is)\n",
-     cmd_svg},
+     cmd_svg, A_WEIGHT | A_LINES | A_TITLE},
     {"pprof", "[OPTIONS] DUMP... -o out.pb.gz",
      "Writes a gzipped profile.proto with the sample types alloc_objects,\n"
-     "alloc_space, inuse_objects and inuse_space (--weight picks the default),\n"
-     "symbolized, for `go tool pprof -top out.pb.gz` or `pprof -http=: out.pb.gz`.\n",
-     cmd_pprof},
+     "alloc_space, inuse_objects and inuse_space, and the --weight if it is\n"
+     "another (--weight picks the default), symbolized, for\n"
+     "`go tool pprof -top out.pb.gz` or `pprof -http=: out.pb.gz`.\n"
+     "  --all-values       also every other weight the profiles record (the\n"
+     "                     fates and the weights computed from them)\n",
+     cmd_pprof, A_WEIGHT | A_ALL_VALUES},
     {"top", "[OPTIONS] DUMP...",
      "Prints the allocation sites with the largest weight: flat is what the\n"
      "stacks ending at a site (a function and the line of its call) weigh,\n"
      "cum what every stack passing through it weighs, sum% the running total.\n"
      "  -n, --rows N       how many sites (default 20)\n"
      "      --cum          rank by cum instead of flat\n",
-     cmd_top},
+     cmd_top, A_WEIGHT | A_ROWS | A_CUM},
     {"diff", "[OPTIONS] BASE NEW, or [OPTIONS] --base BASE... NEW...",
      "Compares two profiles stack by stack, as `pprof -diff_base=BASE NEW`.\n"
      "Each side may be several dumps (--base once per dump of the base side),\n"
@@ -468,7 +569,33 @@ static const command_t commands[] = {
      "  --svg              a differential flame graph\n"
      "  --base DUMP        a dump of the base side (repeat for several)\n"
      "  --title TEXT       the SVG's title\n",
-     cmd_diff},
+     cmd_diff, A_WEIGHT | A_LINES | A_DELTA | A_SVG | A_TITLE | A_BASE},
+    {"report", "[OPTIONS] DUMP...",
+     "Ranks the allocation sites by what to change, from what became of their\n"
+     "objects (docs/lifetimes.md). A site is the call that allocated: the\n"
+     "first frame of a stack outside libc, libstdc++, libgcc_s and ld-linux\n"
+     "(the caller of strdup, not strdup), named by its function and the line\n"
+     "of the call; the stacks of one site add up. Each site gets one finding,\n"
+     "the first of these that applies (shares of the site's objects):\n"
+     "  leak suspect     in use >= 50% of allocated (at exit: never freed);\n"
+     "                   ranked by bytes in use\n"
+     "  grown by realloc realloc_objects or moved >= 50% of allocated; ranked\n"
+     "                   by bytes copied: preallocate\n"
+     "  pool misses      pool_misses >= 50% of allocated; by misses/s\n"
+     "  another thread   freed_thread >= 30% of freed; by those frees/s\n"
+     "  stack candidate  frame_local >= 90% of freed, at most 64 KiB each\n"
+     "  pool candidate   freed >= 50% of allocated, >= 70% of it on the\n"
+     "                   allocating thread, >= 80% of it < 1 ms after allocation\n"
+     "  temporary        temporary >= 50% of freed\n"
+     "(the last three ranked by objects/s). Rates are per second of the\n"
+     "longest-running process's uptime. Sites with fewer than 3 samples\n"
+     "(estimated: objects x (1 - e^(-size/sample rate))) are not ranked.\n"
+     "Profiles of format version 1 (older poolalloc) have no lifetimes: only\n"
+     "leak suspects are ranked from them.\n"
+     "  -n, --rows N       sites shown per finding (default 5)\n"
+     "      --lines        accepted as by fold; sites are always named by the\n"
+     "                     line of the call\n",
+     cmd_report, A_ROWS | A_LINES},
 };
 
 int main(int argc, char **argv)
@@ -488,12 +615,12 @@ int main(int argc, char **argv)
         return 0;
     }
     if (!strcmp(argv[1], "--version")) {
-        printf("poolalloc-prof, reads profile format version %d\n", PP_FORMAT_VERSION);
+        printf("poolalloc-prof, reads profile format versions 1 and 2\n");
         return 0;
     }
     for (size_t i = 0; i < sizeof commands / sizeof *commands; i++)
         if (!strcmp(argv[1], commands[i].name))
             return commands[i].run(&commands[i], argc - 1, argv + 1);
-    pp_error("unknown command '%s' (fold, svg, pprof, top, diff; poolalloc-prof --help)", argv[1]);
+    pp_error("unknown command '%s' (fold, svg, pprof, top, diff, report; poolalloc-prof --help)", argv[1]);
     return 2;
 }

@@ -274,10 +274,11 @@ static void value_type(writer_t *w, pp_buf_t *b, unsigned field, const char *typ
  * without locations in its totals but shows it nowhere. */
 static const char no_stack[] = PP_NO_STACK;
 
-static void write_samples(writer_t *w, const pp_profile_t *p, uint64_t no_stack_id)
+static void write_samples(writer_t *w, const pp_profile_t *p, uint64_t no_stack_id, const int *types, size_t ntypes)
 {
     size_t cap = PP_MAX_FRAMES;
     uint64_t *ids = xmalloc(cap * sizeof *ids);
+    uint64_t v[PP_NWEIGHTS];
     for (size_t i = 0; i < p->nstacks; i++) {
         const pp_stack_t *st = &p->stacks[i];
         if (st->nlocs > cap) {
@@ -286,14 +287,13 @@ static void write_samples(writer_t *w, const pp_profile_t *p, uint64_t no_stack_
         }
         for (uint32_t k = 0; k < st->nlocs; k++)
             ids[k] = st->locs[k]->id;
-        uint64_t v[PP_NVALUES];
-        for (int k = 0; k < PP_NVALUES; k++)
-            v[k] = (uint64_t)st->value[k];
+        for (size_t k = 0; k < ntypes; k++)
+            v[k] = (uint64_t)st->value[types[k]];
         w->m.len = 0;
         if (st->nlocs == 0)
             put_packed(&w->m, SAMPLE_LOCATION_ID, &no_stack_id, 1);
         put_packed(&w->m, SAMPLE_LOCATION_ID, ids, st->nlocs);
-        put_packed(&w->m, SAMPLE_VALUE, v, PP_NVALUES);
+        put_packed(&w->m, SAMPLE_VALUE, v, ntypes);
         gz_field(&w->gz, PROFILE_SAMPLE, &w->m);
     }
     free(ids);
@@ -395,7 +395,8 @@ static char *comment_text(const pp_profile_t *p)
     return b.data;
 }
 
-int pp_pprof_write(FILE *out, const char *what, const pp_profile_t *p, const pp_symbolizer_t *s, int default_value)
+int pp_pprof_write(FILE *out, const char *what, const pp_profile_t *p, const pp_symbolizer_t *s, const int *types,
+                   size_t ntypes, int default_weight)
 {
     (void)s; /* the stacks point at their locations: nothing to look up */
     writer_t *w = xcalloc(1, sizeof *w);
@@ -405,9 +406,11 @@ int pp_pprof_write(FILE *out, const char *what, const pp_profile_t *p, const pp_
     }
     strtab_index(&w->strs, "");
 
-    for (int i = 0; i < PP_NVALUES; i++) {
+    bool has_default = false;
+    for (size_t i = 0; i < ntypes; i++) {
+        has_default |= types[i] == default_weight;
         w->m.len = 0;
-        value_type(w, &w->m, PROFILE_SAMPLE_TYPE, pp_value_names[i], pp_value_units[i]);
+        value_type(w, &w->m, PROFILE_SAMPLE_TYPE, pp_weight_names[types[i]], pp_weight_units[types[i]]);
         /* value_type wrote a whole field into m: pass it through as is */
         gz_run(&w->gz, w->m.data, w->m.len, Z_NO_FLUSH);
     }
@@ -417,7 +420,7 @@ int pp_pprof_write(FILE *out, const char *what, const pp_profile_t *p, const pp_
     for (size_t i = 0; i < p->nstacks && !no_stack_id; i++)
         if (p->stacks[i].nlocs == 0)
             no_stack_id = (uint64_t)nlocs + 1;
-    write_samples(w, p, no_stack_id);
+    write_samples(w, p, no_stack_id, types, ntypes);
 
     const pp_module_t **mods = used_modules(locs, nlocs, &nmods);
     /* pprof takes the first mapping for the main binary (its "File:"):
@@ -451,9 +454,9 @@ int pp_pprof_write(FILE *out, const char *what, const pp_profile_t *p, const pp_
     if (p->time_last > 0 && p->time_last < 9e9) /* int64 nanoseconds end in 2262 */
         put_i64(&w->m, PROFILE_TIME_NANOS, (int64_t)(p->time_last * 1e9 + 0.5));
     put_i64(&w->m, PROFILE_COMMENT, strtab_index(&w->strs, comment));
-    if (default_value >= 0 && default_value < PP_NVALUES)
+    if (has_default)
         /* a string index: the name of the sample type, not its position */
-        put_i64(&w->m, PROFILE_DEFAULT_SAMPLE_TYPE, strtab_index(&w->strs, pp_value_names[default_value]));
+        put_i64(&w->m, PROFILE_DEFAULT_SAMPLE_TYPE, strtab_index(&w->strs, pp_weight_names[default_weight]));
     gz_run(&w->gz, w->m.data, w->m.len, Z_NO_FLUSH);
 
     for (size_t i = 0; i < w->strs.n; i++) {

@@ -10,30 +10,61 @@
 #include "dump.h"
 #include "symbolize.h"
 
+/* What fold, svg, diff, top and pprof can count (--weight): every value of
+ * the format (dump.h), then these, computed per stack from them
+ * (docs/lifetimes.md defines the values). */
+enum pp_weight {
+    PP_FREED_OBJECTS = PP_NVALUES, /* the eight lifetime buckets */
+    PP_CHURN_OBJECTS,              /* freed less than 1 ms after allocation (the first four) */
+    PP_FRAME_LOCAL,                /* freed_frame_0 .. freed_frame_J, J the allocating frame */
+    PP_ESCAPED_CALLER,             /* freed_frame_J+1 .. freed_frame_3, freed_returned */
+    PP_ESCAPED_THREAD,             /* freed_thread */
+    PP_NEVER_FREED,                /* inuse_objects (at exit: never freed) */
+    PP_NWEIGHTS
+};
+
 typedef struct pp_stack {
     uint32_t nlocs;
     const pp_location_t **locs; /* innermost first, allocator frames trimmed */
-    int64_t value[PP_NVALUES];
+    int64_t value[PP_NWEIGHTS];
+    uint32_t alloc_frame;       /* index in locs of the allocating frame (pp_alloc_frame) */
 } pp_stack_t;
 
 typedef struct pp_profile {
     pp_stack_t *stacks;         /* distinct location sequences */
     size_t nstacks;
-    int64_t total[PP_NVALUES];
+    int64_t total[PP_NWEIGHTS];
     /* what it was made of, for titles */
     size_t ndumps;              /* dumps given */
     size_t nprocesses;          /* dumps counted: one per process, its latest */
     const char *program;        /* of the first dump counted */
     uint64_t sample_rate;       /* of the first dump; 0 if they differ */
+    uint64_t sample_rate_max;   /* the largest */
     double time_first, time_last;
+    double uptime_max;          /* the longest-running process's uptime: the profile's duration */
+    size_t nexit;               /* dumps counted that were written at exit */
+    uint32_t recorded;          /* values every dump counted has (PP_VALUE_BIT) */
+    uint32_t recorded_any;      /* values some dump counted has */
+    size_t nno_fates;           /* dumps counted without the fates (format version 1) */
+    bool quiet;                 /* set before pp_profile_add: no notes on stderr */
     pp_index_t index;           /* private: stacks by their locations */
 } pp_profile_t;
 
-/* Names of the values, as options and pprof sample types use them. */
-extern const char *const pp_value_names[PP_NVALUES];   /* "alloc_objects", ... */
-extern const char *const pp_value_units[PP_NVALUES];   /* "count", "bytes", ... */
+/* Names of the weights, as options and pprof sample types use them, their
+ * units ("count" or "bytes") and what they are, for titles. */
+extern const char *const pp_weight_names[PP_NWEIGHTS];  /* "alloc_objects", ... */
+extern const char *const pp_weight_units[PP_NWEIGHTS];
+extern const char *const pp_weight_titles[PP_NWEIGHTS]; /* "Bytes allocated", ... */
 /* PP_ALLOC_SPACE etc. for a name; -1 if unknown. */
-int pp_value_parse(const char *name);
+int pp_weight_parse(const char *name);
+/* The values weight w is made of (PP_VALUE_BIT mask). */
+uint32_t pp_weight_inputs(int w);
+
+/* The allocating frame of a stack (an index in locs; 0 for no frames): the
+ * first of frames 0..3 that is not in the system's C or C++ runtime (libc,
+ * libstdc++, libgcc_s, the dynamic loader), whose strdup or std::string
+ * calls malloc for its caller; the last of them if all four are. */
+uint32_t pp_alloc_frame(const pp_location_t *const *locs, uint32_t n);
 
 void pp_profile_init(pp_profile_t *p);
 /* Adds the dumps. The dumps of one process (same pid and program) are

@@ -68,7 +68,7 @@ static int heavier(const void *a, const void *b)
 
 const char *pp_format_value(char *buf, size_t size, int64_t x, int v)
 {
-    if (strcmp(pp_value_units[v], "bytes") != 0) {
+    if (strcmp(pp_weight_units[v], "bytes") != 0) {
         snprintf(buf, size, "%" PRId64, x);
         return buf;
     }
@@ -115,7 +115,7 @@ int pp_top_print(FILE *out, const char *what, const pp_profile_t *p, int v, size
 
     char a[32], b[32], rate[32];
     int64_t total = p->total[v];
-    fprintf(out, "%s, %s", pp_value_names[v], p->program ? p->program : "?");
+    fprintf(out, "%s, %s", pp_weight_names[v], p->program ? p->program : "?");
     if (p->nprocesses != 1)
         fprintf(out, " and others: %zu processes", p->nprocesses);
     int64_t sr = p->sample_rate > INT64_MAX ? INT64_MAX : (int64_t)p->sample_rate; /* any dec is valid */

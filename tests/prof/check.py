@@ -13,6 +13,7 @@ programs print: NAME ALLOC_OBJECTS ALLOC_BYTES [INUSE_OBJECTS INUSE_BYTES].
                                            lines agree with the files
     check.py truncated PROFILE WORKDIR     cut copies are rejected by the reader
     check.py fates-exact PROG TRUTH PROFILE  rate 1: the fates program's sites, exactly
+    check.py fates-report TOOL NAME PROFILE  poolalloc-prof report: each site's finding
 
 STATISTICS. A site that allocates B bytes at sample rate R gets about
 N ~ Poisson(B / R) samples, each weighing about R bytes: one run's estimate
@@ -387,8 +388,38 @@ def cmd_fates_exact(prog, truth_path, prof_path):
            f"rate 1: {len(p.stacks)} stacks add up; the six sites' fates are exact")
 
 
+# The finding `poolalloc-prof report` must give each site of the fates program:
+# the start of its section's title.
+FINDINGS = {
+    "make_token": "Pool candidates", "grow_buffer": "Grown by realloc", "format_line": "Stack candidates",
+    "produce": "Freed by another thread", "remember": "Leak suspects", "pooled_request": "Pool misses",
+}
+
+
+def cmd_fates_report(tool, name, prof_path):
+    """`poolalloc-prof report` puts each site of the fates program under its
+    finding, and under no other."""
+    run = subprocess.run([tool, "report", "-n", "50", prof_path], capture_output=True, text=True, timeout=120)
+    if run.returncode != 0:
+        result(False, name, f"report exit status {run.returncode}: {run.stderr.strip()[:300]}")
+        return
+    found, section = {}, None            # function -> [section titles]
+    for line in run.stdout.splitlines():
+        if line and not line.startswith(" "):
+            section = line
+        elif line.startswith("  ") and not line.startswith("  ...") and section:
+            found.setdefault(line.split()[0], []).append(section)
+    bad = []
+    for fn, title in FINDINGS.items():
+        got = found.get(fn, [])
+        if not got or any(not t.startswith(title) for t in got):
+            bad.append(f"{fn} under {[t.split(':')[0] for t in got] or 'no finding'}, expected {title!r}")
+    result(not bad, name, "; ".join(bad) + f"\n{run.stdout}" if bad else
+           "each site under its finding: " + ", ".join(f"{fn} -> {t}" for fn, t in FINDINGS.items()))
+
+
 COMMANDS = {
-    "fates-exact": cmd_fates_exact,
+    "fates-exact": cmd_fates_exact, "fates-report": cmd_fates_report,
     "runs-needed": cmd_runs_needed, "exact": cmd_exact, "accuracy": cmd_accuracy,
     "threads": cmd_threads, "dlopen": cmd_dlopen, "trimmed": cmd_trimmed, "truncated": cmd_truncated,
 }

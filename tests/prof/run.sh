@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# tests/prof/run.sh LIB — sampled allocation profiling (POOLALLOC_PROFILE) of
-# real programs under LD_PRELOAD=LIB, checked with the profile reader.
+# tests/prof/run.sh LIB TOOL — sampled allocation profiling (POOLALLOC_PROFILE)
+# of real programs under LD_PRELOAD=LIB, checked with the profile reader, and
+# TOOL (poolalloc-prof)'s report of them.
 #
 # LIB is the path of libpoolalloc.so (`make check-prof` passes it); the test
 # programs are built by the Makefile next to it, in $(dirname LIB)/prof/
@@ -17,6 +18,10 @@
 #   reader-rejects-truncated profiles cut in two, or missing a stack line, are refused
 #   fates-exact              rate 1: lifetimes, escape classes, temporaries, realloc
 #                            chains, pool misses of one site of each kind, exact
+#   fates-report-rate-1, fates-report-default-rate
+#                            `poolalloc-prof report` puts each of those sites under
+#                            its finding (pool, preallocate, stack, hand-off, leak,
+#                            pool misses), at rate 1 and at the default rate
 # The statistics (and how K is chosen) are explained at the top of check.py.
 #
 # Output: one line per check, "PASS name: details" or "FAIL name: reason",
@@ -24,13 +29,14 @@
 # to a temporary directory, removed at exit (PROF_KEEP=1 keeps it).
 set -u
 
-if [ $# -ne 1 ] || [ ! -f "$1" ]; then
-    echo "usage: $0 /absolute/path/to/libpoolalloc.so" >&2
-    echo "FAIL setup: library '${1:-}' not found"
+if [ $# -ne 2 ] || [ ! -f "$1" ] || [ ! -x "$2" ]; then
+    echo "usage: $0 /absolute/path/to/libpoolalloc.so /absolute/path/to/poolalloc-prof" >&2
+    echo "FAIL setup: library '${1:-}' or tool '${2:-}' not found"
     echo "0 passed, 1 failed"
     exit 1
 fi
 LIB=$(cd "$(dirname "$1")" && pwd)/$(basename "$1")
+TOOL=$(cd "$(dirname "$2")" && pwd)/$(basename "$2")
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 BIN=$(dirname "$LIB")/prof
 PY=/usr/bin/python3
@@ -130,8 +136,16 @@ fi
 if f=$(profile_run fates-exact POOLALLOC_SAMPLE_RATE=1 "$BIN/fates" 1); then
     PROFILES+=("$f")
     check fates-exact fates-exact "$BIN/fates" "$WORK/fates-exact.out" "$f"
+    check fates-report-rate-1 fates-report "$TOOL" fates-report-rate-1 "$f"
 else
-    fail fates-exact "$f"
+    fail fates-exact "$f"; fail fates-report-rate-1 "no profile"
+fi
+# the same sites, bigger, at the default rate: the report still classifies them
+if f=$(profile_run fates-default "$BIN/fates" 40); then
+    PROFILES+=("$f")
+    check fates-report-default-rate fates-report "$TOOL" fates-report-default-rate "$f"
+else
+    fail fates-report-default-rate "$f"
 fi
 
 # ---- every stack of every profile above ----------------------------------------

@@ -10,9 +10,11 @@ its stacks begin inside the allocator). Every allocation is sampled
 (POOLALLOC_SAMPLE_RATE=1), so the weights the tool prints must equal what the
 program says it allocated, exactly. The SVGs are also opened in chromium by
 flamegraph_browser.js --real, and the pprof output is decoded by Go's pprof
-(`go tool pprof -raw`). Prints "PASS name: ..." or "FAIL name: ..." per
-check and "N passed, N failed"; exits 1 if any failed (TOOLS_KEEP=1 keeps
-the work directory).
+(`go tool pprof -raw`). fates_check.py, run at the end, checks format
+version 2, the weights computed from the fates and `report` on hand-made
+profiles. Prints "PASS name: ..." or "FAIL name: ..." per check and
+"N passed, N failed"; exits 1 if any failed (TOOLS_KEEP=1 keeps the work
+directory).
 """
 import gzip
 import os
@@ -113,11 +115,14 @@ def check(name):
 @check("help")
 def _(name):
     r = tool("--help")
-    bad = [c for c in ("fold", "svg", "pprof", "top", "diff") if c not in r.stdout]
-    for c in ("fold", "svg", "pprof", "top", "diff"):
+    bad = [c for c in ("fold", "svg", "pprof", "top", "diff", "report") if c not in r.stdout]
+    bad += [w for w in ("freed_lt_1us", "pool_misses", "frame_local", "never_freed") if w not in r.stdout]
+    for c in ("fold", "svg", "pprof", "top", "diff", "report"):
         h = tool(c, "--help")
-        if not h.stdout.startswith(f"usage: poolalloc-prof {c} ") or "--weight" not in h.stdout:
+        if not h.stdout.startswith(f"usage: poolalloc-prof {c} ") or ("--weight" in h.stdout) != (c != "report"):
             bad.append(f"{c} --help")
+    v = tool("--version").stdout
+    bad += [] if "reads profile format versions 1 and 2" in v else [f"--version: {v!r}"]
     u = tool(ok=False)
     bad += [] if u.returncode == 2 and "usage:" in u.stderr else ["no arguments: want usage on stderr, exit 2"]
     result(not bad, name, "--help and every command's --help" if not bad else f"missing or wrong: {bad}")
@@ -148,6 +153,44 @@ def _(name):
                 want = [a + int(b) for a, b in zip(want, line.split()[1:5])]
     got = [sum(folded(tool("fold", "-w", w, files[0]).stdout).values()) for w in WEIGHTS]
     result(got == want, name, f"folded sums {got}, the dump's stack lines {want}")
+
+
+@check("fold-fates")
+def _(name):
+    # every object of these sites is freed in the function that allocated
+    # it, or never: the weights computed from the fates, exactly
+    truth, files = profile_run("exact", ["1"])
+    got, want = {}, {}
+    for w in ("freed_objects", "frame_local", "escaped_caller", "escaped_thread", "never_freed", "temporary"):
+        f = folded(tool("fold", "--weight", w, *files).stdout)
+        for site, tail in SITES.items():
+            if site in truth:
+                ao, _, io, _ = truth[site]
+                got[f"{site} {w}"] = ending(f, tail)
+                want[f"{site} {w}"] = {"freed_objects": ao - io, "frame_local": ao - io, "never_freed": io}.get(w, 0)
+    # the objects freed are freed at once: nothing allocated in between
+    for site in ("plain_site", "via_inline"):
+        want[f"{site} temporary"] = truth[site][0] - truth[site][2]
+    bad = [f"{k}: {got[k]}, want {want[k]}" for k in want if got[k] != want[k]]
+    result(not bad, name, "freed, frame-local, escaped, never freed and temporaries of every site exact"
+           if not bad else "; ".join(bad))
+
+
+@check("report")
+def _(name):
+    truth, files = profile_run("exact", ["1"])
+    out = tool("report", *files).stdout
+    blocks = {b.splitlines()[0]: b for b in out.split("\n\n")[1:] if b.strip()}
+    leaks = blocks.get("Leak suspects: objects never freed", "")
+    stack = blocks.get("Stack candidates: freed before the allocating function returned", "")
+    ok = out.startswith("report of ") and re.search(r"^  void shapes::make_boxes<double>\(int\) \(sites\.cc:\d+\)  "
+                                                    r"\d+\.\d+ KiB live at exit, 100% of 200 objects never freed", leaks, re.M)
+    ok = ok and re.search(r"^  plain_site \(sites\.cc:%d\)  .* 50%% of 1\.0 k objects never freed" % line_of("malloc(100)"),
+                          leaks, re.M)
+    # grab is inlined into via_inline: the site is the call inside grab
+    ok = ok and re.search(r"^  grab \(sites\.cc:%d\)  100%% frame-local, 300 B each, 100%% temporary; "
+                          % line_of("return malloc(n)"), stack, re.M)
+    result(bool(ok), name, "make_boxes and plain_site leak, grab (in via_inline) a stack candidate" if ok else out)
 
 
 @check("fold-no-inline")
@@ -323,7 +366,7 @@ def _(name):
         "empty": (b"", r"empty\.prof: empty file"),
         "truncated": (good[: len(good) // 2], r"truncated\.prof:\d+: truncated"),
         "no-end": (b"\n".join(lines[:-2]) + b"\n", r"no-end\.prof:\d+: truncated: no 'end' line"),
-        "version": (good.replace(b"poolalloc-profile 1", b"poolalloc-profile 2", 1), r"version\.prof:1: format version 2"),
+        "version": (good.replace(b"poolalloc-profile 2", b"poolalloc-profile 3", 1), r"version\.prof:1: format version 3"),
         "corrupt": (good.replace(b"\nstack ", b"\nstack x", 1), r"corrupt\.prof:\d+: malformed stack line"),
         "binary": (bytes(range(256)) * 4, r"binary\.prof:1: not a poolalloc profile"),
         "count": (good.replace(b"\nend ", b"\nend 9", 1), r"count\.prof:\d+: 'end 9\d*' but \d+ stack lines"),
@@ -386,6 +429,21 @@ def _(name):
     bid = [l for l in r.stderr.splitlines() if "build-id" in l]
     ok &= len(bid) == 1 and not any(k.endswith(";plain_site") for k in folded(r.stdout))
     result(ok, name, f"moved: {warn}; {len(raw)} stacks end in sites+0x...; --search finds it; changed: {bid}")
+
+
+@check("fates-check")
+def _(name):
+    # format version 2, the computed weights and report on hand-made
+    # profiles: its checks count as this file's
+    r = subprocess.run([sys.executable, os.path.join(HERE, "fates_check.py"), TOOL], capture_output=True, text=True,
+                       timeout=300)
+    for line in r.stdout.splitlines():
+        m = re.match(r"(PASS|FAIL) ", line)
+        if m:
+            results[m.group(1)] += 1
+            print(line, flush=True)
+    if not re.search(r"^\d+ passed, 0 failed$", r.stdout, re.M) and "FAIL" not in r.stdout:
+        result(False, name, f"fates_check.py exited {r.returncode}: {r.stderr.strip()[-400:]}")
 
 
 print(f"{results['PASS']} passed, {results['FAIL']} failed")

@@ -107,6 +107,10 @@ static void check_dump(const pp_dump_t *d, size_t nlines)
     CHECK(d->time >= 0 && d->uptime >= 0, "negative time %f or uptime %f", d->time, d->uptime);
     CHECK(d->nmappings == 0 || d->mappings, "mappings");
     CHECK(d->nstacks == 0 || d->stacks, "stacks");
+    CHECK(d->version == 1 || d->version == 2, "version %u", d->version);
+    CHECK((d->present & PP_GO_VALUES) == PP_GO_VALUES && (d->present & ~PP_ALL_VALUES) == 0, "values present 0x%x",
+          d->present);
+    CHECK(d->version == 2 || d->present == PP_GO_VALUES, "version 1 with values 0x%x", d->present);
 
     for (size_t i = 0; i < d->nmappings; i++) {
         const pp_mapping_t *m = &d->mappings[i];
@@ -131,6 +135,9 @@ static void check_dump(const pp_dump_t *d, size_t nlines)
         CHECK(s->nframes == 0 || s->frames, "stack %zu: frames NULL", i);
         CHECK(s->value[PP_INUSE_OBJECTS] <= s->value[PP_ALLOC_OBJECTS], "stack %zu: in-use objects", i);
         CHECK(s->value[PP_INUSE_SPACE] <= s->value[PP_ALLOC_SPACE], "stack %zu: in-use space", i);
+        for (int v = 0; v < PP_NVALUES; v++)
+            CHECK((d->present & PP_VALUE_BIT(v)) || s->value[v] == 0, "stack %zu: %s not in the file but %" PRIu64, i,
+                  pp_value_names[v], s->value[v]);
         CHECK(s->line >= 2 && s->line <= nlines, "stack %zu: line %u of %zu", i, s->line, nlines);
         CHECK(i == 0 || s[-1].line < s->line, "stacks not in file order at %zu", i);
         CHECK(d->nmappings == 0 || s->line > d->mappings[0].line, "stack %zu before a mapping", i);
@@ -152,7 +159,7 @@ static void put_seconds(pp_buf_t *b, const char *key, double v, int places)
 
 static void write_canonical(const pp_dump_t *d, pp_buf_t *b)
 {
-    pp_buf_printf(b, "poolalloc-profile %d\n", PP_FORMAT_VERSION);
+    pp_buf_printf(b, "poolalloc-profile %u\n", d->version);
     pp_buf_printf(b, "program %s\n", d->program);
     pp_buf_printf(b, "pid %" PRIu64 "\n", d->pid);
     put_seconds(b, "time", d->time, 6);
@@ -163,6 +170,13 @@ static void write_canonical(const pp_dump_t *d, pp_buf_t *b)
     pp_buf_printf(b, "profiler_memory %" PRIu64 "\n", d->profiler_memory);
     if (d->process) /* added within version 1: absent from older files */
         pp_buf_printf(b, "process %s\n", d->process);
+    if (d->version >= 2) { /* the known names the file had, in the writer's order */
+        pp_buf_puts(b, "values");
+        for (int v = 0; v < PP_NVALUES; v++)
+            if (d->present & PP_VALUE_BIT(v))
+                pp_buf_printf(b, " %s", pp_value_names[v]);
+        pp_buf_puts(b, "\n");
+    }
     for (size_t i = 0; i < d->nmappings; i++) {
         const pp_mapping_t *m = &d->mappings[i];
         pp_buf_printf(b, "mapping 0x%" PRIx64 " 0x%" PRIx64 " 0x%" PRIx64 " %s %s\n", m->start, m->end, m->offset,
@@ -172,7 +186,8 @@ static void write_canonical(const pp_dump_t *d, pp_buf_t *b)
         const pp_dump_stack_t *s = &d->stacks[i];
         pp_buf_puts(b, "stack");
         for (int v = 0; v < PP_NVALUES; v++)
-            pp_buf_printf(b, " %" PRIu64, s->value[v]);
+            if (d->present & PP_VALUE_BIT(v))
+                pp_buf_printf(b, " %" PRIu64, s->value[v]);
         for (uint32_t j = 0; j < s->nframes; j++)
             pp_buf_printf(b, " 0x%" PRIx64, s->frames[j]);
         pp_buf_puts(b, "\n");
@@ -208,6 +223,8 @@ static void check_same(const pp_dump_t *a, const pp_dump_t *b)
           "round trip: a numeric header changed");
     CHECK(a->time == b->time, "round trip: time %.17g became %.17g", a->time, b->time);
     CHECK(a->uptime == b->uptime, "round trip: uptime %.17g became %.17g", a->uptime, b->uptime);
+    CHECK(a->version == b->version && a->present == b->present, "round trip: version %u values 0x%x became %u 0x%x",
+          a->version, a->present, b->version, b->present);
     CHECK(a->nmappings == b->nmappings, "round trip: %zu mappings became %zu", a->nmappings, b->nmappings);
     CHECK(a->nstacks == b->nstacks, "round trip: %zu stacks became %zu", a->nstacks, b->nstacks);
 

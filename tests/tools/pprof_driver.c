@@ -6,7 +6,7 @@
  *
  *   pprof_driver OUT [DEFAULT [empty | big]]
  *
- * OUT "-" is stdout; DEFAULT a pp_value index (default 3, inuse_space);
+ * OUT "-" is stdout; DEFAULT a pp_weight index (default 3, inuse_space);
  * "empty" writes a profile without stacks, "big" one of BIG_STACKS stacks
  * made by formula (see big_profile), whose gzip is several times the
  * writer's 64 KiB output buffer. */
@@ -16,9 +16,14 @@
 #include "../../tools/common.h"
 #include "../../tools/pprof.h"
 
-/* profile.c is not linked: the same tables as it defines. */
-const char *const pp_value_names[PP_NVALUES] = {"alloc_objects", "alloc_space", "inuse_objects", "inuse_space"};
-const char *const pp_value_units[PP_NVALUES] = {"count", "bytes", "count", "bytes"};
+/* profile.c is not linked: the same tables as it defines (the names of
+ * the weights past Go's four are the last ones, as the tool names them). */
+const char *const pp_weight_names[PP_NWEIGHTS] = {
+    "alloc_objects", "alloc_space", "inuse_objects", "inuse_space",
+    [PP_FREED_OBJECTS] = "freed_objects", [PP_NEVER_FREED] = "never_freed",
+};
+const char *const pp_weight_units[PP_NWEIGHTS] = {"count", "bytes", "count", "bytes",
+                                                  [PP_FREED_OBJECTS] = "count", [PP_NEVER_FREED] = "count"};
 
 /* The program is not module 1 (ids go by first use): it must still be
  * the first mapping, the one pprof takes for the main binary. */
@@ -114,12 +119,12 @@ int main(int argc, char **argv)
     const pp_location_t *s5[] = {&l_nomod};
     const pp_location_t *s6[] = {&l_init_a, &l_init_b};
     pp_stack_t stacks[] = {
-        {2, s1, {10, 4096, 5, 2048}},
-        {2, s2, {200000, 41600000, 200000, 41600000}},
-        {2, s3, {200000, 800000000, 0, 0}},
-        {3, s4, {3, 5000000000, 1, 8589934592}},  /* over 32 bits */
-        {1, s5, {-2, -64, 0, 0}},                 /* negative: as a diff has */
-        {2, s6, {1, 100, 1, 100}},
+        {2, s1, {10, 4096, 5, 2048}, 0},
+        {2, s2, {200000, 41600000, 200000, 41600000}, 0},
+        {2, s3, {200000, 800000000, 0, 0}, 0},
+        {3, s4, {3, 5000000000, 1, 8589934592}, 0},  /* over 32 bits */
+        {1, s5, {-2, -64, 0, 0}, 0},                 /* negative: as a diff has */
+        {2, s6, {1, 100, 1, 100}, 0},
     };
 
     pp_profile_t p = {0};
@@ -139,7 +144,8 @@ int main(int argc, char **argv)
         perror(argv[1]);
         return 1;
     }
-    int r = pp_pprof_write(out, argv[1], &p, NULL, dflt);
+    static const int go_types[] = {PP_ALLOC_OBJECTS, PP_ALLOC_SPACE, PP_INUSE_OBJECTS, PP_INUSE_SPACE};
+    int r = pp_pprof_write(out, argv[1], &p, NULL, go_types, 4, dflt);
     if (out != stdout && fclose(out) != 0 && r == 0) {
         perror(argv[1]);
         return 1;
