@@ -6,6 +6,8 @@
 #   demo/alloc.svg      flame graph of the bytes allocated
 #   demo/inuse.svg      flame graph of the bytes still in use at exit
 #   demo/top.txt        the heaviest allocation sites
+#   demo/report.txt     what to change: pool, preallocate, stack, hand-off, leak
+#   demo/churn.svg      flame graph of the objects freed within 1 ms
 # and keeps the profile itself in demo/profiles/. Builds nothing; ~5 s.
 set -u
 
@@ -22,7 +24,8 @@ export LC_ALL=C
 START=$PWD
 rel() { printf "%s\n" "${1#"$START"/}"; }   # paths as the user would type them
 
-rm -rf "$OUT/profiles" "$OUT/alloc.folded" "$OUT/alloc.svg" "$OUT/inuse.svg" "$OUT/top.txt"
+rm -rf "$OUT/profiles" "$OUT/alloc.folded" "$OUT/alloc.svg" "$OUT/inuse.svg" "$OUT/top.txt" "$OUT/report.txt" \
+    "$OUT/churn.svg"
 mkdir -p "$OUT/profiles" || exit 1
 
 cat <<EOF
@@ -62,18 +65,24 @@ prog fold "${profiles[@]}" -o "$OUT/alloc.folded"
 prog svg "${profiles[@]}" -o "$OUT/alloc.svg"
 prog svg --weight inuse_space "${profiles[@]}" -o "$OUT/inuse.svg"
 prog top "${profiles[@]}" -o "$OUT/top.txt"
+prog svg --weight churn_objects "${profiles[@]}" -o "$OUT/churn.svg"
+prog report "${profiles[@]}" -o "$OUT/report.txt"
 echo
 echo "Where the bytes are allocated ($(rel "$OUT")/top.txt):"
 cat "$OUT/top.txt"
 echo
 echo "What is still allocated at exit (the sessions it keeps, and its leak):"
 prog top --weight inuse_space -n 5 "${profiles[@]}"
+echo
+echo "What to change, site by site: what became of the objects ($(rel "$OUT")/report.txt):"
+cat "$OUT/report.txt"
 cat <<EOF
 
 Open the flame graphs in a browser (hover: name, bytes, share; click: zoom;
 search: highlight matches):
   $(rel "$OUT")/alloc.svg      bytes allocated, by stack
   $(rel "$OUT")/inuse.svg      bytes in use at exit: what was never freed
+  $(rel "$OUT")/churn.svg      objects freed within 1 ms of their allocation: churn
   $(rel "$OUT")/alloc.folded   the folded stacks, for flamegraph.pl or speedscope
 For pprof:  $(rel "$TOOL") pprof $(rel "$OUT")/profiles/*.prof -o service.pb.gz
             go tool pprof -top service.pb.gz      (or -http=localhost:8080)
