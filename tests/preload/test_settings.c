@@ -144,6 +144,7 @@ Test(settings, stats_at_exit)
         "alloc_objects", "alloc_bytes", "free_objects", "free_bytes", "live_objects", "live_bytes",
         "remote_frees", "large_allocs", "large_frees", "large_live_bytes", "mapped_bytes",
         "committed_bytes", "resident_bytes", "purged_bytes", "segments", "heaps", "heaps_abandoned", "cycles",
+        "realloc_moves", "realloc_copied_bytes", "uptime_ns", "alloc_rate_bytes_s", "remote_free_percent",
     };
     for (size_t i = 0; i < sizeof rows / sizeof rows[0]; i++) {
         char row[64];
