@@ -40,11 +40,11 @@ show() {
     t1=$(date +%s%N)
     cat "$TMP/out"
     # the program's own messages (if any), then poolalloc's block
-    grep -v -e '^poolalloc statistics' -e '^  [a-z_]* *[0-9]*\( *(.*)\)\?$' "$TMP/err"
+    grep -v -e '^poolalloc statistics' -e '^  [a-z_]* *[0-9.]*\( *(.*)\)\?$' "$TMP/err"
     echo
     echo "[exit status $rc, $(( (t1 - t0) / 1000000 )) ms]  poolalloc's statistics at exit (stderr):"
     if grep -q '^poolalloc statistics' "$TMP/err"; then
-        sed -n '/^poolalloc statistics/,$p' "$TMP/err" | grep -e '^poolalloc statistics' -e '^  [a-z_]* *[0-9]*\( *(.*)\)\?$'
+        sed -n '/^poolalloc statistics/,$p' "$TMP/err" | grep -e '^poolalloc statistics' -e '^  [a-z_]* *[0-9.]*\( *(.*)\)\?$'
         # resident <= committed <= mapped must hold; say so plainly when it does not
         awk '$1 == "mapped_bytes" { m = $2 } $1 == "committed_bytes" { c = $2 } $1 == "resident_bytes" { r = $2 }
              function gt(a, b) { return length(a) != length(b) ? length(a) > length(b) : a > b }

@@ -187,7 +187,7 @@ check_python() {
 
     # every Python object through malloc (no pymalloc arenas), with statistics at exit
     run_pre "$w.2.out" "$w.2.err" env PYTHONMALLOC=malloc POOLALLOC_STATS=1 "$PY" -s "$HERE/workload.py"; echo $? >"$w.2.rc"
-    grep -v -e '^poolalloc statistics' -e '^  [a-z_]* *[0-9]*\( *(.*)\)\?$' "$w.2.err" >"$w.2.err.rest"
+    grep -v -e '^poolalloc statistics' -e '^  [a-z_]* *[0-9.]*\( *(.*)\)\?$' "$w.2.err" >"$w.2.err.rest"
     cp "$w.0.err" "$w.0.err.rest"
     if [ "$(cat "$w.2.rc")" != "$(cat "$w.0.rc")" ]; then fail python3-PYTHONMALLOC=malloc "preload $(status "$(cat "$w.2.rc")"): $(tail_of "$w.2.err")"
     elif ! cmp -s "$w.0.out" "$w.2.out"; then fail python3-PYTHONMALLOC=malloc "stdout differs, $(first_diff "$w.0.out" "$w.2.out")"
@@ -357,7 +357,7 @@ check_early() {
     build early-constructor-linked "$WORK/early-linked" "${CC[@]}" "$HERE/early_main.c" -L"$WORK" -Wl,-rpath,"$WORK" -learly \
         "$LIB" -Wl,-rpath,"$libdir" || return
     run "$w.2.out" "$w.2.err" env POOLALLOC_STATS=1 "$WORK/early-linked"; echo $? >"$w.2.rc"
-    grep -v -e '^poolalloc statistics' -e '^  [a-z_]* *[0-9]*\( *(.*)\)\?$' "$w.2.err" >"$w.2.err.rest"
+    grep -v -e '^poolalloc statistics' -e '^  [a-z_]* *[0-9.]*\( *(.*)\)\?$' "$w.2.err" >"$w.2.err.rest"
     if [ "$(cat "$w.2.rc")" != 0 ]; then fail early-constructor-linked "$(status "$(cat "$w.2.rc")"): $(tail_of "$w.2.err") $(tail_of "$w.2.out")"
     elif ! cmp -s "$w.0.out" "$w.2.out"; then fail early-constructor-linked "stdout differs, $(first_diff "$w.0.out" "$w.2.out")"
     elif ! grep -q '^poolalloc statistics' "$w.2.err"; then fail early-constructor-linked "poolalloc not in use: no statistics with POOLALLOC_STATS=1"
