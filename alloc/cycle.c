@@ -15,7 +15,6 @@
  * (pa_tl_cycle_hold): the next tick tries again. */
 #include <pthread.h>
 #include <stdio.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "fast.h"
@@ -35,15 +34,6 @@ static const pa_cycle_hooks_t *hooks;
 static uint64_t last_ns, last_allocated, last_purged, last_pool_gets, last_pool_hits;
 static uint64_t last_frees, last_remote_frees, last_moves, last_copied, last_fine_ns;
 
-/* CLOCK_MONOTONIC, unlike pa_clock_ns's coarse one (milliseconds): the trace
- * line's allocation rate needs it when cycles come a few ms apart. The same
- * clock, so it may be compared with pa_start_ns. */
-static uint64_t fine_ns(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
-}
 
 void pa_cycle_set_hooks(const pa_cycle_hooks_t *h) { hooks = h; }
 uint64_t pa_cycle_count(void) { return atomic_load_explicit(&cycles, memory_order_relaxed); }
@@ -58,6 +48,7 @@ static void rearm(pa_heap_t *h)
 static void settle(pa_heap_t *h)
 {
     int64_t spent = h->countdown_set - h->countdown;
+    h->settled += (uint64_t)spent;
     h->tick_left -= spent;
     h->sample_left -= spent;
     rearm(h);
@@ -210,7 +201,7 @@ uint64_t pa_cycle_run(pa_cycle_reason_t why)
     uint64_t purged = atomic_load(&pa_gstats.purged_total);
     if (pa_options.trace) {
         static const char *names[] = { "paced", "call", "trim" };
-        uint64_t fine = fine_ns(), since = last_fine_ns ? last_fine_ns : pa_start_ns;
+        uint64_t fine = pa_clock_fine_ns(), since = last_fine_ns ? last_fine_ns : pa_start_ns;
         last_fine_ns = fine;
         trace(&(trace_info_t){ .n = n, .now = now - pa_start_ns, .why = names[why], .before = before, .after = after,
                                .alloc = total - last_allocated, .elapsed = fine > since ? fine - since : 0,

@@ -51,6 +51,14 @@ uint64_t pa_clock_ns(void)
     return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
 }
 
+/* The same clock to the nanosecond (vDSO, ~20 ns): lifetimes, rates. */
+uint64_t pa_clock_fine_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
 static void vmessage(const char *fmt, va_list ap)
 {
     char buf[512];

@@ -75,7 +75,7 @@ void pa_stats_counters(pa_stats_t *out)
     out->heaps = LOAD(pa_gstats.heaps);
     out->heaps_abandoned = LOAD(pa_gstats.heaps_abandoned);
     out->cycles = pa_cycle_count();
-    out->uptime_ns = pa_clock_ns() - pa_start_ns;
+    out->uptime_ns = pa_start_ns ? pa_clock_fine_ns() - pa_start_ns : 0;   /* the coarse start: within a few ms */
 }
 
 PA_API void pa_stats_get(pa_stats_t *out)

@@ -174,6 +174,9 @@ typedef struct pa_heap {
     struct pa_heap *next_abandoned;
     /* the budgets behind countdown (TICKS AND SAMPLES above) */
     int64_t    countdown_set;            /* what countdown was last set to          */
+    uint64_t   settled;                  /* bytes settled out of the countdown: with
+                                            countdown_set - countdown, every byte this
+                                            heap allocated (prof/ tells temporaries) */
     int64_t    tick_left, sample_left;   /* bytes to the next tick / sample          */
     uint64_t   rng;                      /* draws the sampling intervals             */
 } pa_heap_t;

@@ -137,12 +137,15 @@ static void *steal(pa_pool_t *pool, pa_pool_local_t *self, bool victim)
     return NULL;
 }
 
-/* A miss: the profiler counts what is allocated meanwhile as pool misses. */
-static void *new_object(pa_pool_t *pool)
+/* A miss: the profiler counts what is allocated below this frame as pool
+ * misses (a frame address, not a flag: a callback that longjmps out leaves
+ * nothing set behind). */
+static PA_NOINLINE void *new_object(pa_pool_t *pool)
 {
-    pa_tl_pool_miss++;
+    uintptr_t outer = pa_tl_pool_miss;
+    pa_tl_pool_miss = (uintptr_t)__builtin_frame_address(0);
     void *obj = pool->new_object ? pool->new_object(pool->arg) : pa_memalign_impl(pool->align, pool->size);
-    pa_tl_pool_miss--;
+    pa_tl_pool_miss = outer;
     return obj;
 }
 

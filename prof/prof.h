@@ -78,8 +78,8 @@ typedef struct pa_prof_hdr {
     pa_prof_stack_t *stack;
     uint64_t objects, space;              /* what the object added, to take off at free */
     uint64_t alloc_ns;                    /* CLOCK_MONOTONIC at the allocation          */
-    int64_t mark;                         /* the heap's budgets after it: unchanged at
-                                             free = nothing allocated since (temporary) */
+    uint64_t mark;                        /* bytes the heap had allocated after it: the
+                                             same at free = nothing since (temporary)  */
     uintptr_t slot;                       /* where frame 0's return address (frames[1]) is
                                              on the allocating thread's stack; 0: unknown */
     uint32_t slot_up[PA_PROF_SLOTS - 1];  /* frames 1..3's slots, bytes above `slot`; 0: none */
@@ -93,7 +93,7 @@ _Static_assert(sizeof(pa_prof_hdr_t) % 16 == 0, "objects stay 16-byte aligned");
 PA_HIDDEN extern bool pa_prof_on;                 /* POOLALLOC_PROFILE is set          */
 PA_HIDDEN extern uint64_t pa_prof_process;        /* random; the profiles' "process" key */
 extern PA_TLS unsigned pa_tl_prof_busy;           /* > 0: this thread takes no samples */
-extern PA_TLS unsigned pa_tl_pool_miss;           /* > 0: inside a pool miss's new object */
+extern PA_TLS uintptr_t pa_tl_pool_miss;          /* a pool miss's frame: allocations below it are misses */
 
 /* ---- sample.c ---- */
 PA_HIDDEN void pa_prof_init(void);                /* at process init, after options    */

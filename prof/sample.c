@@ -2,7 +2,6 @@
  * sampled object's header: placed at allocation, recognised and removed at
  * free (the design is in prof.h). */
 #include <sys/auxv.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "fast.h"
@@ -10,7 +9,7 @@
 
 bool pa_prof_on;
 PA_TLS unsigned pa_tl_prof_busy;
-PA_TLS unsigned pa_tl_pool_miss;
+PA_TLS uintptr_t pa_tl_pool_miss;
 static uintptr_t prof_key = 0x2545f4914f6cdd1du;
 static uint32_t prof_epoch;                     /* forks since the process began */
 uint64_t pa_prof_process;                       /* names this process in its profiles */
@@ -124,20 +123,12 @@ static void *place(pa_heap_t *h, void *p, size_t size, size_t flags, size_t hdr)
     return q;
 }
 
-/* A fine clock for lifetimes (the allocator's own is coarse: milliseconds). */
-static uint64_t now_ns(void)
+/* Every byte the heap allocated so far: grows with every allocation of one
+ * byte or more, whatever the budgets do (cycle.c settles the countdown into
+ * `settled`). */
+static uint64_t alloc_mark(const pa_heap_t *h)
 {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
-}
-
-/* Changes with every allocation of the heap: an allocation lowers the
- * countdown, or, when the countdown is spent (at sample rate 1, always), it
- * settles into the tick budget. */
-static int64_t alloc_mark(const pa_heap_t *h)
-{
-    return h->countdown ^ (int64_t)((uint64_t)h->tick_left * 0x9e3779b97f4a7c15u);
+    return h->settled + (uint64_t)(h->countdown_set - h->countdown);
 }
 
 static void count(pa_prof_stack_t *st, int fate, uint64_t n)
@@ -171,8 +162,8 @@ void *pa_prof_sample(pa_heap_t *h, void *p, size_t size, size_t flags)
     hd->magic = prof_key ^ (uintptr_t)obj;
     atomic_fetch_add_explicit(&st->alloc_objects, hd->objects, memory_order_relaxed);
     atomic_fetch_add_explicit(&st->alloc_space, hd->space, memory_order_relaxed);
-    if (pa_tl_pool_miss) count(st, PA_FATE_POOL_MISSES, hd->objects);
-    hd->alloc_ns = now_ns();
+    if (pa_tl_pool_miss > (uintptr_t)__builtin_frame_address(0)) count(st, PA_FATE_POOL_MISSES, hd->objects);
+    hd->alloc_ns = pa_clock_fine_ns();
     hd->mark = alloc_mark(h);            /* last: the profiler's own allocations are done */
     pa_tl_prof_busy--;
     return obj;
@@ -211,7 +202,7 @@ static void release(pa_prof_hdr_t *hd, bool moved)
     atomic_fetch_add_explicit(&st->free_objects, hd->objects, memory_order_relaxed);
     atomic_fetch_add_explicit(&st->free_space, hd->space, memory_order_relaxed);
     if (moved) { count(st, PA_FATE_MOVED, hd->objects); return; }
-    uint64_t now = now_ns();
+    uint64_t now = pa_clock_fine_ns();
     count(st, PA_FATE_LIFE + life_bucket(now > hd->alloc_ns ? now - hd->alloc_ns : 0), hd->objects);
     if (hd->thread != pa_prof_thread_id()) { count(st, PA_FATE_THREAD, hd->objects); return; }
     if (alloc_mark(pa_tl_heap) == hd->mark) count(st, PA_FATE_TEMPORARY, hd->objects);

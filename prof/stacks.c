@@ -216,6 +216,7 @@ pa_prof_stack_t *pa_prof_stack_capture(void)
 static _Atomic(uint32_t) threads_seen;
 static PA_TLS uint32_t tl_thread;
 static PA_TLS uintptr_t tl_stack_lo, tl_stack_hi;        /* hi == 1: not known */
+static PA_TLS uintptr_t tl_stack_checked;                /* [checked, hi) is mapped */
 
 uint32_t pa_prof_thread_id(void)
 {
@@ -224,7 +225,8 @@ uint32_t pa_prof_thread_id(void)
 }
 
 /* This thread's stack, asked once (glibc reads /proc/self/maps for the main
- * thread, which allocates: only ever called while sampling). */
+ * thread, which allocates: only ever called while sampling, with the
+ * program's own calls of pthread_getattr_np made unsampled by preload/). */
 static bool stack_known(void)
 {
     if (!tl_stack_hi) {
@@ -235,12 +237,30 @@ static bool stack_known(void)
         if (!pthread_getattr_np(pthread_self(), &a)) {
             if (!pthread_attr_getstack(&a, &addr, &size)) {
                 tl_stack_lo = (uintptr_t)addr;
-                tl_stack_hi = (uintptr_t)addr + size;
+                tl_stack_hi = tl_stack_checked = (uintptr_t)addr + size;
             }
             pthread_attr_destroy(&a);
         }
     }
     return tl_stack_hi > 1;
+}
+
+/* Is sp on this thread's own stack? Inside [lo, hi) is not enough for the
+ * main thread, whose lo is only what RLIMIT_STACK would allow: a signal or
+ * coroutine stack may be mapped in between. The stack is one mapping down
+ * from hi, so every page from sp up must be mapped: mincore tells (ENOMEM
+ * at a hole), and the lowest sp seen so far needs no second look. */
+static bool on_own_stack(uintptr_t sp)
+{
+    if (!stack_known() || sp < tl_stack_lo || sp >= tl_stack_hi) return false;
+    uintptr_t page = sp & ~(uintptr_t)(PA_OS_PAGE - 1);
+    unsigned char vec[256];
+    while (page < tl_stack_checked) {
+        uintptr_t from = tl_stack_checked - page > sizeof vec * PA_OS_PAGE ? tl_stack_checked - sizeof vec * PA_OS_PAGE : page;
+        if (mincore((void *)from, tl_stack_checked - from, vec)) return false;
+        tl_stack_checked = from;
+    }
+    return true;
 }
 
 #define SCAN_OURS  ((uintptr_t)16 << 10)    /* poolalloc's frames, up to the call to malloc */
@@ -257,7 +277,7 @@ __attribute__((noinline, no_sanitize_address))
 int pa_prof_frame_slots(const pa_prof_stack_t *st, uintptr_t slots[PA_PROF_SLOTS])
 {
     uintptr_t sp = (uintptr_t)__builtin_frame_address(0);
-    if (st->depth < 2 || !stack_known() || sp < tl_stack_lo || sp >= tl_stack_hi) return 0;
+    if (st->depth < 2 || !on_own_stack(sp)) return 0;
     void *const *p = (void *const *)sp;
     uintptr_t end = sp + SCAN_OURS < tl_stack_hi ? sp + SCAN_OURS : tl_stack_hi;
     while ((uintptr_t)p < end && *p != st->frames[0]) p++;
@@ -272,20 +292,26 @@ int pa_prof_frame_slots(const pa_prof_stack_t *st, uintptr_t slots[PA_PROF_SLOTS
 
 /* At free, on the allocating thread: the innermost of the object's followed
  * frames still running (0..3), PA_PROF_SLOTS if all have returned, -1 if
- * that cannot be told. A frame runs if its slot is above the freeing call
- * and still holds its return address: once it returned, the next call made
- * at that depth overwrites the slot. */
+ * that cannot be told (no slots; a frame whose slot the scan did not find;
+ * a free on another stack than the thread's own). A frame runs if its slot
+ * is above the freeing call and still holds its return address: once it
+ * returned, the next call made at that depth overwrites the slot. The
+ * slots lie on this thread's own stack (pa_prof_frame_slots checked), which
+ * stays mapped while the thread lives. */
 __attribute__((noinline, no_sanitize_address))
 int pa_prof_frame_running(const pa_prof_hdr_t *hd)
 {
     uintptr_t sp = (uintptr_t)__builtin_frame_address(0);
     if (!hd->slot || sp < tl_stack_lo || sp >= tl_stack_hi) return -1;
+    int found = 1;
     for (int k = 0; k < PA_PROF_SLOTS; k++) {
         if (k && !hd->slot_up[k - 1]) break;
+        found = k + 1;
         uintptr_t slot = hd->slot + (k ? hd->slot_up[k - 1] : 0);
         if (sp < slot && *(void *const *)slot == hd->stack->frames[k + 1]) return k;
     }
-    return PA_PROF_SLOTS;
+    uint32_t followable = hd->stack->depth - 1 < PA_PROF_SLOTS ? hd->stack->depth - 1 : PA_PROF_SLOTS;
+    return (uint32_t)found == followable ? PA_PROF_SLOTS : -1;
 }
 
 static void zero(pa_prof_stack_t *e)

@@ -14,6 +14,7 @@ programs print: NAME ALLOC_OBJECTS ALLOC_BYTES [INUSE_OBJECTS INUSE_BYTES].
     check.py truncated PROFILE WORKDIR     cut copies are rejected by the reader
     check.py fates-exact PROG TRUTH PROFILE  rate 1: the fates program's sites, exactly
     check.py fates-report TOOL NAME PROFILE  poolalloc-prof report: each site's finding
+    check.py fates-edges PROG OUT PROFILE    rate 1: edges.c ran, its cases' fates right
 
 STATISTICS. A site that allocates B bytes at sample rate R gets about
 N ~ Poisson(B / R) samples, each weighing about R bytes: one run's estimate
@@ -388,6 +389,39 @@ def cmd_fates_exact(prog, truth_path, prof_path):
            f"rate 1: {len(p.stacks)} stacks add up; the six sites' fates are exact")
 
 
+def cmd_fates_edges(prog, out_path, prof_path):
+    """Rate 1: tests/prof/edges.c ran to its end, and its cases got the fates
+    docs/lifetimes.md promises."""
+    with open(out_path) as f:
+        out = f.read()
+    p = profile.read(prof_path)
+    names = profile.symbolize(p)
+    prog = os.path.realpath(prog)
+    site = {}
+    for s in p.stacks:
+        if s.frames and names[s.frames[0]].path and os.path.realpath(names[s.frames[0]].path) == prog:
+            site.setdefault(names[s.frames[0]].function, []).append(s.values)
+    bad = [] if "done" in out.split() else ["the program did not print 'done'"]
+
+    def temps(fn, space=None):
+        return sorted(v["temporary"] for v in site.get(fn, []) if space is None or v["alloc_space"] == space)
+
+    for fn, space, want in (("big_pair", None, [0, 10]), ("small_after_big", 480, [0]),
+                            ("small_after_big", 560, [10]), ("small_after_big", 3072000, [0]),
+                            ("real_temp", None, [10])):
+        if temps(fn, space) != want:
+            bad.append(f"{fn} {space or ''} temporary {temps(fn, space)}, expected {want}")
+    inner = site.get("inner", [])
+    if len(inner) != 1 or sum(inner[0][k] for k in FREED) != 10 or sum(inner[0][k] for k in CLASSES) != 0:
+        bad.append(f"inner: expected 10 freed, none classified (its caller's frame is over 64 KiB): {inner}")
+    if "altstack tested" in out and not site.get("on_signal_stack"):
+        bad.append("no stack for the allocation on the signal stack")
+    result(not bad, "fates-edges", "; ".join(bad) if bad else
+           "pthread_getattr_np in a new thread, malloc on a signal stack below the main one ("
+           + ("tested" if "altstack tested" in out else "not placed") + "), temporaries with 300 KiB "
+           "allocations between, a frame over 64 KiB left unclassified")
+
+
 # The finding `poolalloc-prof report` must give each site of the fates program:
 # the start of its section's title.
 FINDINGS = {
@@ -419,7 +453,7 @@ def cmd_fates_report(tool, name, prof_path):
 
 
 COMMANDS = {
-    "fates-exact": cmd_fates_exact, "fates-report": cmd_fates_report,
+    "fates-exact": cmd_fates_exact, "fates-report": cmd_fates_report, "fates-edges": cmd_fates_edges,
     "runs-needed": cmd_runs_needed, "exact": cmd_exact, "accuracy": cmd_accuracy,
     "threads": cmd_threads, "dlopen": cmd_dlopen, "trimmed": cmd_trimmed, "truncated": cmd_truncated,
 }

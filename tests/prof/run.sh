@@ -18,6 +18,8 @@
 #   reader-rejects-truncated profiles cut in two, or missing a stack line, are refused
 #   fates-exact              rate 1: lifetimes, escape classes, temporaries, realloc
 #                            chains, pool misses of one site of each kind, exact
+#   fates-edges              rate 1: pthread_getattr_np at a thread's start, malloc on a
+#                            signal stack, temporaries around big blocks, a 100 KiB frame
 #   fates-report-rate-1, fates-report-default-rate
 #                            `poolalloc-prof report` puts each of those sites under
 #                            its finding (pool, preallocate, stack, hand-off, leak,
@@ -84,7 +86,7 @@ profile_run() {
     echo "$f"
 }
 
-for p in accuracy threads dlhost plugin.so fates; do
+for p in accuracy threads dlhost plugin.so fates edges; do
     if [ ! -x "$BIN/$p" ] && [ ! -f "$BIN/$p" ]; then
         echo "FAIL setup: $BIN/$p not built (make check-prof builds the test programs)"
         echo "0 passed, 1 failed"
@@ -139,6 +141,12 @@ if f=$(profile_run fates-exact POOLALLOC_SAMPLE_RATE=1 "$BIN/fates" 1); then
     check fates-report-rate-1 fates-report "$TOOL" fates-report-rate-1 "$f"
 else
     fail fates-exact "$f"; fail fates-report-rate-1 "no profile"
+fi
+if f=$(profile_run fates-edges POOLALLOC_SAMPLE_RATE=1 "$BIN/edges"); then
+    PROFILES+=("$f")
+    check fates-edges fates-edges "$BIN/edges" "$WORK/fates-edges.out" "$f"
+else
+    fail fates-edges "$f"
 fi
 # the same sites, bigger, at the default rate: the report still classifies them
 if f=$(profile_run fates-default "$BIN/fates" 40); then
