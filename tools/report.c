@@ -15,6 +15,7 @@
 #include <string.h>
 
 #include "common.h"
+#include "site.h"
 #include "top.h"
 
 /* The thresholds (README of tools/ lists them for users). */
@@ -44,56 +45,20 @@ static const char *const titles[F_N] = {
 };
 
 typedef struct {
-    const char *function, *file; /* interned */
-    uint32_t line;
+    pp_frame_t site;             /* first: the key of pp_sites_t */
     int64_t all[PP_NWEIGHTS];    /* from every dump */
     int64_t fate[PP_NWEIGHTS];   /* from the dumps that recorded the fates */
     bool has_fates;
 } site_t;
 
-typedef struct {
-    site_t *v;
-    size_t n, cap;
-    pp_index_t index;
-} sites_t;
-
-static uint64_t site_hash(const char *function, const char *file, uint32_t line)
-{
-    return pp_hash_mix(pp_hash_mix(pp_hash_mix(0, (uintptr_t)function), (uintptr_t)file), line);
-}
-
-static uint64_t site_hash_at(const void *sites, size_t i)
-{
-    const site_t *s = (const site_t *)sites + i;
-    return site_hash(s->function, s->file, s->line);
-}
-
-static site_t *site_of(sites_t *t, const pp_frame_t *f)
-{
-    pp_index_reserve(&t->index, t->n, site_hash_at, t->v);
-    size_t j = pp_index_first(&t->index, site_hash(f->function, f->file, f->line));
-    for (; t->index.slot[j]; j = pp_index_next(&t->index, j)) {
-        site_t *s = &t->v[t->index.slot[j] - 1];
-        if (s->function == f->function && s->file == f->file && s->line == f->line)
-            return s;
-    }
-    if (t->n == t->cap) {
-        t->cap = t->cap ? t->cap * 2 : 256;
-        t->v = xrealloc(t->v, t->cap * sizeof *t->v);
-    }
-    t->v[t->n] = (site_t){.function = f->function, .file = f->file, .line = f->line};
-    t->index.slot[j] = ++t->n;
-    return &t->v[t->n - 1];
-}
-
 /* Adds p's stacks to their sites; a stack without frames has no site. */
-static void add_sites(sites_t *t, const pp_profile_t *p, bool fates)
+static void add_sites(pp_sites_t *t, const pp_profile_t *p, bool fates)
 {
     for (size_t i = 0; i < p->nstacks; i++) {
         const pp_stack_t *s = &p->stacks[i];
         if (!s->nlocs)
             continue;
-        site_t *st = site_of(t, &s->locs[s->alloc_frame]->frames[0]);
+        site_t *st = pp_site_of(t, &s->locs[s->alloc_frame]->frames[0]);
         int64_t *v = fates ? st->fate : st->all;
         for (int k = 0; k < PP_NWEIGHTS; k++)
             v[k] = pp_add_sat(v[k], s->value[k]);
@@ -278,8 +243,8 @@ static int by_volume(const void *a, const void *b)
         return x->key > y->key ? -1 : 1;
     if (x->key2 != y->key2)
         return x->key2 > y->key2 ? -1 : 1;
-    int c = strcmp(x->site->function, y->site->function);
-    return c ? c : (x->site->line > y->site->line) - (x->site->line < y->site->line);
+    int c = strcmp(x->site->site.function, y->site->site.function);
+    return c ? c : (x->site->site.line > y->site->site.line) - (x->site->site.line < y->site->site.line);
 }
 
 static void header(FILE *out, const pp_profile_t *all, const pp_profile_t *fates)
@@ -307,7 +272,8 @@ static void header(FILE *out, const pp_profile_t *all, const pp_profile_t *fates
 
 int pp_report_print(FILE *out, const char *what, const pp_profile_t *all, const pp_profile_t *fates, size_t rows)
 {
-    sites_t t = {0};
+    pp_sites_t t;
+    pp_sites_init(&t, sizeof(site_t));
     add_sites(&t, all, false);
     if (fates->nprocesses)
         add_sites(&t, fates, true);
@@ -317,7 +283,7 @@ int pp_report_print(FILE *out, const char *what, const pp_profile_t *all, const 
     row_t *found[F_N] = {0};
     size_t nfound[F_N] = {0}, unranked = 0;
     for (size_t i = 0; i < t.n; i++) {
-        const site_t *s = &t.v[i];
+        const site_t *s = (const site_t *)t.v + i;
         double objects = (double)s->all[PP_ALLOC_OBJECTS];
         if (objects <= 0)
             continue;
@@ -349,9 +315,9 @@ int pp_report_print(FILE *out, const char *what, const pp_profile_t *all, const 
             fprintf(out, "\n%s\n", titles[f]);
         for (size_t i = 0; i < nfound[f] && i < rows; i++) {
             const row_t *r = &found[f][i];
-            fprintf(out, "  %s", r->site->function);
-            if (r->site->file)
-                fprintf(out, " (%s:%u)", pp_basename(r->site->file), r->site->line);
+            fprintf(out, "  %s", r->site->site.function);
+            if (r->site->site.file)
+                fprintf(out, " (%s:%u)", pp_basename(r->site->site.file), r->site->site.line);
             fprintf(out, "  %s; %s\n", r->reason, r->suggestion);
         }
         if (nfound[f] > rows)
@@ -363,8 +329,7 @@ int pp_report_print(FILE *out, const char *what, const pp_profile_t *all, const 
     if (unranked)
         fprintf(out, "\n%zu site%s with fewer than %.0f samples not ranked\n", unranked, unranked == 1 ? "" : "s",
                 MIN_SAMPLES);
-    free(t.v);
-    pp_index_free(&t.index);
+    pp_sites_free(&t);
     if (fflush(out) != 0 || ferror(out)) {
         pp_error("cannot write %s", what);
         return -1;

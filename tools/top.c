@@ -6,48 +6,13 @@
 #include <string.h>
 
 #include "common.h"
+#include "site.h"
 
 typedef struct {
-    const char *function, *file; /* interned */
-    uint32_t line;
+    pp_frame_t site; /* first: the key of pp_sites_t */
     int64_t flat, cum;
     size_t seen; /* the last stack that added to cum, + 1 */
 } site_t;
-
-typedef struct {
-    site_t *v;
-    size_t n, cap;
-    pp_index_t index;
-} sites_t;
-
-static uint64_t site_hash(const char *function, const char *file, uint32_t line)
-{
-    return pp_hash_mix(pp_hash_mix(pp_hash_mix(0, (uintptr_t)function), (uintptr_t)file), line);
-}
-
-static uint64_t site_hash_at(const void *sites, size_t i)
-{
-    const site_t *s = (const site_t *)sites + i;
-    return site_hash(s->function, s->file, s->line);
-}
-
-static site_t *site_of(sites_t *t, const pp_frame_t *f)
-{
-    pp_index_reserve(&t->index, t->n, site_hash_at, t->v);
-    size_t j = pp_index_first(&t->index, site_hash(f->function, f->file, f->line));
-    for (; t->index.slot[j]; j = pp_index_next(&t->index, j)) {
-        site_t *s = &t->v[t->index.slot[j] - 1];
-        if (s->function == f->function && s->file == f->file && s->line == f->line)
-            return s;
-    }
-    if (t->n == t->cap) {
-        t->cap = t->cap ? t->cap * 2 : 256;
-        t->v = xrealloc(t->v, t->cap * sizeof *t->v);
-    }
-    t->v[t->n] = (site_t){.function = f->function, .file = f->file, .line = f->line};
-    t->index.slot[j] = ++t->n;
-    return &t->v[t->n - 1];
-}
 
 /* Weights of a merged profile may already sit at INT64_MAX (profile.c
  * saturates): adding must not overflow. */
@@ -62,8 +27,8 @@ static int heavier(const void *a, const void *b)
         return kx > ky ? -1 : 1;
     if (x->flat != y->flat)
         return x->flat > y->flat ? -1 : 1;
-    int c = strcmp(x->function, y->function);
-    return c ? c : (x->line > y->line) - (x->line < y->line);
+    int c = strcmp(x->site.function, y->site.function);
+    return c ? c : (x->site.line > y->site.line) - (x->site.line < y->site.line);
 }
 
 const char *pp_format_value(char *buf, size_t size, int64_t x, int v)
@@ -89,7 +54,8 @@ static const pp_frame_t unknown_site = {PP_NO_STACK, NULL, 0};
 
 int pp_top_print(FILE *out, const char *what, const pp_profile_t *p, int v, size_t rows, bool by_cum)
 {
-    sites_t t = {0};
+    pp_sites_t t;
+    pp_sites_init(&t, sizeof(site_t));
     size_t nstacks = 0; /* of this weight: the others are in no row */
     for (size_t i = 0; i < p->nstacks; i++) {
         const pp_stack_t *s = &p->stacks[i];
@@ -97,21 +63,22 @@ int pp_top_print(FILE *out, const char *what, const pp_profile_t *p, int v, size
             continue;
         nstacks++;
         const pp_frame_t *leaf = s->nlocs ? &s->locs[0]->frames[0] : &unknown_site;
-        add_sat(&site_of(&t, leaf)->flat, s->value[v]);
+        add_sat(&((site_t *)pp_site_of(&t, leaf))->flat, s->value[v]);
         if (!s->nlocs)
-            add_sat(&site_of(&t, leaf)->cum, s->value[v]);
+            add_sat(&((site_t *)pp_site_of(&t, leaf))->cum, s->value[v]);
         for (uint32_t l = 0; l < s->nlocs; l++)
             for (uint32_t f = 0; f < s->locs[l]->nframes; f++) {
-                site_t *st = site_of(&t, &s->locs[l]->frames[f]);
+                site_t *st = pp_site_of(&t, &s->locs[l]->frames[f]);
                 if (st->seen != i + 1) { /* recursion: count a stack once */
                     st->seen = i + 1;
                     add_sat(&st->cum, s->value[v]);
                 }
             }
     }
+    site_t *sites = t.v;
     sort_by_cum = by_cum;
     if (t.n > 1)
-        qsort(t.v, t.n, sizeof *t.v, heavier);
+        qsort(sites, t.n, sizeof *sites, heavier);
 
     char a[32], b[32], rate[32];
     int64_t total = p->total[v];
@@ -123,28 +90,27 @@ int pp_top_print(FILE *out, const char *what, const pp_profile_t *p, int v, size
         fprintf(out, ", sample rate %s", pp_format_value(rate, sizeof rate, sr, PP_ALLOC_SPACE));
 
     size_t shown = 0; /* ranked by flat, the sites that allocate nothing themselves are left out */
-    while (shown < t.n && shown < rows && (by_cum || t.v[shown].flat != 0))
+    while (shown < t.n && shown < rows && (by_cum || sites[shown].flat != 0))
         shown++;
     size_t allocating = 0;
     for (size_t i = 0; i < t.n; i++)
-        allocating += t.v[i].flat != 0;
+        allocating += sites[i].flat != 0;
     fprintf(out, "\ntotal %s in %zu stacks from %zu allocation sites; the top %zu by %s:\n",
             pp_format_value(a, sizeof a, total, v), nstacks, allocating, shown, by_cum ? "cum" : "flat");
     fprintf(out, "%12s %6s %6s %12s %6s  %s\n", "flat", "flat%", "sum%", "cum", "cum%", "function  file:line");
     int64_t sum = 0;
     double pct = total ? 100.0 / (double)total : 0;
     for (size_t i = 0; i < shown; i++) {
-        site_t *s = &t.v[i];
+        site_t *s = &sites[i];
         add_sat(&sum, s->flat);
         fprintf(out, "%12s %5.1f%% %5.1f%% %12s %5.1f%%  %s", pp_format_value(a, sizeof a, s->flat, v),
                 (double)s->flat * pct, (double)sum * pct, pp_format_value(b, sizeof b, s->cum, v), (double)s->cum * pct,
-                s->function);
-        if (s->file)
-            fprintf(out, "  %s:%u", pp_basename(s->file), s->line);
+                s->site.function);
+        if (s->site.file)
+            fprintf(out, "  %s:%u", pp_basename(s->site.file), s->site.line);
         fputc('\n', out);
     }
-    free(t.v);
-    pp_index_free(&t.index);
+    pp_sites_free(&t);
     if (fflush(out) != 0 || ferror(out)) {
         pp_error("cannot write %s", what);
         return -1;
