@@ -24,18 +24,13 @@ import subprocess
 import sys
 import tempfile
 
+from harness import check, finish, result, results
+
 TOOL, LIB, BINDIR = (os.path.abspath(a) for a in sys.argv[1:4])
 HERE = os.path.dirname(os.path.abspath(__file__))
 SOURCE = os.path.join(HERE, "sites.cc")
 WORK = tempfile.mkdtemp(prefix="poolalloc-tools.")
-results = {"PASS": 0, "FAIL": 0}
 ROOT = "_start;__libc_start_main;__libc_start_call_main;main"
-
-
-def result(ok, name, text):
-    tag = "PASS" if ok else "FAIL"
-    results[tag] += 1
-    print(f"{tag} {name}: {text[:600]}", flush=True)
 
 
 def env_clean(**extra):
@@ -100,16 +95,6 @@ SITES = {  # the folded tail of each site of sites.cc, inline frames expanded
     "child_site": "main;child_site",
 }
 WEIGHTS = ["alloc_objects", "alloc_space", "inuse_objects", "inuse_space"]
-
-
-def check(name):
-    def wrap(fn):
-        try:
-            fn(name)
-        except Exception as e:  # a check that cannot run has failed
-            result(False, name, f"{type(e).__name__}: {e}")
-        return fn
-    return wrap
 
 
 @check("help")
@@ -446,9 +431,4 @@ def _(name):
         result(False, name, f"fates_check.py exited {r.returncode}: {r.stderr.strip()[-400:]}")
 
 
-print(f"{results['PASS']} passed, {results['FAIL']} failed")
-if not os.environ.get("TOOLS_KEEP"):
-    shutil.rmtree(WORK, ignore_errors=True)
-else:
-    print(f"files kept in {WORK}", file=sys.stderr)
-sys.exit(1 if results["FAIL"] else 0)
+finish(WORK)

@@ -18,31 +18,16 @@ import subprocess
 import sys
 import tempfile
 
+from harness import check, finish, result
+
 TOOL = os.path.abspath(sys.argv[1])
 WORK = tempfile.mkdtemp(prefix="poolalloc-fates.")
-results = {"PASS": 0, "FAIL": 0}
 
 NAMES = ("alloc_objects alloc_space inuse_objects inuse_space freed_lt_1us freed_lt_10us freed_lt_100us freed_lt_1ms "
          "freed_lt_10ms freed_lt_100ms freed_lt_1s freed_ge_1s freed_frame_0 freed_frame_1 freed_frame_2 freed_frame_3 "
          "freed_returned freed_thread temporary moved realloc_objects realloc_copied pool_misses").split()
 LIFETIMES = NAMES[4:12]
 APP, LIBC, STDCXX = 0x1000, 0x7F0000000000, 0x7F1000000000  # where the mappings start
-
-
-def result(ok, name, text):
-    tag = "PASS" if ok else "FAIL"
-    results[tag] += 1
-    print(f"{tag} {name}: {text[:700]}", flush=True)
-
-
-def check(name):
-    def wrap(fn):
-        try:
-            fn(name)
-        except Exception as e:  # a check that cannot run has failed
-            result(False, name, f"{type(e).__name__}: {e}")
-        return fn
-    return wrap
 
 
 def dump(name, stacks, version=2, names=None, reason="exit", rate=1, uptime="2.000", pid=42, process=None):
@@ -454,9 +439,4 @@ def _(name_):
            else "; ".join(bad))
 
 
-print(f"{results['PASS']} passed, {results['FAIL']} failed")
-if not os.environ.get("TOOLS_KEEP"):
-    shutil.rmtree(WORK, ignore_errors=True)
-else:
-    print(f"files kept in {WORK}", file=sys.stderr)
-sys.exit(1 if results["FAIL"] else 0)
+finish(WORK)
