@@ -78,9 +78,7 @@ static uint64_t flush(pa_heap_t *h)
 
 /* The heap's countdown ran out: the allocation at p (size bytes asked for)
  * may be sampled, and every 256 KiB the bytes are counted and may start a
- * cycle. The budgets are settled before sampling, which allocates itself;
- * the sample is taken last, so that the countdown it records (for telling
- * temporaries, prof.h) is the one the program's next allocation meets. */
+ * cycle. The budgets are settled before sampling, which allocates itself. */
 void *pa_heap_tick(pa_heap_t *h, void *p, size_t size, size_t flags)
 {
     settle(h);
@@ -89,13 +87,14 @@ void *pa_heap_tick(pa_heap_t *h, void *p, size_t size, size_t flags)
         h->sample_left = pa_prof_interval(&h->rng);
         rearm(h);
     }
-    if (h->tick_left < 0) {
-        uint64_t total = count_tick(h);
+    bool ticked = h->tick_left < 0;
+    uint64_t total = ticked ? count_tick(h) : 0;
+    if (sample && p) p = pa_prof_sample(h, p, size, flags);
+    if (ticked) {
         if (pa_options.gogc >= 0 && total >= atomic_load_explicit(&trigger, memory_order_relaxed) && !pa_tl_cycle_hold)
             pa_cycle_run(PA_CYCLE_PACED);
         pa_prof_tick(total);
     }
-    if (sample && p) p = pa_prof_sample(h, p, size, flags);
     return p;
 }
 
