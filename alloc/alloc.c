@@ -167,10 +167,10 @@ void *pa_realloc_impl(void *p, size_t size)
         have = pa_block_size((uint8_t *)p - off) - off;
     }
     if (size == 0) { pa_free_inline(p); return NULL; }         /* glibc's behaviour */
-    if (size <= have && size >= have / 2) return p;             /* fits, wastes < half */
+    if (size <= have && size >= have / 2) return off ? pa_prof_kept(p, size) : p;   /* fits, wastes < half */
     if (size > have && size < SIZE_MAX / 2) {
         uint8_t *b = grow_in_place((uint8_t *)p - off, have + off, size + off);
-        if (b) return off ? pa_prof_moved(b + off) : b;        /* the header moved with it */
+        if (b) return off ? pa_prof_kept(b + off, size) : b;   /* the header moved with it */
     }
     void *q = pa_malloc_inline(size);
     if (!q) return NULL;                                        /* p stays valid */

@@ -104,7 +104,7 @@ PA_HIDDEN void pa_prof_free_moved(void *p);       /* realloc copied the sampled 
 PA_HIDDEN void pa_prof_realloc_made(void *q, size_t copied);   /* q: a moving realloc's new block */
 PA_HIDDEN size_t pa_prof_usable(const void *p);   /* 0 unless p is a live sampled object */
 PA_HIDDEN size_t pa_prof_offset(const void *p);   /* its offset in its block, 0 if it is none */
-PA_HIDDEN void *pa_prof_moved(void *p);           /* realloc moved its block: fix the magic */
+PA_HIDDEN void *pa_prof_kept(void *p, size_t size);   /* realloc kept it in its block, now of size */
 PA_HIDDEN uint64_t pa_prof_weight(size_t size, uint64_t *space);
 PA_HIDDEN void pa_prof_fork_reset(void);         /* in a fork child: count its own only */
 

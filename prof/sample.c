@@ -266,11 +266,19 @@ void pa_prof_fork_reset(void)
     pa_prof_stacks_zero();
 }
 
-/* realloc grew a sampled object's block in place and it moved (a huge
- * block remapped): the header came along; only its magic names the old
- * address. The object keeps the sample it had. */
-void *pa_prof_moved(void *p)
+/* realloc kept a sampled object in its block: it fit, or the block grew in
+ * place, maybe moving (a huge block remapped: the header came along, only
+ * its magic names the old address). The object keeps its sample and
+ * weight; its in-use bytes follow its new size (growth is counted as
+ * allocated at its stack, a shrink as freed). */
+void *pa_prof_kept(void *p, size_t size)
 {
-    ((pa_prof_hdr_t *)p - 1)->magic = prof_key ^ (uintptr_t)p;
+    pa_prof_hdr_t *hd = (pa_prof_hdr_t *)p - 1;
+    hd->magic = prof_key ^ (uintptr_t)p;
+    if (hd->epoch != prof_epoch) return p;
+    uint64_t space = (uint64_t)((double)hd->objects / PA_PROF_ONE * (double)size + 0.5);
+    if (space > hd->space) atomic_fetch_add_explicit(&hd->stack->alloc_space, space - hd->space, memory_order_relaxed);
+    else atomic_fetch_add_explicit(&hd->stack->free_space, hd->space - space, memory_order_relaxed);
+    hd->space = space;
     return p;
 }

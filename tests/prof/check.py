@@ -414,12 +414,16 @@ def cmd_fates_edges(prog, out_path, prof_path):
     inner = site.get("inner", [])
     if len(inner) != 1 or sum(inner[0][k] for k in FREED) != 10 or sum(inner[0][k] for k in CLASSES) != 0:
         bad.append(f"inner: expected 10 freed, none classified (its caller's frame is over 64 KiB): {inner}")
+    grown = sum(v["inuse_space"] for v in site.get("grown", []))
+    moved = sum(v["moved"] for v in site.get("grown", []))
+    if grown != 6 << 20 or moved:
+        bad.append(f"grown: {grown} bytes in use and {moved} moved, the program keeps 6 MiB grown in place from 3")
     if "altstack tested" in out and not site.get("on_signal_stack"):
         bad.append("no stack for the allocation on the signal stack")
     result(not bad, "fates-edges", "; ".join(bad) if bad else
            "pthread_getattr_np in a new thread, malloc on a signal stack below the main one ("
            + ("tested" if "altstack tested" in out else "not placed") + "), temporaries with 300 KiB "
-           "allocations between, a frame over 64 KiB left unclassified")
+           "allocations between, a frame over 64 KiB left unclassified, a block grown in place in use at its new size")
 
 
 # The finding `poolalloc-prof report` must give each site of the fates program:

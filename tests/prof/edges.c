@@ -11,6 +11,8 @@
  *   inner: the allocating function's caller has a frame over 64 KiB, so its
  *     slot is not found (counted as returned, not unclassified)
  *   real_temp: a temporary, for contrast
+ *   grown: a 3 MiB block (its own mapping) grown to 6 MiB by realloc, in
+ *     place (remapped), and kept: its in-use bytes must be the 6 MiB
  * Prints "done" at the end. */
 #define _GNU_SOURCE
 #include <pthread.h>
@@ -98,6 +100,15 @@ NOINLINE static void real_temp(void)
     free(t);
 }
 
+static void *kept;
+
+NOINLINE static void grown(void)
+{
+    char *p = malloc(3 << 20);
+    memset(p, 1, 3 << 20);
+    kept = realloc(p, 6 << 20);
+}
+
 int main(void)
 {
     sink = malloc(100);                       /* the main thread's first sample */
@@ -110,6 +121,7 @@ int main(void)
         outer(i);
         real_temp();
     }
+    grown();
     printf("altstack %s\ndone\n", altstack ? "tested" : "not placed");
     return 0;
 }
