@@ -34,7 +34,6 @@ static const pa_cycle_hooks_t *hooks;
 static uint64_t last_ns, last_allocated, last_purged, last_pool_gets, last_pool_hits;
 static uint64_t last_frees, last_remote_frees, last_moves, last_copied, last_fine_ns;
 
-
 void pa_cycle_set_hooks(const pa_cycle_hooks_t *h) { hooks = h; }
 uint64_t pa_cycle_count(void) { return atomic_load_explicit(&cycles, memory_order_relaxed); }
 

@@ -131,6 +131,12 @@ static uint64_t alloc_mark(const pa_heap_t *h)
     return h->settled + (uint64_t)(h->countdown_set - h->countdown);
 }
 
+/* bytes, weighted like the sampled object hd: what they stand for. */
+static uint64_t weighted(const pa_prof_hdr_t *hd, size_t bytes)
+{
+    return (uint64_t)((double)hd->objects / PA_PROF_ONE * (double)bytes + 0.5);
+}
+
 static void count(pa_prof_stack_t *st, int fate, uint64_t n)
 {
     atomic_fetch_add_explicit(&st->fate[fate], n, memory_order_relaxed);
@@ -239,7 +245,7 @@ void pa_prof_realloc_made(void *q, size_t copied)
     pa_prof_hdr_t *hd = header_of(q, &freed);
     if (!hd || hd->epoch != prof_epoch) return;
     count(hd->stack, PA_FATE_REALLOC_OBJECTS, hd->objects);
-    count(hd->stack, PA_FATE_REALLOC_COPIED, (uint64_t)((double)hd->objects / PA_PROF_ONE * (double)copied + 0.5));
+    count(hd->stack, PA_FATE_REALLOC_COPIED, weighted(hd, copied));
 }
 
 size_t pa_prof_offset(const void *p)
@@ -276,7 +282,7 @@ void *pa_prof_kept(void *p, size_t size)
     pa_prof_hdr_t *hd = (pa_prof_hdr_t *)p - 1;
     hd->magic = prof_key ^ (uintptr_t)p;
     if (hd->epoch != prof_epoch) return p;
-    uint64_t space = (uint64_t)((double)hd->objects / PA_PROF_ONE * (double)size + 0.5);
+    uint64_t space = weighted(hd, size);
     if (space > hd->space) atomic_fetch_add_explicit(&hd->stack->alloc_space, space - hd->space, memory_order_relaxed);
     else atomic_fetch_add_explicit(&hd->stack->free_space, hd->space - space, memory_order_relaxed);
     hd->space = space;
