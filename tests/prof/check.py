@@ -56,22 +56,28 @@ def read_truth(path):
     return truth
 
 
-def by_function(p, prog, names=None):
-    """Sums of p's stacks by their innermost frame when it is a function of
-    the file prog: {function: [alloc_objects, alloc_space, inuse_objects,
-    inuse_space, stacks]}."""
+def stacks_by_function(p, prog, names=None):
+    """p's stacks whose innermost frame is a function of the file prog, by
+    that function: {function: [Stack]}."""
     names = names or profile.symbolize(p)
     prog = os.path.realpath(prog)
-    sums = {}
+    found = {}
     for s in p.stacks:
         if not s.frames:
             continue
         f = names[s.frames[0]]
         if f.path and os.path.realpath(f.path) == prog:
-            t = sums.setdefault(f.function, [0, 0, 0, 0, 0])
-            for i, v in enumerate((s.alloc_objects, s.alloc_space, s.inuse_objects, s.inuse_space, 1)):
-                t[i] += v
-    return sums
+            found.setdefault(f.function, []).append(s)
+    return found
+
+
+def by_function(p, prog, names=None):
+    """Sums of p's stacks by their innermost frame when it is a function of
+    the file prog: {function: [alloc_objects, alloc_space, inuse_objects,
+    inuse_space, stacks]}."""
+    return {fn: [sum(col) for col in zip(*((s.alloc_objects, s.alloc_space, s.inuse_objects, s.inuse_space, 1)
+                                            for s in stacks))]
+            for fn, stacks in stacks_by_function(p, prog, names).items()}
 
 
 def pct(x):
@@ -335,9 +341,7 @@ def cmd_fates_exact(prog, truth_path, prof_path):
     (tests/prof/fates.c), counted exactly, and every stack's fates add up
     (docs/lifetimes.md)."""
     truth, p = read_truth(truth_path), profile.read(prof_path)
-    names = profile.symbolize(p)
-    prog = os.path.realpath(prog)
-    site = {}                         # innermost function -> [Stack]
+    site = {fn: [s.values for s in stacks] for fn, stacks in stacks_by_function(p, prog).items()}
     bad = []
     for s in p.stacks:
         v = s.values
@@ -347,8 +351,6 @@ def cmd_fates_exact(prog, truth_path, prof_path):
                        f" + moved {v['moved']}")
         if sum(v[k] for k in CLASSES) > freed or v["temporary"] > freed:
             bad.append(f"a stack classifies more objects than it freed: {v}")
-        if s.frames and names[s.frames[0]].path and os.path.realpath(names[s.frames[0]].path) == prog:
-            site.setdefault(names[s.frames[0]].function, []).append(v)
 
     def want(fn, pick, key, expected, cmp="=="):
         stacks = [v for v in site.get(fn, []) if pick(v)]
@@ -395,12 +397,7 @@ def cmd_fates_edges(prog, out_path, prof_path):
     with open(out_path) as f:
         out = f.read()
     p = profile.read(prof_path)
-    names = profile.symbolize(p)
-    prog = os.path.realpath(prog)
-    site = {}
-    for s in p.stacks:
-        if s.frames and names[s.frames[0]].path and os.path.realpath(names[s.frames[0]].path) == prog:
-            site.setdefault(names[s.frames[0]].function, []).append(s.values)
+    site = {fn: [s.values for s in stacks] for fn, stacks in stacks_by_function(p, prog).items()}
     bad = [] if "done" in out.split() else ["the program did not print 'done'"]
 
     def temps(fn, space=None):
