@@ -167,9 +167,10 @@ static int judge(const site_t *s, const context_t *c, row_t *r)
         r->key = V(PP_REALLOC_COPIED);
         r->key2 = V(PP_REALLOC_OBJECTS) > V(PP_MOVED) ? V(PP_REALLOC_OBJECTS) : V(PP_MOVED);
         if (V(PP_REALLOC_OBJECTS) >= GROWN_SHARE * objects) {
-            /* objects a realloc here made that moved again belong to the
-             * same chain: the chains ended here are the rest */
-            double chains = V(PP_REALLOC_OBJECTS) - V(PP_MOVED), per = V(PP_REALLOC_OBJECTS) / (chains > 1 ? chains : 1);
+            /* every object allocated here that moved on is a link of a
+             * chain (a realloc(NULL) beginning one at this line too): the
+             * chains that ended here are the rest */
+            double chains = V(PP_ALLOC_OBJECTS) - V(PP_MOVED), per = V(PP_REALLOC_OBJECTS) / (chains > 1 ? chains : 1);
             snprintf(r->reason, sizeof r->reason, "%.*f reallocs per object, %s copied", per < 9.95 ? 1 : 0, per,
                      bytes(a, sizeof a, r->key));
         } else {

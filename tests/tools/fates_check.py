@@ -227,6 +227,10 @@ REPORT_SITES = {
     # a realloc site: 120 objects in 10 chains, 11 more moves
     0x201: ("grown", sites(alloc_objects=120, alloc_space=6000000, realloc_objects=120, moved=110,
                            realloc_copied=52428800, freed_lt_1ms=10, freed_frame_0=10)),
+    # chains begun by realloc(NULL) at the same line: 10 first blocks and 120
+    # moving reallocs, all but the 10 last blocks moved on: 12 per chain
+    0x221: ("grown", sites(alloc_objects=130, alloc_space=6000000, realloc_objects=120, moved=120,
+                           realloc_copied=10485760, freed_lt_1ms=10, freed_frame_0=10)),
     # the malloc that began the chains: every object moved
     0x211: ("grown", sites(alloc_objects=10, alloc_space=160, moved=10)),
     # a pool that misses (frame-local too: the first finding counts)
@@ -305,6 +309,7 @@ def _(name_):
     expect = {  # site: (reason, suggestion pattern)
         0x101: (r"900 KiB live at exit, 90% of 1\.0 k objects never freed", r"free them, or bound the cache"),
         0x201: (r"12 reallocs per object, 50\.0 MiB copied", r"reserve the final size up front"),
+        0x221: (r"12 reallocs per object, 10\.0 MiB copied", r"reserve the final size up front"),
         0x211: (r"100% of its objects grown by realloc", r"reserve the final size up front"),
         0x301: (r"the pool here misses: 450 new objects/s made by pa_pool_get", r"put back \(pa_pool_put\)"),
         0x401: (r"40% freed by another thread \(200 objects/s\)", r"fine at this rate"),
