@@ -7,11 +7,16 @@
  * 2 MiB the block starts at the next 4 MiB boundary (huge_offset = 4 MiB) and
  * free() looks one segment below the block.
  *
- * Freed mappings of default alignment wait in the cache: reused (best fit, the
- * tail cut off if more than half would be spare) by a request that fits,
- * purged (madvise) once the purge delay passes or when more than 64 MiB of
- * them are resident, unmapped after ten delays or when the cache is full.
- * The cache lock is taken only for huge allocations and frees. */
+ * New mappings ask for transparent huge pages (pa_os_hugepage): a block of
+ * many MiB then costs a few faults, not thousands.
+ *
+ * Freed mappings of default alignment wait in the cache: reused (best fit; a
+ * mapping more than twice the request is split at a 4 MiB boundary and its
+ * tail cached on its own) by a request that fits, purged (madvise) once the
+ * purge delay passes or when more than max(64 MiB, half the live huge bytes)
+ * of them are resident, unmapped after ten delays or when the cache is full
+ * (16 mappings, max(256 MiB, the live huge bytes)). The cache lock is taken
+ * only for huge allocations and frees. */
 #include <pthread.h>
 #include <sys/mman.h>
 
@@ -61,33 +66,100 @@ static void purge_slot(size_t i)
     cache_dirty -= s->map_size;
 }
 
+/* The cache's bounds grow with the program's live huge bytes, so a program
+ * that cycles through a few hundred MiB of big buffers reuses them resident
+ * (decay, not eager return: the purge delay still returns what sits unused),
+ * while a small program keeps at most 64 MiB dirty and 256 MiB cached. */
+static size_t cache_max_bytes(void)
+{
+    size_t live = atomic_load_explicit(&pa_gstats.huge_live_bytes, memory_order_relaxed);
+    return live > CACHE_MAX_BYTES ? live : CACHE_MAX_BYTES;
+}
+
+static size_t cache_max_dirty(void)
+{
+    size_t half = atomic_load_explicit(&pa_gstats.huge_live_bytes, memory_order_relaxed) / 2;
+    return half > CACHE_MAX_DIRTY ? half : CACHE_MAX_DIRTY;
+}
+
+/* Under the lock: puts s (kind HUGE_CACHED, cached_at_ns set) in a free slot;
+ * false if the cache is full. */
+static bool cache_put(pa_segment_t *s, bool dirty)
+{
+    if (cache_n == CACHE_SLOTS) return false;
+    cache[cache_n++] = (slot_t){ s, dirty };
+    cache_bytes += s->map_size;
+    if (dirty) cache_dirty += s->map_size;
+    return true;
+}
+
+/* Cuts s (just taken from the cache, `dirty` as it was) down to `keep` bytes.
+ * The tail, from the next 4 MiB boundary on, goes back into the cache as a
+ * mapping of its own when a huge block fits in it, so its pages stay resident
+ * for the next request instead of being unmapped and faulted in again.
+ * Returns what s must unmap (under no lock) at *unmap_at, 0 for nothing. */
+static size_t cache_split(pa_segment_t *s, size_t keep, bool dirty, uint8_t **unmap_at)
+{
+    size_t cut = (keep + PA_SEG_MASK) & ~PA_SEG_MASK;
+    size_t tail = s->map_size - cut;
+    *unmap_at = NULL;
+    if (cut < s->map_size && tail > PA_LARGE_MAX + HUGE_HDR && cache_n < CACHE_SLOTS) {
+        pa_segment_t *t = (pa_segment_t *)((uint8_t *)s + cut);
+        t->kind = PA_SEG_HUGE_CACHED;
+        t->heap = NULL;
+        t->map_size = tail;
+        t->huge_offset = HUGE_HDR;
+        t->huge_size = tail - HUGE_HDR;
+        t->dirty_slices = dirty;
+        t->cached_at_ns = s->cached_at_ns;
+        if (!dirty) atomic_fetch_add_explicit(&pa_gstats.committed, PA_OS_PAGE, memory_order_relaxed);
+        pa_segmap_set(t, true);
+        cache_put(t, dirty);
+        s->map_size = cut;
+        return 0;
+    }
+    if (s->map_size - keep <= keep) return 0;   /* up to twice is kept whole */
+    *unmap_at = (uint8_t *)s + keep;
+    size_t cut_bytes = s->map_size - keep;
+    s->map_size = keep;
+    return cut_bytes;
+}
+
 /* The best-fitting cached mapping of at least map_size bytes. One more than
- * twice as large is cut down (its tail unmapped) rather than passed over: its
- * head is still cheaper than a new mapping, which has to be faulted in page by
- * page, and buffers grown by realloc leave mappings of every size behind. Up
- * to twice is kept whole: a growing buffer can then realloc in place. */
+ * twice as large is split (see cache_split) rather than passed over: its head
+ * is still cheaper than a new mapping, which has to be faulted in, and buffers
+ * grown by realloc leave mappings of every size behind. Up to twice is kept
+ * whole: a growing buffer can then realloc in place. When none is large
+ * enough, the largest one of at least half the size (the caller grows it:
+ * most of its pages are then reused, as if free neighbours had merged). */
+static pa_segment_t *remap_grow(pa_segment_t *s, size_t map_size);
+
 static pa_segment_t *cache_take(size_t map_size, bool *dirty)
 {
     pa_segment_t *s = NULL;
+    uint8_t *unmap_at = NULL;
+    size_t unmap_len = 0;
     pthread_mutex_lock(&huge_lock);
-    size_t best = cache_n;
+    size_t best = cache_n, largest = cache_n;
     for (size_t i = 0; i < cache_n; i++) {
         size_t have = cache[i].seg->map_size;
         if (have >= map_size && (best == cache_n || have < cache[best].seg->map_size)) best = i;
+        if (largest == cache_n || have > cache[largest].seg->map_size) largest = i;
     }
+    if (best == cache_n && largest < cache_n && cache[largest].seg->map_size >= map_size / 2)
+        best = largest;                      /* too small: the caller grows it */
     if (best < cache_n) {
         *dirty = cache[best].dirty;
         s = take_slot(best);
+        if (s->map_size > map_size && s->map_size - map_size > map_size) unmap_len = cache_split(s, map_size, *dirty, &unmap_at);
         if (!*dirty)
-            atomic_fetch_add_explicit(&pa_gstats.committed, s->map_size - PA_OS_PAGE, memory_order_relaxed);
+            atomic_fetch_add_explicit(&pa_gstats.committed, s->map_size + unmap_len - PA_OS_PAGE, memory_order_relaxed);
         s->kind = PA_SEG_HUGE;
     }
     pthread_mutex_unlock(&huge_lock);
-    if (s && s->map_size - map_size > map_size) {
-        size_t tail = s->map_size - map_size;
-        pa_os_unmap((uint8_t *)s + map_size, tail);
-        atomic_fetch_sub_explicit(&pa_gstats.committed, tail, memory_order_relaxed);
-        s->map_size = map_size;
+    if (unmap_len) {
+        pa_os_unmap(unmap_at, unmap_len);
+        atomic_fetch_sub_explicit(&pa_gstats.committed, unmap_len, memory_order_relaxed);
     }
     return s;
 }
@@ -100,6 +172,11 @@ void *pa_huge_alloc(size_t size, size_t align, bool zero)
     size_t map_size = (off + size + PA_OS_PAGE - 1) & ~(size_t)(PA_OS_PAGE - 1);
     bool dirty = false;
     pa_segment_t *s = off == HUGE_HDR ? cache_take(map_size, &dirty) : NULL;
+    if (s && s->map_size < map_size) {
+        pa_segment_t *grown = remap_grow(s, map_size);
+        if (!grown) { pa_segmap_set(s, false); unmap_now(s); }
+        s = grown;
+    }
     bool reused = s != NULL;
     if (!s) {
         s = align > PA_SEG_SIZE / 2 ? pa_os_map_aligned(map_size, align, PA_SEG_SIZE)
@@ -108,6 +185,7 @@ void *pa_huge_alloc(size_t size, size_t align, bool zero)
         s->kind = PA_SEG_HUGE;
         s->map_size = map_size;
         s->heap = NULL;
+        pa_os_hugepage(s, map_size);
         pa_segmap_set(s, true);
     }
     s->huge_offset = off;
@@ -127,15 +205,13 @@ void *pa_huge_alloc(size_t size, size_t align, bool zero)
     return p;
 }
 
-/* Grows a huge block without copying: mremap in place if the address space
- * after it is free, else moves its pages (not their contents) to a fresh
- * 4 MiB aligned reservation. NULL if neither works; the block is unchanged. */
-void *pa_huge_realloc(pa_segment_t *s, size_t size)
+/* Grows the mapping of s to map_size bytes without copying: mremap in place
+ * if the address space after it is free, else moves its pages (not their
+ * contents) to a fresh 4 MiB aligned reservation. Returns the segment (s or
+ * where it moved), or NULL if neither works and s is unchanged. */
+static pa_segment_t *remap_grow(pa_segment_t *s, size_t map_size)
 {
-    if (s->huge_offset != HUGE_HDR || size > SIZE_MAX - HUGE_HDR - PA_SEG_SIZE) return NULL;
-    size_t map_size = (HUGE_HDR + size + PA_OS_PAGE - 1) & ~(size_t)(PA_OS_PAGE - 1);
-    size_t old_map = s->map_size, old_size = s->huge_size;
-    if (map_size <= old_map) return NULL;
+    size_t old_map = s->map_size;
     pa_segment_t *moved = s;
     if (mremap(s, old_map, map_size, 0) == MAP_FAILED) {
         pa_segment_t *t = pa_os_map_aligned(map_size, PA_SEG_SIZE, 0);
@@ -143,7 +219,8 @@ void *pa_huge_realloc(pa_segment_t *s, size_t size)
         pa_huge_lock();                      /* statistics read segment headers */
         if (mremap(s, old_map, map_size, MREMAP_MAYMOVE | MREMAP_FIXED, t) == MAP_FAILED) {
             pa_huge_unlock();
-            unmap_now(t);
+            pa_os_unmap(t, map_size);
+            atomic_fetch_sub_explicit(&pa_gstats.committed, map_size, memory_order_relaxed);
             return NULL;
         }
         pa_segmap_set(s, false);
@@ -158,6 +235,19 @@ void *pa_huge_realloc(pa_segment_t *s, size_t size)
         atomic_fetch_add_explicit(&pa_gstats.committed, map_size - old_map, memory_order_relaxed);
     }
     moved->map_size = map_size;
+    return moved;
+}
+
+/* Grows a huge block without copying (remap_grow). NULL if it cannot; the
+ * block is unchanged. */
+void *pa_huge_realloc(pa_segment_t *s, size_t size)
+{
+    if (s->huge_offset != HUGE_HDR || size > SIZE_MAX - HUGE_HDR - PA_SEG_SIZE) return NULL;
+    size_t map_size = (HUGE_HDR + size + PA_OS_PAGE - 1) & ~(size_t)(PA_OS_PAGE - 1);
+    size_t old_size = s->huge_size;
+    if (map_size <= s->map_size) return NULL;
+    pa_segment_t *moved = remap_grow(s, map_size);
+    if (!moved) return NULL;
     moved->huge_size = map_size - HUGE_HDR;
     atomic_fetch_add_explicit(&pa_gstats.huge_alloc_bytes, moved->huge_size - old_size, memory_order_relaxed);
     atomic_fetch_add_explicit(&pa_gstats.huge_live_bytes, moved->huge_size - old_size, memory_order_relaxed);
@@ -177,15 +267,14 @@ void pa_huge_free(pa_segment_t *s)
         pthread_mutex_unlock(&huge_lock);
         pa_fatal("free(): double free %p", (void *)((uint8_t *)s + s->huge_offset));
     }
-    if (s->huge_offset == HUGE_HDR && s->map_size <= CACHE_MAX_BYTES / 4) {
+    size_t max_bytes = cache_max_bytes(), max_dirty = cache_max_dirty();
+    if (s->huge_offset == HUGE_HDR && s->map_size <= max_bytes / 4) {
         s->kind = PA_SEG_HUGE_CACHED;
-        while (cache_n == CACHE_SLOTS || cache_bytes + s->map_size > CACHE_MAX_BYTES)
+        while (cache_n == CACHE_SLOTS || cache_bytes + s->map_size > max_bytes)
             evict[n_evict++] = take_slot(0);
         s->cached_at_ns = now;
-        cache[cache_n++] = (slot_t){ s, true };
-        cache_bytes += s->map_size;
-        cache_dirty += s->map_size;
-        for (size_t i = 0; cache_dirty > CACHE_MAX_DIRTY && i < cache_n; i++)
+        cache_put(s, true);
+        for (size_t i = 0; cache_dirty > max_dirty && i < cache_n; i++)
             if (cache[i].dirty) purge_slot(i);
         uint64_t exp = atomic_load_explicit(&cache_next_expiry, memory_order_relaxed);
         uint64_t mine = now + pa_options.purge_delay_ns;

@@ -44,6 +44,17 @@ void pa_os_purge(void *p, size_t size)
     atomic_fetch_add_explicit(&pa_gstats.purged_total, size, memory_order_relaxed);
 }
 
+/* Asks for transparent huge pages for a mapping: a block of many MiB is then
+ * faulted in 2 MiB at a time, not 4 KiB (512x fewer faults), where the system
+ * allows THP at all ("madvise" or "always"). The whole mapping is advised, so
+ * that it stays one kernel VMA: mremap (huge realloc) needs that. */
+void pa_os_hugepage(void *p, size_t size)
+{
+    int saved = errno;
+    madvise(p, size, MADV_HUGEPAGE);
+    errno = saved;
+}
+
 uint64_t pa_clock_ns(void)
 {
     struct timespec ts;

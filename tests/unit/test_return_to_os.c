@@ -156,7 +156,9 @@ Test(return_to_os, huge_blocks)
 }
 
 /* A huge request takes the smallest cached mapping that fits: whole when it
- * is at most twice the size asked for, cut down (tail unmapped) when larger. */
+ * is at most twice the size asked for, split when larger: the head serves the
+ * request and the tail, from the next 4 MiB boundary, stays cached, resident,
+ * for the next request. */
 Test(return_to_os, huge_cache_best_fit)
 {
     pa_free(pa_malloc(16));
@@ -177,13 +179,44 @@ Test(return_to_os, huge_cache_best_fit)
     cr_assert_eq(b, big, "3 MiB did not reuse the cached 16 MiB mapping");
     cr_assert_lt(pa_usable_size(b), 4 * MiB, "16 MiB mapping not cut for 3 MiB: usable %zu", pa_usable_size(b));
     pa_stats_t after = stats();
-    cr_assert_geq(before.mapped_bytes - after.mapped_bytes, 12 * MiB, "tail not unmapped: mapped %llu -> %llu",
-                  ULL(before.mapped_bytes), ULL(after.mapped_bytes));
-    cr_assert_geq(before.committed_bytes - after.committed_bytes, 12 * MiB);
+    cr_assert_eq(before.mapped_bytes, after.mapped_bytes, "the tail was unmapped: mapped %llu -> %llu",
+                 ULL(before.mapped_bytes), ULL(after.mapped_bytes));
     memset(b, 5, 3 * MiB);                   /* the kept head is still usable */
+
+    uint8_t *c = pa_malloc(10 * MiB);        /* the 12 MiB tail, still resident */
+    cr_assert_eq(c, big + 4 * MiB, "10 MiB did not reuse the cached tail (%p, tail block %p)",
+                 (void *)c, (void *)(big + 4 * MiB));
+    cr_assert_eq(c[0], 3, "the tail's pages were not kept");
+    cr_assert_eq(c[10 * MiB - 1], 3, "the tail's pages were not kept");
+    cr_assert_eq(b[3 * MiB - 1], 5, "the head changed when its tail was reused");
     pa_free(a);
     pa_free(b);
+    pa_free(c);
     cr_assert_eq(stats().large_live_bytes, 0);
+}
+
+/* A huge request larger than every cached mapping grows the largest one of at
+ * least half its size (mremap): its pages move with it, not faulted again. */
+Test(return_to_os, huge_cache_grows_a_smaller_mapping)
+{
+    pa_free(pa_malloc(16));
+    uint8_t *a = pa_malloc(10 * MiB);
+    cr_assert_not_null(a);
+    memset(a, 7, 10 * MiB);
+    pa_free(a);
+    pa_stats_t before = stats();
+    uint8_t *b = pa_malloc(14 * MiB);
+    cr_assert_not_null(b);
+    cr_assert_eq(b[0], 7, "the cached mapping's pages were not reused");
+    cr_assert_eq(b[10 * MiB - 1], 7, "the cached mapping's pages were not reused");
+    cr_assert_eq(b[14 * MiB - 1], 0, "the grown part is fresh memory");
+    cr_assert_geq(pa_usable_size(b), 14 * MiB);
+    pa_stats_t after = stats();
+    cr_assert_lt(after.mapped_bytes, before.mapped_bytes + 5 * MiB, "mapped %llu -> %llu: a new mapping, not the cached one grown",
+                 ULL(before.mapped_bytes), ULL(after.mapped_bytes));
+    cr_assert_eq(after.large_live_bytes - before.large_live_bytes, pa_usable_size(b));
+    memset(b, 1, 14 * MiB);
+    pa_free(b);
 }
 
 /* Cached huge blocks are purged by maintenance after the delay even without
