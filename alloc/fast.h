@@ -52,12 +52,12 @@ static inline __attribute__((always_inline)) void pa_free_inline(void *p)
     pa_page_t *pg = pa_page_of(s, p);
     if (PA_UNLIKELY(!pa_page_is_block_start(pg, p))) { pa_free_generic(p); return; }
     pa_block_t *b = (pa_block_t *)p;
-    if (PA_UNLIKELY(b->key == (pa_free_key ^ a))) { pa_free_suspect(h, pg, b); return; }
+    uintptr_t mark = pa_free_mark(pg, b);
+    if (PA_UNLIKELY(b->key == mark)) { pa_free_suspect(h, pg, b); return; }
     b->next = pg->free;                      /* LIFO: the next malloc reuses it hot */
-    b->key = pa_free_key ^ a;
+    b->key = mark;
     pg->free = b;
-    PA_STAT_INC(h->free_count);
-    PA_STAT_ADD(h->free_bytes, pg->block_size);
+    PA_STAT_INC(h->frees[pg->class_id]);
     if (PA_UNLIKELY(--pg->used == 0 || pg->in_full)) pa_page_free_event(h, pg);
 }
 

@@ -13,12 +13,13 @@ void pa_free_remote(pa_page_t *pg, pa_block_t *b)
 {
     pa_heap_t *owner = pa_segment_of(pg)->heap;
     size_t bytes = pg->block_size;
-    bool large = pg->class_id == PA_CLASS_LARGE;
+    size_t class_id = pg->class_id;
+    bool large = class_id == PA_CLASS_LARGE;
     /* Only the owner may walk the page's lists, so a key match is taken as a
      * double free without confirmation: with a random per-process key, live
      * data equal to key ^ address does not happen by chance. */
-    if (PA_UNLIKELY(b->key == (pa_free_key ^ (uintptr_t)b))) pa_fatal("free(): double free %p", (void *)b);
-    b->key = pa_free_key ^ (uintptr_t)b;
+    if (PA_UNLIKELY(b->key == pa_free_mark(pg, b))) pa_fatal("free(): double free %p", (void *)b);
+    b->key = pa_free_mark(pg, b);
     uintptr_t old = atomic_load_explicit(&pg->xfree, memory_order_relaxed);
     for (;;) {
         if (old & 1) {
@@ -40,8 +41,7 @@ void pa_free_remote(pa_page_t *pg, pa_block_t *b)
     }
     pa_heap_t *h = pa_tl_heap;
     if (h != &pa_heap_empty) {
-        PA_STAT_INC(h->free_count);
-        PA_STAT_ADD(h->free_bytes, bytes);
+        PA_STAT_INC(h->frees[class_id]);
         PA_STAT_INC(h->remote_frees);
         if (large) {
             PA_STAT_INC(h->large_frees);

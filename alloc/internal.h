@@ -14,7 +14,7 @@
 PA_HIDDEN extern pa_heap_t pa_heap_empty;          /* has no pages: forces slow path */
 PA_HIDDEN extern pa_page_t pa_page_empty;          /* a page with no free blocks     */
 extern PA_TLS pa_heap_t *pa_tl_heap;               /* this thread's heap             */
-PA_HIDDEN extern uintptr_t pa_free_key;            /* random, set once at init       */
+PA_HIDDEN extern uintptr_t pa_free_key;            /* random, set once at init: seeds  */
 PA_HIDDEN extern _Atomic(uint64_t) pa_segmap[];    /* one bit per 4 MiB (segmap.c)   */
 #define PA_SEGMAP_WORDS ((size_t)1 << (48 - PA_SEG_SHIFT - 6))
 
@@ -65,11 +65,21 @@ static inline pa_page_t *pa_page_of(pa_segment_t *s, const void *p)
     return s->pages[((uintptr_t)p & PA_SEG_MASK) >> PA_SLICE_SHIFT].page;
 }
 
-/* True iff p is the start of a block of page pg (not interior, not header). */
+/* True iff p is the start of a block of page pg that was carved already (not
+ * interior, not header, not the untouched rest of the page). */
 static inline bool pa_page_is_block_start(const pa_page_t *pg, const void *p)
 {
     uint64_t off = (uint64_t)((const uint8_t *)p - pg->start);
-    return off < PA_SEG_SIZE && (uint64_t)(uint32_t)off * pg->div_magic <= pg->div_magic - 1;
+    return off < pg->carved && (uint64_t)(uint32_t)off * pg->div_magic <= pg->div_magic - 1;
+}
+
+/* What a free block holds in its second word: the page descriptor's address
+ * xor the block's, so no global load is needed and a copy of one free block's
+ * bytes into another block does not look free. Program data never holds it by
+ * chance: the descriptors live in our segment headers, which it never sees. */
+static inline uintptr_t pa_free_mark(const pa_page_t *pg, const void *b)
+{
+    return (uintptr_t)pg ^ (uintptr_t)b;
 }
 
 static inline uint64_t pa_div_magic(uint32_t d) { return UINT64_MAX / d + 1; }

@@ -25,6 +25,7 @@ void pa_page_setup(pa_page_t *pg, size_t class_id, size_t block_size)
     pg->div_magic = pa_div_magic((uint32_t)block_size);
     pg->reserved = (uint32_t)(((size_t)pg->slice_count << PA_SLICE_SHIFT) / block_size);
     pg->capacity = 0;
+    pg->carved = 0;
     pg->used = 0;
     pg->in_full = 0;
     pg->next = pg->prev = NULL;
@@ -45,12 +46,13 @@ bool pa_page_extend(pa_page_t *pg)
     for (uint32_t i = 0; i + 1 < n; i++, p += pg->block_size) {
         pa_block_t *b = (pa_block_t *)p;
         b->next = (pa_block_t *)(p + pg->block_size);
-        b->key = pa_free_key ^ (uintptr_t)b;
+        b->key = pa_free_mark(pg, b);
     }
     ((pa_block_t *)p)->next = pg->free;
-    ((pa_block_t *)p)->key = pa_free_key ^ (uintptr_t)p;
+    ((pa_block_t *)p)->key = pa_free_mark(pg, p);
     pg->free = (pa_block_t *)first;
     pg->capacity += n;
+    pg->carved = pg->capacity * pg->block_size;
     return true;
 }
 

@@ -34,16 +34,18 @@ void pa_stats_counters(pa_stats_t *out)
     pa_heaps_lock();
     for (pa_heap_t *h = pa_heap_list(); h; h = h->next_all) {
         for (size_t c = 1; c < PA_CLASS_LARGE; c++) {
-            uint64_t n = LOAD(h->allocs[c]);
+            uint64_t n = LOAD(h->allocs[c]), f = LOAD(h->frees[c]);
             out->alloc_objects += n;
             out->alloc_bytes += n * pa_class_size(c);
+            out->free_objects += f;
+            out->free_bytes += f * pa_class_size(c);
         }
         large_allocs += LOAD(h->allocs[PA_CLASS_LARGE]);
         large_alloc_bytes += LOAD(h->large_alloc_bytes);
         large_frees += LOAD(h->large_frees);
         large_free_bytes += LOAD(h->large_free_bytes);
-        out->free_objects += LOAD(h->free_count);
-        out->free_bytes += LOAD(h->free_bytes);
+        out->free_objects += LOAD(h->frees[PA_CLASS_LARGE]);
+        out->free_bytes += LOAD(h->large_free_bytes);
         out->remote_frees += LOAD(h->remote_frees);
         out->realloc_moves += LOAD(h->realloc_moves);
         out->realloc_copied_bytes += LOAD(h->realloc_copied);

@@ -89,7 +89,7 @@
 
 typedef struct pa_block {
     struct pa_block *next;
-    uintptr_t key;          /* pa_free_key ^ address while free: double-free hint */
+    uintptr_t key;          /* page descriptor ^ address while free: double-free hint */
 } pa_block_t;
 
 struct pa_heap;
@@ -110,7 +110,8 @@ typedef struct pa_page {
     uint8_t     slice_count;   /* length of the run (first descriptor only)      */
     uint8_t     in_full;       /* on the heap's full list                         */
     uint8_t     pad0_;
-    uint32_t    pad_;
+    uint32_t    carved;        /* bytes from start carved into blocks so far:
+                                  free() refuses what lies beyond             */
     struct pa_page *page;      /* the run's first descriptor (itself if first or
                                   not in a page): free()'s O(1) lookup          */
     /* --- second cache line: written by other threads or rarely --- */
@@ -160,7 +161,8 @@ typedef struct pa_heap {
     _Atomic(uint64_t) allocs[PA_CLASSES + 1]; /* per class; [PA_CLASS_LARGE]: large
                                                  pages, whose bytes are counted below */
     _Atomic(uint64_t) large_alloc_bytes;
-    _Atomic(uint64_t) free_count, free_bytes; /* every free this thread did          */
+    _Atomic(uint64_t) frees[PA_CLASSES + 1];  /* every free this thread did, per class
+                                                 (bytes: class sizes; large ones below) */
     _Atomic(uint64_t) large_frees, large_free_bytes, remote_frees;
     _Atomic(uint64_t) realloc_moves, realloc_copied; /* reallocs that copied, and the bytes */
     pa_page_queue_t queue[PA_CLASSES + 1];

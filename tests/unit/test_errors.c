@@ -8,6 +8,7 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <stdio.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -357,4 +358,85 @@ Test(errors, message_double_free)
 Test(errors, message_invalid_interior_of_huge_block)
 {
     expect_abort_message(BAD_HUGE_INTERIOR, "poolalloc: free(): invalid pointer 0x");
+}
+
+/* ---- frees of addresses in our pages that are no live block ---------------- */
+
+/* Frees q in a child that must abort with `want`. */
+static void expect_free_aborts(void *q, const char *want)
+{
+    int fd[2];
+    cr_assert_eq(pipe(fd), 0);
+    pid_t pid = fork();
+    cr_assert_neq(pid, -1);
+    if (pid == 0) {
+        close(fd[0]);
+        dup2(fd[1], 2);
+        sink = q;
+        pa_free(sink);
+        _exit(0);                          /* accepted: the test fails */
+    }
+    close(fd[1]);
+    char out[4096];
+    size_t len = 0;
+    ssize_t r;
+    while ((r = read(fd[0], out + len, sizeof out - 1 - len)) > 0) len += (size_t)r;
+    out[len] = 0;
+    close(fd[0]);
+    int st;
+    cr_assert_eq(waitpid(pid, &st, 0), pid);
+    cr_assert(WIFSIGNALED(st) && WTERMSIG(st) == SIGABRT, "free(%p) was accepted (status %#x); stderr: \"%s\"", q, st, out);
+    char msg[128];
+    snprintf(msg, sizeof msg, "%s%p\n", want, q);
+    cr_assert(strstr(out, msg) != NULL, "stderr \"%s\" lacks \"%s\"", out, msg);
+}
+
+/* A live block of `size` in a page with at least `room` bytes not carved yet. */
+static uint8_t *block_before_uncarved(size_t size, size_t room, pa_page_t **page)
+{
+    for (int i = 0; i < 1000000; i++) {
+        uint8_t *p = pa_malloc(size);
+        cr_assert_not_null(p);
+        pa_page_t *pg = pa_page_of(pa_segment_of(p), p);
+        if (pg->carved + room <= (size_t)pg->reserved * pg->block_size) { *page = pg; return p; }
+    }
+    cr_assert_fail("no page of %zu-byte blocks with %zu bytes uncarved", size, room);
+    return NULL;
+}
+
+/* Block starts in the part of a page not yet handed out (never carved into
+ * the free list) are no blocks: free() refuses them as invalid, in small
+ * pages (16 B, 2000 B) and multi-slice medium pages (20 KiB, 100 KiB classes).
+ * Accepted, the same memory would later be handed out twice. */
+Test(errors, free_of_uncarved_block_in_every_page_kind)
+{
+    const char *invalid = "poolalloc: free(): invalid pointer ";
+    const size_t sizes[] = { 16, 2000, 20000, 100000 };
+    for (size_t i = 0; i < sizeof sizes / sizeof sizes[0]; i++) {
+        pa_page_t *pg;
+        size_t bs = pa_class_size(pa_class_of(sizes[i]));
+        uint8_t *p = block_before_uncarved(sizes[i], 2 * bs, &pg);
+        uint8_t *end = pg->start + (size_t)pg->reserved * pg->block_size;
+        uint8_t *next = pg->start + pg->carved;
+        expect_free_aborts(next, invalid);                     /* the next block to be carved */
+        expect_free_aborts(next + bs, invalid);
+        expect_free_aborts(end - bs, invalid);                 /* the page's last block */
+        if (bs == 16 && p + 16384 >= next && p + 16384 < end)
+            expect_free_aborts(p + 16384, invalid);            /* 16 KiB past a live 16 B block */
+        pa_free(p);
+    }
+}
+
+/* A large page holds one object: no address inside it but its start is a
+ * block, and neither is the end of the run. */
+Test(errors, free_inside_large_page)
+{
+    const char *invalid = "poolalloc: free(): invalid pointer ";
+    uint8_t *p = pa_malloc(300 * KiB);
+    cr_assert_not_null(p);
+    size_t bs = pa_block_size(p);
+    expect_free_aborts(p + 16, invalid);
+    expect_free_aborts(p + 64 * KiB, invalid);
+    expect_free_aborts(p + bs - 16, invalid);
+    pa_free(p);
 }
