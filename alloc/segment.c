@@ -5,8 +5,13 @@
  *
  * Invariants: slice 0 is never free (it is the header). A slice is either in
  * a page run (its bit clear in free_slices) or free; a free slice whose memory
- * may still be resident has its bit set in dirty_slices, and purge_at_ns says
- * when those slices have been unused for the purge delay. The cache lock is
+ * may still be resident has its bit set in dirty_slices, and in fresh_slices
+ * too while it was freed since the last purge pass. Passes come one purge
+ * delay apart (purge_at_ns) while a segment has dirty slices; each returns
+ * the dirty slices that are not fresh (all of them when none was freed for a
+ * delay), so a slice goes back to the OS only after it has stayed unused for
+ * at least one delay and at most about two: memory about to be reused is not
+ * purged and faulted in again (decay, not eager return). The cache lock is
  * taken only when a segment is created, emptied or trimmed: never per object. */
 #include <pthread.h>
 
@@ -52,7 +57,7 @@ static pa_segment_t *segment_new(void)
     s->kind = PA_SEG_NORMAL;
     s->map_size = PA_SEG_SIZE;
     s->free_slices = ALL_SLICES;
-    s->dirty_slices = 0;            /* fresh from mmap: nothing resident */
+    s->dirty_slices = s->fresh_slices = 0;   /* fresh from mmap: nothing resident */
     for (size_t i = 0; i < PA_SLICES; i++) s->pages[i].page = &s->pages[i];
     atomic_fetch_sub_explicit(&pa_gstats.committed, PA_SEG_SIZE - PA_SLICE_SIZE, memory_order_relaxed);
     atomic_fetch_add_explicit(&pa_gstats.segments, 1, memory_order_relaxed);
@@ -60,9 +65,16 @@ static pa_segment_t *segment_new(void)
     return s;
 }
 
-static void purge_dirty(pa_segment_t *s)
+/* A purge pass (all dirty slices if `all`, else those not fresh); true if
+ * it returned anything. */
+static bool purge_dirty(pa_segment_t *s, bool all, uint64_t now)
 {
-    uint64_t d = s->dirty_slices & s->free_slices;
+    if (now >= s->freed_at_ns + pa_options.purge_delay_ns) all = true;
+    uint64_t d = s->dirty_slices & s->free_slices & (all ? ~(uint64_t)0 : ~s->fresh_slices);
+    s->dirty_slices &= ~d;
+    s->fresh_slices = 0;
+    s->purge_at_ns = s->dirty_slices ? now + pa_options.purge_delay_ns : 0;
+    bool any = d != 0;
     while (d) {
         unsigned i = (unsigned)__builtin_ctzll(d);
         unsigned n = (unsigned)__builtin_ctzll(~(d >> i));   /* run length */
@@ -71,8 +83,7 @@ static void purge_dirty(pa_segment_t *s)
         atomic_fetch_sub_explicit(&pa_gstats.committed, (size_t)n << PA_SLICE_SHIFT, memory_order_relaxed);
         d = (n + i >= 64) ? 0 : d & ~((((uint64_t)1 << n) - 1) << i);
     }
-    s->dirty_slices = 0;
-    s->purge_at_ns = 0;
+    return any;
 }
 
 /* The caller has cleared the segment's segmap bit under the cache lock, so
@@ -134,7 +145,7 @@ bool pa_segment_cache_trim(uint64_t now, uint64_t evict_before)
             pa_segmap_set(s, false);
             continue;
         }
-        if (s->purge_at_ns && now >= s->purge_at_ns) { purge_dirty(s); released = true; }
+        if (s->purge_at_ns && now >= s->purge_at_ns) released |= purge_dirty(s, false, now);
         uint64_t e = s->purge_at_ns ? s->purge_at_ns : s->cached_at_ns + 10 * pa_options.purge_delay_ns;
         if (!next || e < next) next = e;
         pp = &s->next;
@@ -170,6 +181,7 @@ static void claim(pa_segment_t *s, uint64_t run)
     uint64_t was_dirty = s->dirty_slices & run;
     s->free_slices &= ~run;
     s->dirty_slices &= ~run;
+    s->fresh_slices &= ~run;
     size_t fresh = (size_t)(__builtin_popcountll(run) - __builtin_popcountll(was_dirty)) << PA_SLICE_SHIFT;
     atomic_fetch_add_explicit(&pa_gstats.committed, fresh, memory_order_relaxed);
 }
@@ -234,7 +246,9 @@ void pa_segment_page_free(pa_heap_t *h, pa_page_t *pg)
     atomic_store_explicit(&pg->xfree, 0, memory_order_relaxed);
     s->free_slices |= run;
     s->dirty_slices |= run;
-    if (!s->purge_at_ns) s->purge_at_ns = pa_clock_ns() + pa_options.purge_delay_ns;
+    s->fresh_slices |= run;
+    s->freed_at_ns = pa_clock_ns();
+    if (!s->purge_at_ns) s->purge_at_ns = s->freed_at_ns + pa_options.purge_delay_ns;
     if (s->free_slices == ALL_SLICES) {
         heap_unlink(h, s);
         segment_release(s);
@@ -245,7 +259,7 @@ void pa_segment_page_free(pa_heap_t *h, pa_page_t *pg)
 void pa_segment_purge_heap(pa_heap_t *h, uint64_t now, bool force)
 {
     for (pa_segment_t *s = h->segments; s; s = s->next)
-        if (s->purge_at_ns && (force || now >= s->purge_at_ns)) purge_dirty(s);
+        if (s->purge_at_ns && (force || now >= s->purge_at_ns)) purge_dirty(s, force, now);
 }
 
 void pa_segment_lock(void) { pthread_mutex_lock(&cache_lock); }

@@ -139,7 +139,9 @@ typedef struct pa_segment {
     uint32_t pad_;
     uint64_t free_slices;        /* bit i: slice i is not part of any page         */
     uint64_t dirty_slices;       /* free and possibly resident (not yet purged)    */
-    uint64_t purge_at_ns;        /* when dirty slices may be purged (0: none)      */
+    uint64_t fresh_slices;       /* of those, freed since the last purge pass      */
+    uint64_t freed_at_ns;        /* when the last slice was freed                  */
+    uint64_t purge_at_ns;        /* next purge pass over the dirty slices (0: none) */
     size_t   map_size;           /* bytes mapped, PA_SEG_SIZE or a huge block's    */
     size_t   huge_offset;        /* huge: user block starts at segment + offset    */
     size_t   huge_size;          /* huge: usable bytes                             */

@@ -3,6 +3,7 @@
  * size comes from mincore over poolalloc's own mappings, so it is exact. */
 #include <stdint.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <time.h>
 
 #include <criterion/criterion.h>
@@ -285,4 +286,52 @@ Test(return_to_os, segment_cache_is_bounded)
     st = stats();
     cr_assert_leq(st.segments, 1, "cached segments still held after 700 ms: %llu", ULL(st.segments));
     pa_free(t);
+}
+
+static bool all_resident(const void *p, size_t len)
+{
+    unsigned char vec[(512 * KiB) / 4096];
+    cr_assert_leq(len, sizeof vec * 4096);
+    cr_assert_eq(mincore((void *)p, len, vec), 0);
+    for (size_t i = 0; i < (len + 4095) / 4096; i++)
+        if (!(vec[i] & 1)) return false;
+    return true;
+}
+
+/* Decay, not eager return: a purge pass returns the free slices of a segment
+ * that were free already at the pass before, and keeps those freed since,
+ * which the program may be about to reuse; a segment with no frees for a
+ * whole delay is returned whole. Passes are run by hand here, at the times
+ * maintenance would run them, with a 200 ms delay. */
+Test(return_to_os, purge_keeps_slices_freed_since_the_last_pass)
+{
+    uint64_t saved = pa_options.purge_delay_ns;
+    pa_options.purge_delay_ns = 200 * 1000 * 1000;
+    pa_heap_t *h = pa_tl_heap;
+    pa_free(pa_malloc(16));
+    size_t n = 256 * KiB;                    /* a large page: 4 slices */
+    uint8_t *x = pa_malloc(n), *y = pa_malloc(n), *z = pa_malloc(n), *keep = pa_malloc(n);
+    cr_assert(x && y && z && keep);
+    cr_assert(pa_segment_of(x) == pa_segment_of(y) && pa_segment_of(y) == pa_segment_of(z),
+              "the blocks are in different segments");
+    memset(x, 1, n); memset(y, 2, n); memset(z, 3, n);
+    h = pa_tl_heap;
+    pa_free(x);                              /* t = 0 */
+    sleep_ms(150);
+    pa_free(y);                              /* t = 150 */
+    sleep_ms(80);
+    pa_segment_purge_heap(h, pa_clock_ns(), false);   /* t = 230: both fresh, y freed 80 ms ago */
+    cr_assert(all_resident(x, n), "x was purged at the first pass after it was freed");
+    cr_assert(all_resident(y, n), "y was purged 80 ms after it was freed");
+    sleep_ms(220);
+    pa_free(z);                              /* t = 450 */
+    pa_segment_purge_heap(h, pa_clock_ns(), false);   /* second pass: x, y free since the first */
+    cr_assert(!all_resident(x, n), "x, free for two passes, is still resident");
+    cr_assert(!all_resident(y, n), "y, free for two passes, is still resident");
+    cr_assert(all_resident(z, n), "z was purged right after it was freed");
+    sleep_ms(220);
+    pa_segment_purge_heap(h, pa_clock_ns(), false);   /* no frees for a delay: all of it */
+    cr_assert(!all_resident(z, n), "z stayed resident after a delay without frees");
+    pa_free(keep);
+    pa_options.purge_delay_ns = saved;
 }
