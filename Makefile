@@ -220,7 +220,7 @@ demo-stats: deps all
 # ---- benchmarks -------------------------------------------------------------------
 # `make bench` installs the peer allocators and heaptrack, builds the workloads and
 # runs bench/run.py. Options: WORKLOADS="larson prodcons" ALLOCATORS="mimalloc"
-# RUNS=7 BENCH_QUICK=1 (see bench/README.md).
+# RUNS=7 BENCH_QUICK=1 PEERS="mimalloc-v3=/tmp/peers/libmimalloc.so" (see bench/README.md).
 
 $(BUILD)/bench/%: bench/workloads/%.c bench/workloads/workload.h
 	@mkdir -p $(dir $@)
@@ -239,7 +239,7 @@ bench: bench-deps
 	@$(MAKE) --no-print-directory all $(BENCH_BIN)
 	@python3 bench/run.py --lib $(SO) $(if $(WORKLOADS),--workloads "$(WORKLOADS)") \
 	  $(if $(ALLOCATORS),--allocators "$(ALLOCATORS)") $(if $(RUNS),--runs $(RUNS)) \
-	  $(if $(filter 1,$(BENCH_QUICK)),--quick)
+	  $(if $(filter 1,$(BENCH_QUICK)),--quick) $(foreach p,$(PEERS),--peer $(p))
 
 # ---- install ----------------------------------------------------------------------
 install: all

@@ -17,7 +17,7 @@ static void *large_alloc(pa_heap_t *h, size_t size)
     if (!pg) return NULL;
     pa_page_setup(pg, PA_CLASS_LARGE, n << PA_SLICE_SHIFT);
     pg->capacity = 1;
-    pg->carved = pg->block_size;
+    atomic_store_explicit(&pg->carved, pg->block_size, memory_order_relaxed);
     pg->used = 1;
     pg->in_full = 1;
     atomic_store_explicit(&pg->xfree, 1, memory_order_relaxed);
@@ -141,7 +141,8 @@ static bool large_grow(void *p, size_t size)
     if (!pa_segment_page_grow(pg, n)) return false;
     PA_STAT_ADD(h->large_alloc_bytes, (n << PA_SLICE_SHIFT) - pg->block_size);
     pa_heap_charge(h, NULL, (n << PA_SLICE_SHIFT) - pg->block_size, 0);
-    pg->block_size = pg->carved = (uint32_t)(n << PA_SLICE_SHIFT);
+    pg->block_size = (uint32_t)(n << PA_SLICE_SHIFT);
+    atomic_store_explicit(&pg->carved, pg->block_size, memory_order_relaxed);
     pg->div_magic = pa_div_magic(pg->block_size);
     return true;
 }

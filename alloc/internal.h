@@ -70,7 +70,8 @@ static inline pa_page_t *pa_page_of(pa_segment_t *s, const void *p)
 static inline bool pa_page_is_block_start(const pa_page_t *pg, const void *p)
 {
     uint64_t off = (uint64_t)((const uint8_t *)p - pg->start);
-    return off < pg->carved && (uint64_t)(uint32_t)off * pg->div_magic <= pg->div_magic - 1;
+    return off < atomic_load_explicit(&pg->carved, memory_order_relaxed) &&
+           (uint64_t)(uint32_t)off * pg->div_magic <= pg->div_magic - 1;
 }
 
 /* What a free block holds in its second word: the page descriptor's address

@@ -25,7 +25,7 @@ void pa_page_setup(pa_page_t *pg, size_t class_id, size_t block_size)
     pg->div_magic = pa_div_magic((uint32_t)block_size);
     pg->reserved = (uint32_t)(((size_t)pg->slice_count << PA_SLICE_SHIFT) / block_size);
     pg->capacity = 0;
-    pg->carved = 0;
+    atomic_store_explicit(&pg->carved, 0, memory_order_relaxed);
     pg->used = 0;
     pg->in_full = 0;
     pg->next = pg->prev = NULL;
@@ -52,7 +52,7 @@ bool pa_page_extend(pa_page_t *pg)
     ((pa_block_t *)p)->key = pa_free_mark(pg, p);
     pg->free = (pa_block_t *)first;
     pg->capacity += n;
-    pg->carved = pg->capacity * pg->block_size;
+    atomic_store_explicit(&pg->carved, pg->capacity * pg->block_size, memory_order_relaxed);
     return true;
 }
 

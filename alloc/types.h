@@ -110,8 +110,9 @@ typedef struct pa_page {
     uint8_t     slice_count;   /* length of the run (first descriptor only)      */
     uint8_t     in_full;       /* on the heap's full list                         */
     uint8_t     pad0_;
-    uint32_t    carved;        /* bytes from start carved into blocks so far:
-                                  free() refuses what lies beyond             */
+    _Atomic(uint32_t) carved;  /* bytes from start carved into blocks so far:
+                                  free() refuses what lies beyond; only grows
+                                  while the page lives, read by remote frees  */
     struct pa_page *page;      /* the run's first descriptor (itself if first or
                                   not in a page): free()'s O(1) lookup          */
     /* --- second cache line: written by other threads or rarely --- */

@@ -300,7 +300,12 @@ def main():
                     help="comma/space separated subset of workloads, 'pools' for the "
                          "object-pool benchmark (default: all)")
     ap.add_argument("--allocators", default=os.environ.get("BENCH_ALLOCATORS", ""),
-                    help="comma/space separated subset of glibc,mimalloc,jemalloc,tcmalloc,poolalloc")
+                    help="comma/space separated subset of glibc,mimalloc,jemalloc,tcmalloc,poolalloc "
+                         "and the --peer names")
+    ap.add_argument("--peer", action="append", default=os.environ.get("BENCH_PEERS", "").split(),
+                    metavar="NAME=PATH",
+                    help="another allocator to compare, a shared object to LD_PRELOAD (repeatable; "
+                         "env BENCH_PEERS, space separated), e.g. mimalloc-v3=/tmp/peers/libmimalloc.so")
     ap.add_argument("--runs", type=int, default=int(os.environ.get("BENCH_RUNS") or 0),
                     help="rounds of the rotation (default 5, quick 3; at least 3)")
     ap.add_argument("--quick", action="store_true", default=os.environ.get("BENCH_QUICK") == "1",
@@ -321,7 +326,17 @@ def main():
     workloads = [w for w in WORKLOADS if not chosen or w[0] in chosen]
     scenarios = [sc for sc, _ in POOL_SCENARIOS] if not chosen or POOLS in chosen else []
 
-    all_allocs = [p[0] for p in PEERS] + [OURS]
+    extra = {}     # --peer name -> path
+    for spec in args.peer:
+        name, eq, path = spec.partition("=")
+        if not eq or not name or not path:
+            die(f"--peer wants NAME=PATH, got '{spec}'")
+        if name in [p[0] for p in PEERS] + [OURS, "poolalloc+prof", "heaptrack"] or name in extra:
+            die(f"--peer name '{name}' is taken")
+        if not os.path.isfile(path):
+            die(f"--peer {name}: no file {path}")
+        extra[name] = os.path.abspath(path)
+    all_allocs = [p[0] for p in PEERS] + list(extra) + [OURS]
     picked = [x for x in args.allocators.replace(",", " ").split() if x]
     for x in picked:
         if x not in all_allocs:
@@ -356,6 +371,10 @@ def main():
             die(f"{soname} not found: install {pkg} (make bench does) or leave {name} out")
         preload[name] = path
         versions[name] = package_version(path)
+    for name, path in extra.items():
+        if name in picked:
+            preload[name] = path
+            versions[name] = f"{name} ({path})"
     versions[OURS] = f"poolalloc {git_describe()} ({args.lib})"
     allocs = [a for a in all_allocs if a in picked]
 
@@ -667,6 +686,30 @@ def render(workloads, allocs, prof, heaptrack, times, rss, sums, errors, runs, q
         lines.append(("geometric-mean peak RSS ÷mimalloc ≤ 1.10", mg.get("mimalloc"), 1.10, True))
         for text, val, limit, inclusive in lines:
             met = val is not None and (val <= limit if inclusive else val < limit)
+            targets.append(f"- {'met ' if met else 'MISSED'} {text}: {fmt(val, 3)}")
+    if workloads and [p for p in peers if p != "glibc"]:
+        # Issue 15's: against every allocator a user would pick instead (the
+        # Debian ones and the --peer ones), and workload by workload.
+        fast = [p for p in peers if p != "glibc"]
+        lines = [(f"geometric-mean time ÷{p} ≤ 1.00", tg.get(p), 1.00) for p in fast]
+        def worst_of(val, pick):
+            worst = None
+            for wl, _, _ in workloads:
+                best = [val[(wl, p)] for p in fast if val.get((wl, p))]
+                if best and val.get((wl, OURS)):
+                    r = (val[(wl, OURS)] / pick(best), wl)
+                    worst = r if not worst or r > worst else worst
+            return worst
+        w = worst_of(t, min)
+        lines.append((f"slowest workload ÷ the fastest peer on it ≤ 1.10 ({w[1] if w else '-'})",
+                      w[0] if w else None, 1.10))
+        if "snmalloc" in peers:
+            lines.append(("geometric-mean peak RSS ÷snmalloc ≤ 1.00", mg.get("snmalloc"), 1.00))
+        w = worst_of(m, min)
+        lines.append((f"largest peak RSS ÷ the smallest peer's ≤ 1.25 ({w[1] if w else '-'})",
+                       w[0] if w else None, 1.25))
+        for text, val, limit in lines:
+            met = val is not None and val <= limit
             targets.append(f"- {'met ' if met else 'MISSED'} {text}: {fmt(val, 3)}")
     for text, val, limit, at_most in prof_targets:
         met = val <= limit if at_most else val >= limit
