@@ -34,6 +34,7 @@ void pa_heaps_unlock(void) { pthread_mutex_unlock(&heaps_lock); }
  * the caller purges them. */
 void pa_heap_collect(pa_heap_t *h, bool force)
 {
+    pa_remote_flush(h);
     pa_heap_take_remote_blocks(h);
     for (pa_page_t *pg = h->full.first, *next; pg; pg = next) {
         next = pg->next;

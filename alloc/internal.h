@@ -149,6 +149,7 @@ PA_HIDDEN size_t pa_block_size(const void *p);
 PA_HIDDEN size_t pa_usable(const void *p);
 PA_HIDDEN size_t pa_usable_size_checked(const void *p, const char *fn);
 PA_HIDDEN void  pa_free_remote(pa_page_t *pg, pa_block_t *b);
+PA_HIDDEN void  pa_remote_flush(pa_heap_t *h);
 PA_HIDDEN void  pa_free_suspect(pa_heap_t *h, pa_page_t *pg, pa_block_t *b);
 PA_HIDDEN void *pa_huge_alloc(size_t size, size_t align, bool zero);
 PA_HIDDEN void  pa_huge_free(pa_segment_t *s);

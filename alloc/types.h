@@ -151,6 +151,16 @@ typedef struct pa_segment {
     _Alignas(64) pa_page_t pages[PA_SLICES];
 } pa_segment_t;
 
+/* Blocks this thread freed for one page of another heap, not handed over yet
+ * (remote.c): a list linked through the blocks, head..tail. */
+#define PA_REMOTE_SLOTS 8
+#define PA_REMOTE_BATCH 64
+typedef struct pa_remote_batch {
+    pa_page_t  *page;              /* NULL: slot empty */
+    pa_block_t *head, *tail;
+    uint32_t    count;
+} pa_remote_batch_t;
+
 typedef struct pa_page_queue {
     pa_page_t *first, *last;
 } pa_page_queue_t;
@@ -171,6 +181,8 @@ typedef struct pa_heap {
     pa_page_queue_t queue[PA_CLASSES + 1];
     pa_page_queue_t full;
     _Atomic(pa_block_t *) remote_blocks; /* remote frees to full pages (see above)  */
+    pa_remote_batch_t remote_out[PA_REMOTE_SLOTS]; /* frees for other heaps, batched */
+    uint32_t   remote_pending;           /* slots of remote_out in use               */
     pa_segment_t *segments;              /* segments this heap owns                 */
     uint64_t next_maintenance_ns;
     uint32_t slow_calls;

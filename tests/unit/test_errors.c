@@ -4,6 +4,8 @@
  * clear "poolalloc: ..." message, never carry on with a corrupted heap. */
 #include <errno.h>
 #include <pthread.h>
+#include <sched.h>
+#include <stdatomic.h>
 #include <signal.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -269,6 +271,29 @@ Test(errors, double_free_after_remote_free, .signal = SIGABRT)
     pthread_join(t, NULL);
     pa_free(p[10]);
     for (int i = 0; i < N; i++) sink = pa_malloc(64);   /* in case the free itself went through */
+}
+
+/* The other thread frees the block and stays alive without allocating, so
+ * the free waits in its batch of remote frees (remote.c), on no list of the
+ * page; then the owner frees the block again. */
+static _Atomic(int) batched_done;
+static void *free_and_stay(void *p)
+{
+    pa_free(pa_malloc(16));                   /* a heap, so the free is batched */
+    pa_free(p);
+    atomic_store(&batched_done, 1);
+    for (;;) pause();
+    return NULL;
+}
+
+Test(errors, double_free_of_block_in_another_threads_batch, .signal = SIGABRT)
+{
+    void *p = pa_malloc(64);
+    pthread_t t;
+    pthread_create(&t, NULL, free_and_stay, p);
+    while (!atomic_load(&batched_done)) sched_yield();
+    pa_free(p);
+    for (int i = 0; i < 100; i++) sink = pa_malloc(64);   /* in case the free itself went through */
 }
 
 /* ---- the abort messages ---------------------------------------------------- */

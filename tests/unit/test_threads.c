@@ -475,3 +475,95 @@ Test(threads, stress_random_cross_frees)
     cr_assert_gt(st.remote_frees, 0);
     cr_assert_leq(st.heaps, NT + 1);
 }
+
+/* ---- remote frees in batches (remote.c) ------------------------------------ */
+
+static uint64_t xfree_count(pa_page_t *pg)
+{
+    return atomic_load_explicit(&pg->xfree, memory_order_acquire) / PA_XFREE_ONE;
+}
+
+typedef struct {
+    void **blocks;
+    size_t n;
+    pa_page_t *pg;
+    uint64_t seen_before_malloc, seen_after_malloc;
+    _Atomic(int) step;                        /* 1: frees done, 2: checked, go on */
+} batch_arg_t;
+
+/* Frees n blocks of one page of the main thread's heap, then waits while the
+ * main thread looks at the page, then takes its own malloc slow path. */
+static void *free_batch(void *arg)
+{
+    batch_arg_t *a = arg;
+    pa_free(pa_malloc(16));                   /* this thread has a heap */
+    for (size_t i = 0; i < a->n; i++) pa_free(a->blocks[i]);
+    a->seen_before_malloc = xfree_count(a->pg);
+    void *t = pa_malloc(40000);               /* a class not used here: the slow path flushes */
+    a->seen_after_malloc = xfree_count(a->pg);
+    pa_free(t);
+    return NULL;
+}
+
+/* Blocks freed by another thread reach their page in one hand-over per batch:
+ * none while the batch gathers, all of them when it is full (64) or when the
+ * freeing thread takes its malloc slow path. */
+Test(threads, remote_frees_are_handed_over_in_batches)
+{
+    enum { N = 100 };
+    static void *blocks[N];
+    pa_free(pa_malloc(16));
+    for (size_t i = 0; i < N; i++) blocks[i] = pa_malloc(48);
+    pa_page_t *pg = pa_page_of(pa_segment_of(blocks[0]), blocks[0]);
+    for (size_t i = 1; i < N; i++)
+        cr_assert_eq(pa_page_of(pa_segment_of(blocks[i]), blocks[i]), pg, "block %zu on another page", i);
+    uint64_t base = xfree_count(pg);
+
+    batch_arg_t a = { .blocks = blocks, .n = 10, .pg = pg };
+    pthread_t t;
+    pthread_create(&t, NULL, free_batch, &a);
+    pthread_join(t, NULL);
+    cr_assert_eq(a.seen_before_malloc, base, "10 remote frees reached the page one by one (%llu)",
+                 ULL(a.seen_before_malloc - base));
+    cr_assert_eq(a.seen_after_malloc, base + 10, "the malloc slow path handed over %llu of 10",
+                 ULL(a.seen_after_malloc - base));
+
+    batch_arg_t b = { .blocks = blocks + 10, .n = 70, .pg = pg };
+    pthread_create(&t, NULL, free_batch, &b);
+    pthread_join(t, NULL);
+    cr_assert_eq(b.seen_before_malloc, base + 10 + 64, "a full batch of 64 was not handed over at once: %llu",
+                 ULL(b.seen_before_malloc - base - 10));
+    cr_assert_eq(b.seen_after_malloc, base + 10 + 70);
+    for (size_t i = 80; i < N; i++) pa_free(blocks[i]);
+    /* the owner takes them all back: the page's blocks are reused */
+    for (size_t i = 0; i < N; i++) blocks[i] = pa_malloc(48);
+    for (size_t i = 0; i < N; i++) pa_free(blocks[i]);
+}
+
+/* A thread that frees another heap's blocks and exits without allocating
+ * again hands its batches over at exit: nothing stays held back. */
+static void *free_and_exit(void *arg)
+{
+    batch_arg_t *a = arg;
+    pa_free(pa_malloc(16));
+    for (size_t i = 0; i < a->n; i++) pa_free(a->blocks[i]);
+    a->seen_before_malloc = xfree_count(a->pg);
+    return NULL;
+}
+
+Test(threads, remote_batches_handed_over_at_thread_exit)
+{
+    enum { N = 20 };
+    static void *blocks[N];
+    pa_free(pa_malloc(16));
+    for (size_t i = 0; i < N; i++) blocks[i] = pa_malloc(80);
+    pa_page_t *pg = pa_page_of(pa_segment_of(blocks[0]), blocks[0]);
+    uint64_t base = xfree_count(pg);
+    batch_arg_t a = { .blocks = blocks, .n = N, .pg = pg };
+    pthread_t t;
+    pthread_create(&t, NULL, free_and_exit, &a);
+    pthread_join(t, NULL);
+    cr_assert_eq(a.seen_before_malloc, base, "frees reached the page before the batch was full");
+    cr_assert_eq(xfree_count(pg), base + N, "the exiting thread held back %llu blocks",
+                 ULL(base + N - xfree_count(pg)));
+}
