@@ -6,10 +6,8 @@
 
 /* The block carries the free mark (pa_free_mark): it is free already, on one
  * of its page's lists or in another thread's batch of remote frees (remote.c),
- * where no list walk would find it. The mark holds the page descriptor's
- * address, which the program never sees, xor the block's own: program data
- * does not hold it by chance, and a copy of a free block's bytes into another
- * block does not match there. */
+ * where no list walk would find it. Program data holds the mark only by a
+ * 1-in-2^64 chance. */
 void pa_free_suspect(pa_heap_t *h, pa_page_t *pg, pa_block_t *b)
 {
     (void)h;

@@ -58,6 +58,7 @@ void pa_heap_maintenance(pa_heap_t *h)
     uint64_t now = pa_clock_ns();
     if (now < h->next_maintenance_ns) return;
     h->next_maintenance_ns = now + pa_options.purge_delay_ns / 2 + 1;
+    pa_purger_maybe_start();
     pa_heap_take_remote_blocks(h);
     pa_segment_purge_heap(h, now, false);
     pa_segment_cache_trim(now, 0);
@@ -94,6 +95,7 @@ static pa_heap_t *heap_new(void)
     pa_heap_t *h = pa_os_map_aligned(size, PA_OS_PAGE, 0);
     if (!h) return NULL;
     for (size_t c = 0; c <= PA_CLASSES; c++) h->direct[c] = &pa_page_empty;
+    pthread_mutex_init(&h->segments_lock, NULL);
     h->rng = pa_free_key ^ (uintptr_t)h ^ pa_clock_ns();
     pa_heap_budget_init(h);
     atomic_fetch_add_explicit(&pa_gstats.heaps, 1, memory_order_relaxed);
@@ -143,9 +145,11 @@ pa_heap_t *pa_heap_get_or_init(void)
 
 /* ---- fork ---------------------------------------------------------------- */
 
-/* Lock order: cycle, pools (through the cycle's hooks), heaps, segments, huge. */
+/* Lock order: purger, cycle, pools (through the cycle's hooks), heaps, a
+ * heap's segments, segments, huge. */
 void pa_fork_prepare(void)
 {
+    pa_purger_fork_prepare();
     pa_cycle_fork_prepare();
     pthread_mutex_lock(&heaps_lock);
     pa_segment_lock();
@@ -158,6 +162,7 @@ void pa_fork_parent(void)
     pa_segment_unlock();
     pthread_mutex_unlock(&heaps_lock);
     pa_cycle_fork_parent();
+    pa_purger_fork_parent();
 }
 
 /* In the child only this thread exists. Heaps that other threads were using
@@ -172,6 +177,7 @@ void pa_fork_child(void)
     pthread_mutex_init(&heaps_lock, NULL);
     pa_cycle_fork_child();
     pa_prof_fork_child();
+    pa_purger_fork_child();
 }
 
 /* ---- process ------------------------------------------------------------- */

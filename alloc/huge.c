@@ -316,6 +316,8 @@ bool pa_huge_cache_trim(uint64_t now, uint64_t evict_before)
     return released;
 }
 
+uint64_t pa_huge_cache_due(void) { return atomic_load_explicit(&cache_next_expiry, memory_order_relaxed); }
+
 void pa_huge_lock(void) { pthread_mutex_lock(&huge_lock); }
 void pa_huge_unlock(void) { pthread_mutex_unlock(&huge_lock); }
 

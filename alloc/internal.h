@@ -14,7 +14,7 @@
 PA_HIDDEN extern pa_heap_t pa_heap_empty;          /* has no pages: forces slow path */
 PA_HIDDEN extern pa_page_t pa_page_empty;          /* a page with no free blocks     */
 extern PA_TLS pa_heap_t *pa_tl_heap;               /* this thread's heap             */
-PA_HIDDEN extern uintptr_t pa_free_key;            /* random, set once at init: seeds  */
+PA_HIDDEN extern uintptr_t pa_free_key;            /* random, set once at init       */
 PA_HIDDEN extern _Atomic(uint64_t) pa_segmap[];    /* one bit per 4 MiB (segmap.c)   */
 #define PA_SEGMAP_WORDS ((size_t)1 << (48 - PA_SEG_SHIFT - 6))
 
@@ -74,13 +74,15 @@ static inline bool pa_page_is_block_start(const pa_page_t *pg, const void *p)
            (uint64_t)(uint32_t)off * pg->div_magic <= pg->div_magic - 1;
 }
 
-/* What a free block holds in its second word: the page descriptor's address
- * xor the block's, so no global load is needed and a copy of one free block's
- * bytes into another block does not look free. Program data never holds it by
- * chance: the descriptors live in our segment headers, which it never sees. */
+/* What a free block holds in its second word: the process's random key xor
+ * the block's address. Program data equals it only by a 1-in-2^64 chance, and
+ * a copy of one free block's bytes into another block does not match there.
+ * (The page descriptor's address alone would not do: within a segment it
+ * xors with the block's to a small integer, which data holds all the time.) */
 static inline uintptr_t pa_free_mark(const pa_page_t *pg, const void *b)
 {
-    return (uintptr_t)pg ^ (uintptr_t)b;
+    (void)pg;
+    return pa_free_key ^ (uintptr_t)b;
 }
 
 static inline uint64_t pa_div_magic(uint32_t d) { return UINT64_MAX / d + 1; }
@@ -106,6 +108,8 @@ PA_HIDDEN pa_page_t *pa_segment_page_alloc(pa_heap_t *h, size_t slices);
 PA_HIDDEN void pa_segment_page_free(pa_heap_t *h, pa_page_t *pg);
 PA_HIDDEN bool pa_segment_page_grow(pa_page_t *pg, size_t slices);
 PA_HIDDEN void pa_segment_purge_heap(pa_heap_t *h, uint64_t now, bool force);
+PA_HIDDEN uint64_t pa_segment_purge_heap_idle(pa_heap_t *h, uint64_t now);
+PA_HIDDEN uint64_t pa_segment_cache_due(void);
 PA_HIDDEN bool pa_segment_cache_trim(uint64_t now, uint64_t evict_before);
 PA_HIDDEN void pa_segment_lock(void);
 PA_HIDDEN void pa_segment_unlock(void);
@@ -150,11 +154,20 @@ PA_HIDDEN size_t pa_usable(const void *p);
 PA_HIDDEN size_t pa_usable_size_checked(const void *p, const char *fn);
 PA_HIDDEN void  pa_free_remote(pa_page_t *pg, pa_block_t *b);
 PA_HIDDEN void  pa_remote_flush(pa_heap_t *h);
+PA_HIDDEN extern _Atomic(uint64_t) pa_remote_epoch;    /* bumped by each cycle: flush batches */
 PA_HIDDEN void  pa_free_suspect(pa_heap_t *h, pa_page_t *pg, pa_block_t *b);
 PA_HIDDEN void *pa_huge_alloc(size_t size, size_t align, bool zero);
 PA_HIDDEN void  pa_huge_free(pa_segment_t *s);
 PA_HIDDEN void *pa_huge_realloc(pa_segment_t *s, size_t size);
 PA_HIDDEN bool  pa_huge_cache_trim(uint64_t now, uint64_t evict_before);
+PA_HIDDEN uint64_t pa_huge_cache_due(void);
+
+/* ---- purger.c ---------------------------------------------------------- */
+PA_HIDDEN void pa_purger_maybe_start(void);
+PA_HIDDEN void pa_purger_wake(void);
+PA_HIDDEN void pa_purger_fork_prepare(void);
+PA_HIDDEN void pa_purger_fork_parent(void);
+PA_HIDDEN void pa_purger_fork_child(void);
 PA_HIDDEN void  pa_huge_lock(void);
 PA_HIDDEN void  pa_huge_unlock(void);
 PA_HIDDEN void  pa_huge_fork_child(void);
@@ -209,6 +222,7 @@ typedef struct pa_options {
     bool     stats_at_exit;     /* POOLALLOC_STATS                                 */
     uint64_t purge_delay_ns;    /* POOLALLOC_PURGE_DELAY: free memory kept resident */
     size_t   segment_cache;     /* POOLALLOC_SEGMENT_CACHE: empty segments kept     */
+    bool     purge_thread;      /* POOLALLOC_PURGE_THREAD: purge an idle process    */
     bool     verbose;           /* POOLALLOC_VERBOSE                               */
     int64_t  gogc;              /* POOLALLOC_GOGC: cycle pacing percent, -1: off   */
     bool     trace;             /* POOLALLOC_TRACE: one line per reclaim cycle     */

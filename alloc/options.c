@@ -12,6 +12,7 @@ pa_options_t pa_options = {
     .stats_at_exit = false,
     .purge_delay_ns = 50 * 1000000ull,
     .segment_cache = 4,
+    .purge_thread = true,
     .verbose = false,
     .gogc = 100,
     .trace = false,
@@ -31,6 +32,7 @@ static const struct option {
     { "POOLALLOC_STATS",         BOOL,     &pa_options.stats_at_exit,  "0"    },  /* statistics at exit */
     { "POOLALLOC_PURGE_DELAY",   DURATION, &pa_options.purge_delay_ns, "50ms" },  /* free memory kept resident */
     { "POOLALLOC_SEGMENT_CACHE", COUNT,    &pa_options.segment_cache,  "4"    },  /* empty segments kept */
+    { "POOLALLOC_PURGE_THREAD",  BOOL,     &pa_options.purge_thread,   "1"    },  /* purge an idle process */
     { "POOLALLOC_VERBOSE",       BOOL,     &pa_options.verbose,        "0"    },  /* settings at start */
     { "POOLALLOC_GOGC",          PERCENT,  &pa_options.gogc,           "100"  },  /* reclaim cycle pacing */
     { "POOLALLOC_TRACE",         BOOL,     &pa_options.trace,          "0"    },  /* a line per cycle */
@@ -218,10 +220,10 @@ void pa_options_init(void)
     for (size_t i = 0; i < 3 && !pa_options.profile[0]; i++)
         if (getenv(needs_profile[i])) pa_message("%s does nothing without POOLALLOC_PROFILE", needs_profile[i]);
     if (pa_options.verbose)
-        pa_message("stats=%d purge_delay=%llums segment_cache=%zu gogc=%lld trace=%d pool_debug=%d profile=%s "
+        pa_message("stats=%d purge_delay=%llums segment_cache=%zu purge_thread=%d gogc=%lld trace=%d pool_debug=%d profile=%s "
                    "sample_rate=%zu profile_interval=%lluB,%llums profile_signal=%d", pa_options.stats_at_exit,
                    (unsigned long long)(pa_options.purge_delay_ns / 1000000), pa_options.segment_cache,
-                   (long long)pa_options.gogc, pa_options.trace, pa_options.pool_debug,
+                   pa_options.purge_thread, (long long)pa_options.gogc, pa_options.trace, pa_options.pool_debug,
                    pa_options.profile[0] ? pa_options.profile : "off", pa_options.sample_rate,
                    (unsigned long long)pa_options.profile_every_bytes,
                    (unsigned long long)(pa_options.profile_every_ns / 1000000), pa_options.profile_signal);

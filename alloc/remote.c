@@ -2,7 +2,7 @@
  *
  * A free from a thread that does not own the block cannot touch the page's
  * lists; it must hand the block to the owner through the page's atomic xfree
- * word (REMOTE FREES, types.h). Doing that per block costs one atomic
+ * word (OWNERSHIP and FULL PAGES, types.h). Doing that per block costs one atomic
  * read-modify-write per free on a cache line the owner also writes: the
  * producer/consumer pattern pays it for every object. So, as snmalloc's
  * message passing does, the freeing thread first gathers the blocks it frees
@@ -11,12 +11,19 @@
  *   - a block for another page needs its slot (direct-mapped by page),
  *   - the batch holds PA_REMOTE_BATCH blocks,
  *   - the thread takes its malloc slow path (pa_remote_flush), collects its
- *     heap (reclaim cycles, malloc_trim) or exits.
+ *     heap (reclaim cycles, malloc_trim) or exits,
+ *   - it frees for another heap after a reclaim cycle or malloc_trim ran on
+ *     any thread (pa_remote_epoch): a thread that only frees still hands
+ *     over what it held at the next cycle.
  * Until then the blocks count as used in their page, so the page is neither
  * retired nor reused: what a thread can hold back is bounded by its slots
- * (at most PA_REMOTE_SLOTS pages, PA_REMOTE_BATCH blocks each). A thread
- * without a heap (exiting) hands each block over at once. */
+ * (at most PA_REMOTE_SLOTS pages, PA_REMOTE_BATCH - 1 blocks each) and lasts
+ * until it frees or allocates again. A child of fork loses what other threads
+ * held (their pages stay in use there). A thread without a heap (exiting)
+ * hands each block over at once. */
 #include "fast.h"
+
+_Atomic(uint64_t) pa_remote_epoch;
 
 /* Hands the list head..tail (n blocks of page pg) to pg's owner. If the owner
  * marked the page full (bit 0), the list goes to the owner heap's
@@ -65,9 +72,7 @@ void pa_free_remote(pa_page_t *pg, pa_block_t *b)
 {
     size_t class_id = pg->class_id, bytes = pg->block_size;
     bool large = class_id == PA_CLASS_LARGE;
-    /* Only the owner may walk the page's lists, so a mark is taken as a double
-     * free without confirmation: it holds the page descriptor's address, which
-     * the program never sees (pa_free_mark). */
+    /* A block that carries the free mark is free already (pa_free_mark). */
     if (PA_UNLIKELY(b->key == pa_free_mark(pg, b))) pa_fatal("free(): double free %p", (void *)b);
     b->key = pa_free_mark(pg, b);
     pa_heap_t *h = pa_tl_heap;
@@ -89,7 +94,15 @@ void pa_free_remote(pa_page_t *pg, pa_block_t *b)
         send(pg, b, b, 1);                 /* one block a page: nothing to gather */
         return;
     }
-    pa_remote_batch_t *r = &h->remote_out[((uintptr_t)pg / sizeof(pa_page_t)) % PA_REMOTE_SLOTS];
+    uint64_t epoch = atomic_load_explicit(&pa_remote_epoch, memory_order_relaxed);
+    if (PA_UNLIKELY(h->remote_epoch != epoch)) {
+        h->remote_epoch = epoch;
+        pa_remote_flush(h);
+    }
+    /* the slot by page and segment: pages at the same slice of different
+     * segments (producers' hot pages) do not share one */
+    uintptr_t at = (uintptr_t)pg / sizeof(pa_page_t) ^ (uintptr_t)pg >> PA_SEG_SHIFT;
+    pa_remote_batch_t *r = &h->remote_out[at % PA_REMOTE_SLOTS];
     if (r->page != pg) {
         if (r->page) flush_slot(h, r);
         r->page = pg;

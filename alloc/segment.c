@@ -196,10 +196,11 @@ static pa_page_t *take_run_at(pa_segment_t *s, unsigned first, size_t n)
     return pg;
 }
 
-/* A run of `slices` free slices from one of h's segments, or a new segment.
+/* A run of `slices` free slices from one of h's segments, or a new segment
+ * (under h's segments lock).
  * Slices still resident are preferred: reusing them costs no page faults and
  * no new memory, while purged ones would have to be faulted back in. */
-pa_page_t *pa_segment_page_alloc(pa_heap_t *h, size_t slices)
+static pa_page_t *page_alloc(pa_heap_t *h, size_t slices)
 {
     pa_segment_t *any = NULL;
     unsigned any_first = 0;
@@ -219,6 +220,14 @@ pa_page_t *pa_segment_page_alloc(pa_heap_t *h, size_t slices)
     return starts ? take_run_at(s, (unsigned)__builtin_ctzll(starts), slices) : NULL;
 }
 
+pa_page_t *pa_segment_page_alloc(pa_heap_t *h, size_t slices)
+{
+    pthread_mutex_lock(&h->segments_lock);
+    pa_page_t *pg = page_alloc(h, slices);
+    pthread_mutex_unlock(&h->segments_lock);
+    return pg;
+}
+
 /* Grows pg's run to `slices` in place when the slices after it are free. */
 bool pa_segment_page_grow(pa_page_t *pg, size_t slices)
 {
@@ -226,11 +235,15 @@ bool pa_segment_page_grow(pa_page_t *pg, size_t slices)
     size_t first = (size_t)(pg - s->pages), n = pg->slice_count;
     if (slices <= n || first + slices > PA_SLICES) return false;
     uint64_t more = run_mask(first + n, slices - n);
-    if ((s->free_slices & more) != more) return false;
-    claim(s, more);
-    for (size_t i = n; i < slices; i++) pg[i].page = pg;
-    pg->slice_count = (uint8_t)slices;
-    return true;
+    pthread_mutex_lock(&s->heap->segments_lock);
+    bool free = (s->free_slices & more) == more;
+    if (free) {
+        claim(s, more);
+        for (size_t i = n; i < slices; i++) pg[i].page = pg;
+        pg->slice_count = (uint8_t)slices;
+    }
+    pthread_mutex_unlock(&s->heap->segments_lock);
+    return free;
 }
 
 /* Gives a page's slices back to its segment; an emptied segment is released. */
@@ -244,22 +257,53 @@ void pa_segment_page_free(pa_heap_t *h, pa_page_t *pg)
         pg[i].page = &pg[i];
     }
     atomic_store_explicit(&pg->xfree, 0, memory_order_relaxed);
+    pthread_mutex_lock(&h->segments_lock);
     s->free_slices |= run;
     s->dirty_slices |= run;
     s->fresh_slices |= run;
     s->freed_at_ns = pa_clock_ns();
     if (!s->purge_at_ns) s->purge_at_ns = s->freed_at_ns + pa_options.purge_delay_ns;
-    if (s->free_slices == ALL_SLICES) {
-        heap_unlink(h, s);
-        segment_release(s);
-    }
+    bool empty = s->free_slices == ALL_SLICES;
+    if (empty) heap_unlink(h, s);
+    pthread_mutex_unlock(&h->segments_lock);
+    if (empty) segment_release(s);
+    pa_purger_wake();
 }
 
-/* Purges the free slices of h's segments whose delay has passed (all, if force). */
+/* Purges the free slices of h's segments whose delay has passed (all, if
+ * force); the caller holds h's segments lock. Returns when the next pass is
+ * due (0: nothing left to purge). */
+static uint64_t purge_heap(pa_heap_t *h, uint64_t now, bool force)
+{
+    uint64_t next = 0;
+    for (pa_segment_t *s = h->segments; s; s = s->next) {
+        if (s->purge_at_ns && (force || now >= s->purge_at_ns)) purge_dirty(s, force, now);
+        if (s->purge_at_ns && (!next || s->purge_at_ns < next)) next = s->purge_at_ns;
+    }
+    return next;
+}
+
 void pa_segment_purge_heap(pa_heap_t *h, uint64_t now, bool force)
 {
-    for (pa_segment_t *s = h->segments; s; s = s->next)
-        if (s->purge_at_ns && (force || now >= s->purge_at_ns)) purge_dirty(s, force, now);
+    pthread_mutex_lock(&h->segments_lock);
+    purge_heap(h, now, force);
+    pthread_mutex_unlock(&h->segments_lock);
+}
+
+/* The purger's pass over a heap of another thread: skipped (due again soon)
+ * while its owner is busy with its segments. */
+uint64_t pa_segment_purge_heap_idle(pa_heap_t *h, uint64_t now)
+{
+    if (pthread_mutex_trylock(&h->segments_lock) != 0) return now + pa_options.purge_delay_ns;
+    uint64_t next = purge_heap(h, now, false);
+    pthread_mutex_unlock(&h->segments_lock);
+    return next;
+}
+
+/* When the segment cache next needs a pass (0: empty). */
+uint64_t pa_segment_cache_due(void)
+{
+    return atomic_load_explicit(&cache_next_expiry, memory_order_relaxed);
 }
 
 void pa_segment_lock(void) { pthread_mutex_lock(&cache_lock); }

@@ -17,8 +17,10 @@
  * OWNERSHIP. A segment belongs to one heap (a thread's allocator state), and so
  * do all its pages. Only the owning thread touches a page's free, local_free,
  * used and queue links: no lock, no atomic read-modify-write. A free() from any
- * other thread pushes the block onto the page's atomic xfree list; the owner
- * collects that list when it next looks at the page for free blocks.
+ * other thread gathers the block in a per-page batch of its own heap
+ * (remote.c) and hands the batch over with one push onto the page's atomic
+ * xfree list; the owner collects that list when it next looks at the page for
+ * free blocks.
  *
  * FREE LISTS OF A PAGE. `free` is the list malloc pops from, and same-thread
  * free() pushes onto it too: last in, first out, so a block that dies young is
@@ -31,8 +33,8 @@
  *
  * FULL PAGES. A page found without free blocks leaves its class queue for the
  * heap's full list, and the owner sets bit 0 of xfree ("tell me"). The first
- * remote free that finds the bit clears it and, instead of pushing its block
- * on the page, pushes it on the owner heap's atomic remote_blocks stack; the
+ * remote batch that finds the bit clears it and, instead of pushing its blocks
+ * on the page, pushes them on the owner heap's atomic remote_blocks stack; the
  * owner frees those blocks as its own on its next slow path and moves their
  * pages back to their queues. Until the owner has taken it, that block still
  * counts in page->used, so its page cannot be retired or reused meanwhile. A
@@ -61,6 +63,7 @@
 #ifndef PA_TYPES_H
 #define PA_TYPES_H
 
+#include <pthread.h>
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stddef.h>
@@ -89,7 +92,7 @@
 
 typedef struct pa_block {
     struct pa_block *next;
-    uintptr_t key;          /* page descriptor ^ address while free: double-free hint */
+    uintptr_t key;          /* pa_free_mark while free: a second free aborts          */
 } pa_block_t;
 
 struct pa_heap;
@@ -183,7 +186,11 @@ typedef struct pa_heap {
     _Atomic(pa_block_t *) remote_blocks; /* remote frees to full pages (see above)  */
     pa_remote_batch_t remote_out[PA_REMOTE_SLOTS]; /* frees for other heaps, batched */
     uint32_t   remote_pending;           /* slots of remote_out in use               */
+    uint64_t   remote_epoch;             /* pa_remote_epoch at the last flush         */
     pa_segment_t *segments;              /* segments this heap owns                 */
+    pthread_mutex_t segments_lock;       /* its segments' slice maps and list: the
+                                            owner's page alloc/free (per page, not
+                                            per object) and the purger (purger.c) */
     uint64_t next_maintenance_ns;
     uint32_t slow_calls;
     bool     abandoned;

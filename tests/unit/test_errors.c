@@ -465,3 +465,27 @@ Test(errors, free_inside_large_page)
     expect_free_aborts(p + bs - 16, invalid);
     pa_free(p);
 }
+
+/* A block whose second word holds ordinary data is freed normally, whatever
+ * the value: small integers such as a capacity (the reviewer's vector of
+ * {data, cap = 1 MiB} aborted with "double free" when the mark was the page
+ * descriptor's address xor the block's, which within a segment is a small
+ * integer), that very xor, and pointers into the page. */
+Test(errors, program_data_is_never_taken_for_a_free_mark)
+{
+    enum { N = 300000 };
+    uintptr_t **p = malloc(N * sizeof *p);
+    cr_assert_not_null(p);
+    for (size_t i = 0; i < N; i++) {
+        p[i] = pa_malloc(16);
+        pa_page_t *pg = pa_page_of(pa_segment_of(p[i]), p[i]);
+        switch (i % 4) {
+        case 0: p[i][1] = (uintptr_t)1 << 20; break;
+        case 1: p[i][1] = (uintptr_t)pg ^ (uintptr_t)p[i]; break;
+        case 2: p[i][1] = (uintptr_t)pg; break;
+        case 3: p[i][1] = i * 16; break;
+        }
+    }
+    for (size_t i = 0; i < N; i++) pa_free(p[i]);
+    free(p);
+}

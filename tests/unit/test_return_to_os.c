@@ -335,3 +335,38 @@ Test(return_to_os, purge_keeps_slices_freed_since_the_last_pass)
     pa_free(keep);
     pa_options.purge_delay_ns = saved;
 }
+
+/* An idle process gives its free memory back without another malloc: the
+ * purger thread (alloc/purger.c) runs the purge passes. Here the test thread
+ * fills and frees, then only sleeps. */
+static void idle_after_free(bool purge_thread)
+{
+    pa_options.purge_thread = purge_thread;
+    size_t n;
+    void **p = fill(&n);                     /* commits well over 16 MiB: starts the purger */
+    pa_stats_t peak = stats();
+    free_all(p, n);
+    sleep_ms(400);                           /* one to two 50 ms delays, and then some */
+    pa_stats_t st = stats();
+    pa_options.purge_thread = true;
+    if (purge_thread)
+        cr_assert_lt(st.resident_bytes, peak.resident_bytes / 20,
+                     "400 ms idle after freeing everything, resident is %llu (peak %llu)",
+                     ULL(st.resident_bytes), ULL(peak.resident_bytes));
+    else
+        cr_assert_gt(st.resident_bytes, peak.resident_bytes / 5,
+                     "without the purger nothing should have purged: resident %llu (peak %llu)",
+                     ULL(st.resident_bytes), ULL(peak.resident_bytes));
+}
+
+Test(return_to_os, idle_process_returns_memory)
+{
+    idle_after_free(true);
+}
+
+/* The control: with POOLALLOC_PURGE_THREAD=0 the same memory stays resident
+ * until the next malloc slow path (which the test does not take). */
+Test(return_to_os, idle_process_keeps_memory_without_the_purger)
+{
+    idle_after_free(false);
+}

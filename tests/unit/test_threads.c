@@ -4,6 +4,7 @@
  * blocks outliving the thread that allocated them, and a concurrent stress
  * with contents checked. Sized so TSan finishes in seconds. */
 #include <pthread.h>
+#include <sched.h>
 #include <stdatomic.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -566,4 +567,42 @@ Test(threads, remote_batches_handed_over_at_thread_exit)
     cr_assert_eq(a.seen_before_malloc, base, "frees reached the page before the batch was full");
     cr_assert_eq(xfree_count(pg), base + N, "the exiting thread held back %llu blocks",
                  ULL(base + N - xfree_count(pg)));
+}
+
+static _Atomic(int) epoch_step;
+
+static void *free_then_free_after_cycle(void *arg)
+{
+    batch_arg_t *a = arg;
+    pa_free(pa_malloc(16));
+    for (size_t i = 0; i + 1 < a->n; i++) pa_free(a->blocks[i]);
+    a->seen_before_malloc = xfree_count(a->pg);
+    atomic_store(&epoch_step, 1);
+    while (atomic_load(&epoch_step) != 2) sched_yield();   /* the main thread runs a cycle */
+    pa_free(a->blocks[a->n - 1]);                         /* the first free after it */
+    a->seen_after_malloc = xfree_count(a->pg);
+    return NULL;
+}
+
+/* A thread that only frees (no malloc slow path to flush its batches) hands
+ * over what it held when it frees again after a reclaim cycle. */
+Test(threads, remote_batches_handed_over_after_a_cycle)
+{
+    enum { N = 11 };
+    static void *blocks[N];
+    pa_free(pa_malloc(16));
+    for (size_t i = 0; i < N; i++) blocks[i] = pa_malloc(112);
+    pa_page_t *pg = pa_page_of(pa_segment_of(blocks[0]), blocks[0]);
+    uint64_t base = xfree_count(pg);
+    batch_arg_t a = { .blocks = blocks, .n = N, .pg = pg };
+    pthread_t t;
+    atomic_store(&epoch_step, 0);
+    pthread_create(&t, NULL, free_then_free_after_cycle, &a);
+    while (atomic_load(&epoch_step) != 1) sched_yield();
+    pa_cycle();
+    atomic_store(&epoch_step, 2);
+    pthread_join(t, NULL);
+    cr_assert_eq(a.seen_before_malloc, base, "frees reached the page before the batch was full");
+    cr_assert_geq(a.seen_after_malloc, base + N - 1, "after the cycle the thread still held %llu blocks",
+                  ULL(base + N - 1 - a.seen_after_malloc));
 }
