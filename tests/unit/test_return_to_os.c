@@ -350,7 +350,7 @@ static void idle_after_free(bool purge_thread)
     pa_stats_t st = stats();
     pa_options.purge_thread = true;
     if (purge_thread)
-        cr_assert_lt(st.resident_bytes, peak.resident_bytes / 20,
+        cr_assert_lt(st.resident_bytes, peak.resident_bytes / 8,
                      "400 ms idle after freeing everything, resident is %llu (peak %llu)",
                      ULL(st.resident_bytes), ULL(peak.resident_bytes));
     else
