@@ -122,6 +122,11 @@ static void heap_abandon(void *arg)
     pthread_mutex_unlock(&heaps_lock);
 }
 
+/* Threads that ever took a heap (new or adopted): the purger waits for a
+ * second one. */
+static _Atomic(uint64_t) threads_seen;
+uint64_t pa_heap_threads_seen(void) { return atomic_load_explicit(&threads_seen, memory_order_relaxed); }
+
 pa_heap_t *pa_heap_get_or_init(void)
 {
     pa_heap_t *h = pa_tl_heap;
@@ -138,6 +143,7 @@ pa_heap_t *pa_heap_get_or_init(void)
     pthread_mutex_unlock(&heaps_lock);
     if (!h) h = heap_new();
     if (!h) return NULL;
+    atomic_fetch_add_explicit(&threads_seen, 1, memory_order_relaxed);
     pa_tl_heap = h;
     if (atomic_load(&init_state) == 2) pthread_setspecific(exit_key, h);
     return h;
@@ -152,6 +158,7 @@ void pa_fork_prepare(void)
     pa_purger_fork_prepare();
     pa_cycle_fork_prepare();
     pthread_mutex_lock(&heaps_lock);
+    for (pa_heap_t *h = all_heaps; h; h = h->next_all) pthread_mutex_lock(&h->segments_lock);
     pa_segment_lock();
     pa_huge_lock();
 }
@@ -160,6 +167,7 @@ void pa_fork_parent(void)
 {
     pa_huge_unlock();
     pa_segment_unlock();
+    for (pa_heap_t *h = all_heaps; h; h = h->next_all) pthread_mutex_unlock(&h->segments_lock);
     pthread_mutex_unlock(&heaps_lock);
     pa_cycle_fork_parent();
     pa_purger_fork_parent();
@@ -174,6 +182,7 @@ void pa_fork_child(void)
 {
     pa_huge_fork_child();
     pa_segment_fork_child();
+    for (pa_heap_t *h = all_heaps; h; h = h->next_all) pthread_mutex_init(&h->segments_lock, NULL);
     pthread_mutex_init(&heaps_lock, NULL);
     pa_cycle_fork_child();
     pa_prof_fork_child();

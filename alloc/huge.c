@@ -285,6 +285,7 @@ void pa_huge_free(pa_segment_t *s)
     for (size_t i = 0; i < n_evict; i++) pa_segmap_set(evict[i], false);
     pthread_mutex_unlock(&huge_lock);
     for (size_t i = 0; i < n_evict; i++) unmap_now(evict[i]);
+    pa_purger_wake();                        /* a cached block to purge in time */
 }
 
 /* As pa_segment_cache_trim. */

@@ -131,6 +131,7 @@ PA_HIDDEN size_t pa_class_slices(size_t class_id);
 
 /* ---- heap.c ------------------------------------------------------------ */
 PA_HIDDEN pa_heap_t *pa_heap_get_or_init(void);
+PA_HIDDEN uint64_t pa_heap_threads_seen(void);
 PA_HIDDEN void pa_heap_collect(pa_heap_t *h, bool force);
 PA_HIDDEN void pa_heap_maintenance(pa_heap_t *h);
 PA_HIDDEN bool pa_heap_collect_abandoned(bool force);

@@ -290,8 +290,8 @@ void pa_segment_purge_heap(pa_heap_t *h, uint64_t now, bool force)
     pthread_mutex_unlock(&h->segments_lock);
 }
 
-/* The purger's pass over a heap of another thread: skipped (due again soon)
- * while its owner is busy with its segments. */
+/* The purger's pass over a heap: skipped (due again a delay later) while its
+ * owner is in a page operation; the owner may in turn wait for this pass. */
 uint64_t pa_segment_purge_heap_idle(pa_heap_t *h, uint64_t now)
 {
     if (pthread_mutex_trylock(&h->segments_lock) != 0) return now + pa_options.purge_delay_ns;

@@ -424,7 +424,10 @@ Test(entry_points, realloc_grows_huge_blocks_without_losing_data)
     cr_assert(pl_check(small, 1000, 11));
     free(small);
     struct mallinfo2 m1 = mallinfo2();
-    cr_assert_eq(m1.uordblks, m0.uordblks, "in use %zu before, %zu after everything was freed", m0.uordblks, m1.uordblks);
+    /* the purge thread may start during the test: pthread_create allocates
+     * a few hundred bytes for its thread-local storage, which stay in use */
+    cr_assert(m1.uordblks >= m0.uordblks && m1.uordblks - m0.uordblks < 4096,
+              "in use %zu before, %zu after everything was freed", m0.uordblks, m1.uordblks);
     cr_assert_eq(m1.hblks, m0.hblks);
 }
 

@@ -1,6 +1,7 @@
 /* test_return_to_os.c — freed memory goes back to the OS: at once with
  * pa_trim, after the purge delay without it, and for huge blocks. Resident
  * size comes from mincore over poolalloc's own mappings, so it is exact. */
+#include <pthread.h>
 #include <stdint.h>
 #include <string.h>
 #include <sys/mman.h>
@@ -339,9 +340,19 @@ Test(return_to_os, purge_keeps_slices_freed_since_the_last_pass)
 /* An idle process gives its free memory back without another malloc: the
  * purger thread (alloc/purger.c) runs the purge passes. Here the test thread
  * fills and frees, then only sleeps. */
+static void *allocate_once(void *arg)
+{
+    (void)arg;
+    pa_free(pa_malloc(16));
+    return NULL;
+}
+
 static void idle_after_free(bool purge_thread)
 {
     pa_options.purge_thread = purge_thread;
+    pthread_t t;                             /* a service has threads: the purger waits for a second one */
+    pthread_create(&t, NULL, allocate_once, NULL);
+    pthread_join(t, NULL);
     size_t n;
     void **p = fill(&n);                     /* commits well over 16 MiB: starts the purger */
     pa_stats_t peak = stats();
