@@ -44,6 +44,9 @@ WORKLOADS = [
     ("prodcons",    False, "producer/consumer, every free cross-thread"),
     ("falseshare",  False, "small objects handed between threads and written hard"),
     ("threadchurn", False, "thousands of short-lived threads"),
+    ("tiny",        True,  "tight malloc/free of tiny young objects (cfrac, glibc-simple)"),
+    ("bigzero",     True,  "5-25 MiB zero-filled blocks replaced in a loop (malloc-large)"),
+    ("mixed",       False, "8 threads on 2 cores, mixed sizes, a quarter freed by another thread"),
     ("python3",     True,  "real program: python3 dict/json/str script"),
     ("g++",         True,  "real program: g++ compiling containers.cc"),
 ]
