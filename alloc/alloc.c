@@ -36,7 +36,6 @@ void *pa_malloc_generic(pa_heap_t *h, size_t size, size_t align)
         h = pa_heap_get_or_init();
         if (!h) { errno = ENOMEM; return NULL; }
     }
-    if (h->remote_pending) pa_remote_flush(h);   /* frees batched for other heaps */
     void *p;
     if (size <= PA_SMALL_MAX && align <= PA_SLICE_SIZE) {   /* 1 KiB..128 KiB land here */
         size_t c = pa_class_of(size);

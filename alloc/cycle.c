@@ -187,7 +187,6 @@ uint64_t pa_cycle_run(pa_cycle_reason_t why)
     uint64_t before = st.live_bytes;
     pa_cycle_pools_t pools = { 0 };
     if (hooks) hooks->rotate(&pools);
-    atomic_fetch_add_explicit(&pa_remote_epoch, 1, memory_order_relaxed);   /* other threads' batches */
     bool released = release_caches(why == PA_CYCLE_TRIM, now);
     uint64_t after = live_bytes();
     uint64_t goal = UINT64_MAX;

@@ -52,8 +52,8 @@ static inline __attribute__((always_inline)) void pa_free_inline(void *p)
     pa_page_t *pg = pa_page_of(s, p);
     if (PA_UNLIKELY(!pa_page_is_block_start(pg, p))) { pa_free_generic(p); return; }
     pa_block_t *b = (pa_block_t *)p;
-    uintptr_t mark = pa_free_mark(pg, b);
-    if (PA_UNLIKELY(b->key == mark)) { pa_free_suspect(h, pg, b); return; }
+    uintptr_t mark = pa_free_mark(b);
+    if (PA_UNLIKELY(b->key == mark)) pa_free_double(b);
     b->next = pg->free;                      /* LIFO: the next malloc reuses it hot */
     b->key = mark;
     pg->free = b;

@@ -8,11 +8,9 @@
  * of its page's lists or in another thread's batch of remote frees (remote.c),
  * where no list walk would find it. Program data holds the mark only by a
  * 1-in-2^64 chance. */
-void pa_free_suspect(pa_heap_t *h, pa_page_t *pg, pa_block_t *b)
+void pa_free_double(void *b)
 {
-    (void)h;
-    (void)pg;
-    pa_fatal("free(): double free %p", (void *)b);
+    pa_fatal("free(): double free %p", b);
 }
 
 void pa_free_generic(void *p)

@@ -34,7 +34,6 @@ void pa_heaps_unlock(void) { pthread_mutex_unlock(&heaps_lock); }
  * the caller purges them. */
 void pa_heap_collect(pa_heap_t *h, bool force)
 {
-    pa_remote_flush(h);
     pa_heap_take_remote_blocks(h);
     for (pa_page_t *pg = h->full.first, *next; pg; pg = next) {
         next = pg->next;
@@ -176,10 +175,8 @@ void pa_fork_parent(void)
 /* In the child only this thread exists. Heaps that other threads were using
  * may be half-way through an update; they are not on the abandoned list, so
  * they are never adopted or collected: their memory stays with them (a child
- * usually execs soon), and frees to them are still safe (atomic lists). The
- * blocks those threads had gathered in batches of remote frees (remote.c)
- * are lost to the child: their pages stay in use there. Abandoned heaps were
- * consistent and stay usable. */
+ * usually execs soon), and frees to them are still safe (atomic lists).
+ * Abandoned heaps were consistent and stay usable. */
 void pa_fork_child(void)
 {
     pa_huge_fork_child();

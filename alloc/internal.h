@@ -79,9 +79,8 @@ static inline bool pa_page_is_block_start(const pa_page_t *pg, const void *p)
  * a copy of one free block's bytes into another block does not match there.
  * (The page descriptor's address alone would not do: within a segment it
  * xors with the block's to a small integer, which data holds all the time.) */
-static inline uintptr_t pa_free_mark(const pa_page_t *pg, const void *b)
+static inline uintptr_t pa_free_mark(const void *b)
 {
-    (void)pg;
     return pa_free_key ^ (uintptr_t)b;
 }
 
@@ -154,9 +153,7 @@ PA_HIDDEN size_t pa_block_size(const void *p);
 PA_HIDDEN size_t pa_usable(const void *p);
 PA_HIDDEN size_t pa_usable_size_checked(const void *p, const char *fn);
 PA_HIDDEN void  pa_free_remote(pa_page_t *pg, pa_block_t *b);
-PA_HIDDEN void  pa_remote_flush(pa_heap_t *h);
-PA_HIDDEN extern _Atomic(uint64_t) pa_remote_epoch;    /* bumped by each cycle: flush batches */
-PA_HIDDEN void  pa_free_suspect(pa_heap_t *h, pa_page_t *pg, pa_block_t *b);
+PA_HIDDEN _Noreturn void pa_free_double(void *b);
 PA_HIDDEN void *pa_huge_alloc(size_t size, size_t align, bool zero);
 PA_HIDDEN void  pa_huge_free(pa_segment_t *s);
 PA_HIDDEN void *pa_huge_realloc(pa_segment_t *s, size_t size);

@@ -17,10 +17,9 @@
  * OWNERSHIP. A segment belongs to one heap (a thread's allocator state), and so
  * do all its pages. Only the owning thread touches a page's free, local_free,
  * used and queue links: no lock, no atomic read-modify-write. A free() from any
- * other thread gathers the block in a per-page batch of its own heap
- * (remote.c) and hands the batch over with one push onto the page's atomic
- * xfree list; the owner collects that list when it next looks at the page for
- * free blocks.
+ * other thread pushes the block onto the page's atomic xfree list (remote.c);
+ * the owner collects that list when it next looks at the page for free
+ * blocks.
  *
  * FREE LISTS OF A PAGE. `free` is the list malloc pops from, and same-thread
  * free() pushes onto it too: last in, first out, so a block that dies young is
@@ -33,8 +32,8 @@
  *
  * FULL PAGES. A page found without free blocks leaves its class queue for the
  * heap's full list, and the owner sets bit 0 of xfree ("tell me"). The first
- * remote batch that finds the bit clears it and, instead of pushing its blocks
- * on the page, pushes them on the owner heap's atomic remote_blocks stack; the
+ * remote free that finds the bit clears it and, instead of pushing its block
+ * on the page, pushes it on the owner heap's atomic remote_blocks stack; the
  * owner frees those blocks as its own on its next slow path and moves their
  * pages back to their queues. Until the owner has taken it, that block still
  * counts in page->used, so its page cannot be retired or reused meanwhile. A
@@ -154,16 +153,6 @@ typedef struct pa_segment {
     _Alignas(64) pa_page_t pages[PA_SLICES];
 } pa_segment_t;
 
-/* Blocks this thread freed for one page of another heap, not handed over yet
- * (remote.c): a list linked through the blocks, head..tail. */
-#define PA_REMOTE_SLOTS 8
-#define PA_REMOTE_BATCH 64
-typedef struct pa_remote_batch {
-    pa_page_t  *page;              /* NULL: slot empty */
-    pa_block_t *head, *tail;
-    uint32_t    count;
-} pa_remote_batch_t;
-
 typedef struct pa_page_queue {
     pa_page_t *first, *last;
 } pa_page_queue_t;
@@ -184,9 +173,6 @@ typedef struct pa_heap {
     pa_page_queue_t queue[PA_CLASSES + 1];
     pa_page_queue_t full;
     _Atomic(pa_block_t *) remote_blocks; /* remote frees to full pages (see above)  */
-    pa_remote_batch_t remote_out[PA_REMOTE_SLOTS]; /* frees for other heaps, batched */
-    uint32_t   remote_pending;           /* slots of remote_out in use               */
-    uint64_t   remote_epoch;             /* pa_remote_epoch at the last flush         */
     pa_segment_t *segments;              /* segments this heap owns                 */
     pthread_mutex_t segments_lock;       /* its segments' slice maps and list: the
                                             owner's page alloc/free (per page, not

@@ -273,20 +273,19 @@ Test(errors, double_free_after_remote_free, .signal = SIGABRT)
     for (int i = 0; i < N; i++) sink = pa_malloc(64);   /* in case the free itself went through */
 }
 
-/* The other thread frees the block and stays alive without allocating, so
- * the free waits in its batch of remote frees (remote.c), on no list of the
- * page; then the owner frees the block again. */
+/* The other thread frees the block and stays alive; then the owner frees
+ * the block again. */
 static _Atomic(int) batched_done;
 static void *free_and_stay(void *p)
 {
-    pa_free(pa_malloc(16));                   /* a heap, so the free is batched */
+    pa_free(pa_malloc(16));                   /* a heap of its own */
     pa_free(p);
     atomic_store(&batched_done, 1);
     for (;;) pause();
     return NULL;
 }
 
-Test(errors, double_free_of_block_in_another_threads_batch, .signal = SIGABRT)
+Test(errors, double_free_after_a_live_threads_remote_free, .signal = SIGABRT)
 {
     void *p = pa_malloc(64);
     pthread_t t;
