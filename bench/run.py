@@ -312,7 +312,7 @@ def main():
     ap.add_argument("--runs", type=int, default=int(os.environ.get("BENCH_RUNS") or 0),
                     help="rounds of the rotation (default 5, quick 3; at least 3)")
     ap.add_argument("--quick", action="store_true", default=os.environ.get("BENCH_QUICK") == "1",
-                    help="scaled-down workloads, 3 rounds: the whole suite in under 2 minutes")
+                    help="scaled-down workloads, 3 rounds: the whole suite in a few minutes")
     ap.add_argument("--no-heaptrack", action="store_true", help="skip the heaptrack column")
     ap.add_argument("--check", action="store_true",
                     help="correctness only (make check): every workload once per allocator at "
