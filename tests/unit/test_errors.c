@@ -335,8 +335,9 @@ static void do_bad_free(enum bad_kind kind)
     }
 }
 
-/* Runs a bad free in a child with stderr on a pipe; returns what it wrote. */
-static void expect_abort_message(enum bad_kind kind, const char *want)
+/* Runs fn(arg) in a child with stderr on a pipe; returns its wait status and
+ * puts what it wrote in out. A child that returns from fn exits 0. */
+static int run_in_child(void (*fn)(void *), void *arg, char *out, size_t cap)
 {
     int fd[2];
     cr_assert_eq(pipe(fd), 0);
@@ -345,18 +346,27 @@ static void expect_abort_message(enum bad_kind kind, const char *want)
     if (pid == 0) {
         close(fd[0]);
         dup2(fd[1], 2);
-        do_bad_free(kind);
-        _exit(0);                          /* survived: the test fails */
+        fn(arg);
+        _exit(0);                          /* survived: the caller's test fails */
     }
     close(fd[1]);
-    char out[4096];
     size_t len = 0;
     ssize_t r;
-    while ((r = read(fd[0], out + len, sizeof out - 1 - len)) > 0) len += (size_t)r;
+    while ((r = read(fd[0], out + len, cap - 1 - len)) > 0) len += (size_t)r;
     out[len] = 0;
     close(fd[0]);
     int st;
     cr_assert_eq(waitpid(pid, &st, 0), pid);
+    return st;
+}
+
+static void bad_free_of_kind(void *kind) { do_bad_free((enum bad_kind)(uintptr_t)kind); }
+
+/* Runs a bad free in a child; it must abort with `want` on stderr. */
+static void expect_abort_message(enum bad_kind kind, const char *want)
+{
+    char out[4096];
+    int st = run_in_child(bad_free_of_kind, (void *)(uintptr_t)kind, out, sizeof out);
     cr_assert(WIFSIGNALED(st), "child was not killed by a signal (exit status %d); stderr: \"%s\"",
               WIFEXITED(st) ? WEXITSTATUS(st) : -1, out);
     cr_assert_eq(WTERMSIG(st), SIGABRT, "child died of signal %d, not SIGABRT; stderr: \"%s\"", WTERMSIG(st), out);
@@ -386,29 +396,17 @@ Test(errors, message_invalid_interior_of_huge_block)
 
 /* ---- frees of addresses in our pages that are no live block ---------------- */
 
-/* Frees q in a child that must abort with `want`. */
+static void free_it(void *q)
+{
+    sink = q;
+    pa_free(sink);
+}
+
+/* Frees q in a child that must abort with `want` and q's address. */
 static void expect_free_aborts(void *q, const char *want)
 {
-    int fd[2];
-    cr_assert_eq(pipe(fd), 0);
-    pid_t pid = fork();
-    cr_assert_neq(pid, -1);
-    if (pid == 0) {
-        close(fd[0]);
-        dup2(fd[1], 2);
-        sink = q;
-        pa_free(sink);
-        _exit(0);                          /* accepted: the test fails */
-    }
-    close(fd[1]);
     char out[4096];
-    size_t len = 0;
-    ssize_t r;
-    while ((r = read(fd[0], out + len, sizeof out - 1 - len)) > 0) len += (size_t)r;
-    out[len] = 0;
-    close(fd[0]);
-    int st;
-    cr_assert_eq(waitpid(pid, &st, 0), pid);
+    int st = run_in_child(free_it, q, out, sizeof out);
     cr_assert(WIFSIGNALED(st) && WTERMSIG(st) == SIGABRT, "free(%p) was accepted (status %#x); stderr: \"%s\"", q, st, out);
     char msg[128];
     snprintf(msg, sizeof msg, "%s%p\n", want, q);
