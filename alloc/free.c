@@ -5,9 +5,8 @@
 #include "prof.h"
 
 /* The block carries the free mark (pa_free_mark): it is free already, on one
- * of its page's lists or in another thread's batch of remote frees (remote.c),
- * where no list walk would find it. Program data holds the mark only by a
- * 1-in-2^64 chance. */
+ * of its page's lists or its owner's remote list. Program data holds the mark
+ * only by a 1-in-2^64 chance, so no list walk confirms it. */
 void pa_free_double(void *b)
 {
     pa_fatal("free(): double free %p", b);

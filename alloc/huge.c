@@ -82,15 +82,13 @@ static size_t cache_max_dirty(void)
     return half > CACHE_MAX_DIRTY ? half : CACHE_MAX_DIRTY;
 }
 
-/* Under the lock: puts s (kind HUGE_CACHED, cached_at_ns set) in a free slot;
- * false if the cache is full. */
-static bool cache_put(pa_segment_t *s, bool dirty)
+/* Under the lock: puts s (kind HUGE_CACHED, cached_at_ns set) in a free
+ * slot, which the caller has made sure of. */
+static void cache_put(pa_segment_t *s, bool dirty)
 {
-    if (cache_n == CACHE_SLOTS) return false;
     cache[cache_n++] = (slot_t){ s, dirty };
     cache_bytes += s->map_size;
     if (dirty) cache_dirty += s->map_size;
-    return true;
 }
 
 /* Cuts s (just taken from the cache, `dirty` as it was) down to `keep` bytes.

@@ -147,7 +147,6 @@ void pa_page_free_event(pa_heap_t *h, pa_page_t *pg)
 {
     if (pg->in_full) {
         if (pg->class_id == PA_CLASS_LARGE) {
-            PA_STAT_INC(h->large_frees);
             PA_STAT_ADD(h->large_free_bytes, pg->block_size);
             pa_page_unfull(h, pg);               /* gives its slices back */
             return;

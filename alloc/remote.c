@@ -63,7 +63,6 @@ void pa_free_remote(pa_page_t *pg, pa_block_t *b)
     PA_STAT_INC(h->frees[class_id]);
     PA_STAT_INC(h->remote_frees);
     if (large) {
-        PA_STAT_INC(h->large_frees);
         PA_STAT_ADD(h->large_free_bytes, bytes);
     }
     send(pg, b);

@@ -42,7 +42,7 @@ void pa_stats_counters(pa_stats_t *out)
         }
         large_allocs += LOAD(h->allocs[PA_CLASS_LARGE]);
         large_alloc_bytes += LOAD(h->large_alloc_bytes);
-        large_frees += LOAD(h->large_frees);
+        large_frees += LOAD(h->frees[PA_CLASS_LARGE]);
         large_free_bytes += LOAD(h->large_free_bytes);
         out->free_objects += LOAD(h->frees[PA_CLASS_LARGE]);
         out->free_bytes += LOAD(h->large_free_bytes);

@@ -168,7 +168,7 @@ typedef struct pa_heap {
     _Atomic(uint64_t) large_alloc_bytes;
     _Atomic(uint64_t) frees[PA_CLASSES + 1];  /* every free this thread did, per class
                                                  (bytes: class sizes; large ones below) */
-    _Atomic(uint64_t) large_frees, large_free_bytes, remote_frees;
+    _Atomic(uint64_t) large_free_bytes, remote_frees;   /* large frees: frees[PA_CLASS_LARGE] */
     _Atomic(uint64_t) realloc_moves, realloc_copied; /* reallocs that copied, and the bytes */
     pa_page_queue_t queue[PA_CLASSES + 1];
     pa_page_queue_t full;
