@@ -13,6 +13,7 @@ pa_page_t pa_page_empty;
 uint8_t pa_class_table[PA_CLASS_TABLE_MAX / 16 + 1];
 pa_heap_t pa_heap_empty = { .direct = { [0 ... PA_CLASSES] = &pa_page_empty } };
 PA_TLS pa_heap_t *pa_tl_heap = &pa_heap_empty;
+PA_TLS bool pa_tl_exiting;
 uintptr_t pa_free_key = 0x9e3779b97f4a7c15u;
 
 static pthread_mutex_t heaps_lock = PTHREAD_MUTEX_INITIALIZER;
@@ -110,6 +111,7 @@ static void heap_abandon(void *arg)
     pa_heap_t *h = arg;
     if (!h || h == &pa_heap_empty) return;
     pa_tl_heap = &pa_heap_empty;
+    pa_tl_exiting = true;
     /* No purge: a thread starting soon adopts this heap and reuses its memory
      * warm; if none does, collect_abandoned purges it within a second. */
     pa_heap_collect(h, true);

@@ -14,6 +14,7 @@
 PA_HIDDEN extern pa_heap_t pa_heap_empty;          /* has no pages: forces slow path */
 PA_HIDDEN extern pa_page_t pa_page_empty;          /* a page with no free blocks     */
 extern PA_TLS pa_heap_t *pa_tl_heap;               /* this thread's heap             */
+extern PA_TLS bool pa_tl_exiting;                  /* its heap was given up at exit  */
 PA_HIDDEN extern uintptr_t pa_free_key;            /* random, set once at init       */
 PA_HIDDEN extern _Atomic(uint64_t) pa_segmap[];    /* one bit per 4 MiB (segmap.c)   */
 #define PA_SEGMAP_WORDS ((size_t)1 << (48 - PA_SEG_SHIFT - 6))

@@ -50,7 +50,11 @@ void pa_free_remote(pa_page_t *pg, pa_block_t *b)
     if (PA_UNLIKELY(b->key == pa_free_mark(b))) pa_free_double(b);
     b->key = pa_free_mark(b);
     pa_heap_t *h = pa_tl_heap;
-    if (h == &pa_heap_empty) {             /* a thread without a heap (exiting) */
+    /* A thread that only frees (a consumer) takes a heap for its counters:
+     * the global orphan counters below would be shared by every such thread,
+     * and their cache line bounced between cores on each free. */
+    if (h == &pa_heap_empty && !pa_tl_exiting) h = pa_heap_get_or_init();
+    if (!h || h == &pa_heap_empty) {       /* an exiting thread, or no memory */
         send(pg, b);
         atomic_fetch_add_explicit(&pa_gstats.orphan_frees, 1, memory_order_relaxed);
         atomic_fetch_add_explicit(&pa_gstats.orphan_free_bytes, bytes, memory_order_relaxed);

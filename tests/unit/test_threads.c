@@ -309,6 +309,64 @@ Test(threads, thread_churn_reuses_heaps)
     cr_assert_eq(st.live_bytes, 0);
 }
 
+/* A thread-local destructor that runs after the allocator gave up the
+ * thread's heap frees blocks of another thread: the frees are counted, and
+ * the exiting thread does not take (and strand) a heap again. */
+struct late { void *p[64]; size_t count; };
+static pthread_key_t late_key;
+
+static void free_late(void *arg)
+{
+    struct late *l = arg;
+    for (size_t i = 0; i < l->count; i++) pa_free(l->p[i]);
+}
+
+static void *exit_with_late_frees(void *arg)
+{
+    pa_free(pa_malloc(32));                  /* a heap, given up at exit before free_late runs */
+    pthread_setspecific(late_key, arg);
+    return NULL;
+}
+
+Test(threads, frees_in_late_thread_destructors)
+{
+    static struct late l = { .count = 64 };
+    pa_free(pa_malloc(1));                   /* allocator's exit key made before late_key */
+    cr_assert_eq(pthread_key_create(&late_key, free_late), 0);
+    for (size_t i = 0; i < l.count; i++) l.p[i] = pa_malloc(small_size(i));
+    pa_stats_t before = stats();
+    run_thread(exit_with_late_frees, &l);
+    pa_stats_t after = stats();
+    cr_assert_eq(after.free_objects - before.free_objects, l.count + 1);
+    cr_assert_eq(after.remote_frees - before.remote_frees, l.count);
+    cr_assert_eq(after.live_objects, before.live_objects - l.count);
+    cr_assert_leq(after.heaps, before.heaps + 1, "heaps %llu -> %llu", ULL(before.heaps), ULL(after.heaps));
+    cr_assert_eq(after.heaps_abandoned, before.heaps_abandoned + (after.heaps - before.heaps),
+                 "a heap taken during thread exit was never given back");
+}
+
+/* A thread that only frees (a consumer) counts its frees like any other. */
+static void *free_only(void *arg)
+{
+    struct late *l = arg;
+    for (size_t i = 0; i < l->count; i++) pa_free(l->p[i]);
+    return NULL;
+}
+
+Test(threads, frees_from_a_thread_that_never_allocates)
+{
+    static struct late l = { .count = 64 };
+    for (size_t i = 0; i < l.count; i++) l.p[i] = pa_malloc(small_size(i));
+    pa_stats_t before = stats();
+    run_thread(free_only, &l);
+    pa_stats_t after = stats();
+    cr_assert_eq(after.free_objects - before.free_objects, l.count);
+    cr_assert_eq(after.remote_frees - before.remote_frees, l.count);
+    cr_assert_eq(after.live_objects, before.live_objects - l.count);
+    cr_assert_eq(after.heaps_abandoned - before.heaps_abandoned, after.heaps - before.heaps,
+                 "the freeing thread's heap was not given back at its exit");
+}
+
 struct kept { void *p[2000]; size_t n[2000]; size_t count; };
 
 static void *alloc_and_exit(void *arg)
