@@ -18,8 +18,7 @@ static void *large_alloc(pa_heap_t *h, size_t size)
     pa_page_setup(pg, PA_CLASS_LARGE, n << PA_SLICE_SHIFT);
     pg->capacity = 1;
     atomic_store_explicit(&pg->carved, pg->block_size, memory_order_relaxed);
-    pg->used = 1;
-    pg->in_full = 1;
+    pg->used_m1 = 0 - PA_FULL_BIAS;          /* one block, full-listed */
     atomic_store_explicit(&pg->xfree, 1, memory_order_relaxed);
     pa_queue_push_back(&h->full, pg);
     PA_STAT_INC(h->allocs[PA_CLASS_LARGE]);
@@ -47,7 +46,7 @@ void *pa_malloc_generic(pa_heap_t *h, size_t size, size_t align)
         }
         pa_block_t *b = pg->free;
         pg->free = b->next;
-        pg->used++;
+        pg->used_m1++;
         b->key = 0;
         PA_STAT_INC(h->allocs[c]);
         return pa_heap_charge(h, b, size, align);

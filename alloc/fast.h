@@ -31,7 +31,7 @@ static inline void *pa_malloc_inline(size_t size)
         pa_block_t *b = pg->free;
         if (PA_LIKELY(b != NULL)) {
             pg->free = b->next;
-            pg->used++;
+            pg->used_m1++;
             b->key = 0;
             PA_STAT_INC(h->allocs[c]);
             return pa_heap_charge(h, b, size, 0);
@@ -58,7 +58,8 @@ static inline __attribute__((always_inline)) void pa_free_inline(void *p)
     b->key = mark;
     pg->free = b;
     PA_STAT_INC(h->frees[pg->class_id]);
-    if (PA_UNLIKELY(--pg->used == 0 || pg->in_full)) pa_page_free_event(h, pg);
+    /* the page became empty, or is on the full list (PA_USED_FULL) */
+    if (PA_UNLIKELY(--pg->used_m1 < 0)) pa_page_free_event(h, pg);
 }
 
 #endif /* PA_FAST_H */

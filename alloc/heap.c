@@ -47,7 +47,7 @@ void pa_heap_collect(pa_heap_t *h, bool force)
         for (pa_page_t *pg = q->first, *next; pg; pg = next) {
             next = pg->next;
             pa_page_collect(pg);
-            if (pg->used == 0 && (force || pg != q->first)) pa_page_retire(h, pg);
+            if (pa_page_is_unused(pg) && (force || pg != q->first)) pa_page_retire(h, pg);
         }
     }
 }

@@ -16,8 +16,8 @@ PA_HIDDEN extern pa_page_t pa_page_empty;          /* a page with no free blocks
 extern PA_TLS pa_heap_t *pa_tl_heap;               /* this thread's heap             */
 extern PA_TLS bool pa_tl_exiting;                  /* its heap was given up at exit  */
 PA_HIDDEN extern uintptr_t pa_free_key;            /* random, set once at init       */
-PA_HIDDEN extern _Atomic(uint64_t) pa_segmap[];    /* one bit per 4 MiB (segmap.c)   */
-#define PA_SEGMAP_WORDS ((size_t)1 << (48 - PA_SEG_SHIFT - 6))
+PA_HIDDEN extern _Atomic(uint8_t) pa_segmap[];     /* one byte per 4 MiB (segmap.c)  */
+#define PA_SEGMAP_SIZE ((size_t)1 << (48 - PA_SEG_SHIFT))
 
 /* ---- size classes ------------------------------------------------------
  * Up to 128 bytes: multiples of 16 (classes 1..8). Above: eight classes per
@@ -51,9 +51,8 @@ static inline size_t pa_class_size(size_t c)
 static inline bool pa_segmap_has(uintptr_t a)
 {
     uintptr_t idx = a >> PA_SEG_SHIFT;
-    if (PA_UNLIKELY((idx >> 6) >= PA_SEGMAP_WORDS)) return false;
-    uint64_t w = atomic_load_explicit(&pa_segmap[idx >> 6], memory_order_relaxed);
-    return (w >> (idx & 63)) & 1;
+    if (PA_UNLIKELY(idx >= PA_SEGMAP_SIZE)) return false;
+    return atomic_load_explicit(&pa_segmap[idx], memory_order_relaxed);
 }
 
 static inline pa_segment_t *pa_segment_of(const void *p)
@@ -72,7 +71,7 @@ static inline bool pa_page_is_block_start(const pa_page_t *pg, const void *p)
 {
     uint64_t off = (uint64_t)((const uint8_t *)p - pg->start);
     return off < atomic_load_explicit(&pg->carved, memory_order_relaxed) &&
-           (uint64_t)(uint32_t)off * pg->div_magic <= pg->div_magic - 1;
+           (uint64_t)(uint32_t)off * pg->div_magic < pg->div_magic;
 }
 
 /* What a free block holds in its second word: the process's random key xor
@@ -80,6 +79,12 @@ static inline bool pa_page_is_block_start(const pa_page_t *pg, const void *p)
  * a copy of one free block's bytes into another block does not match there.
  * (The page descriptor's address alone would not do: within a segment it
  * xors with the block's to a small integer, which data holds all the time.) */
+/* page->used_m1 (types.h): a full-listed page has PA_FULL_BIAS taken off, so
+ * it stays negative whatever its count (at most 4096 blocks). */
+#define PA_FULL_BIAS (1 << 30)
+static inline bool pa_page_in_full(const pa_page_t *pg) { return pg->used_m1 < -1; }
+static inline bool pa_page_is_unused(const pa_page_t *pg) { return pg->used_m1 == -1; }
+
 static inline uintptr_t pa_free_mark(const void *b)
 {
     return pa_free_key ^ (uintptr_t)b;

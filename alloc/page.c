@@ -26,8 +26,7 @@ void pa_page_setup(pa_page_t *pg, size_t class_id, size_t block_size)
     pg->reserved = (uint32_t)(((size_t)pg->slice_count << PA_SLICE_SHIFT) / block_size);
     pg->capacity = 0;
     atomic_store_explicit(&pg->carved, 0, memory_order_relaxed);
-    pg->used = 0;
-    pg->in_full = 0;
+    pg->used_m1 = -1;
     pg->next = pg->prev = NULL;
     atomic_store_explicit(&pg->xfree, 0, memory_order_relaxed);
 }
@@ -71,7 +70,7 @@ void pa_page_collect(pa_page_t *pg)
     uintptr_t x = atomic_exchange_explicit(&pg->xfree, 0, memory_order_acquire);
     pa_block_t *head = (pa_block_t *)(x & PA_XFREE_PTR);
     if (!head) return;
-    pg->used -= (uint32_t)(x / PA_XFREE_ONE);
+    pg->used_m1 -= (int32_t)(x / PA_XFREE_ONE);
     pa_block_t **into = !pg->free ? &pg->free : &pg->local_free;
     if (*into) {                             /* both lists had blocks: rare */
         pa_block_t *tail = head;
@@ -113,7 +112,7 @@ static void set_direct(pa_heap_t *h, size_t c)
 void pa_page_retire(pa_heap_t *h, pa_page_t *pg)
 {
     size_t c = pg->class_id;
-    if (pg->in_full) pa_queue_remove(&h->full, pg);
+    if (pa_page_in_full(pg)) pa_queue_remove(&h->full, pg);
     else if (c < PA_CLASS_LARGE) pa_queue_remove(&h->queue[c], pg);
     set_direct(h, c);
     pa_segment_page_free(h, pg);
@@ -123,7 +122,7 @@ void pa_page_retire(pa_heap_t *h, pa_page_t *pg)
  * a malloc/free loop does not give its slices back and take them again. */
 static void retire_if_idle(pa_heap_t *h, pa_page_t *pg)
 {
-    if (pg->used == 0 && pg != h->queue[pg->class_id].first) pa_page_retire(h, pg);
+    if (pa_page_is_unused(pg) && pg != h->queue[pg->class_id].first) pa_page_retire(h, pg);
 }
 
 /* Leaves the full list for the back of its queue (large pages: retired once
@@ -131,7 +130,7 @@ static void retire_if_idle(pa_heap_t *h, pa_page_t *pg)
 void pa_page_unfull(pa_heap_t *h, pa_page_t *pg)
 {
     pa_queue_remove(&h->full, pg);
-    pg->in_full = 0;
+    pg->used_m1 += PA_FULL_BIAS;
     atomic_fetch_and_explicit(&pg->xfree, ~(uintptr_t)1, memory_order_relaxed);
     if (pg->class_id == PA_CLASS_LARGE) {      /* its one block has come back */
         pa_page_collect(pg);
@@ -145,7 +144,7 @@ void pa_page_unfull(pa_heap_t *h, pa_page_t *pg)
 /* Called by free() when a page became empty or was on the full list. */
 void pa_page_free_event(pa_heap_t *h, pa_page_t *pg)
 {
-    if (pg->in_full) {
+    if (pa_page_in_full(pg)) {
         if (pg->class_id == PA_CLASS_LARGE) {
             PA_STAT_ADD(h->large_free_bytes, pg->block_size);
             pa_page_unfull(h, pg);               /* gives its slices back */
@@ -167,8 +166,8 @@ void pa_heap_take_remote_blocks(pa_heap_t *h)
         pa_page_t *pg = pa_page_of(pa_segment_of(b), b);
         b->next = pg->local_free;
         pg->local_free = b;
-        pg->used--;
-        if (pg->in_full) pa_page_unfull(h, pg);   /* a large page is retired here */
+        pg->used_m1--;
+        if (pa_page_in_full(pg)) pa_page_unfull(h, pg);   /* a large page is retired here */
         else retire_if_idle(h, pg);
         b = next;
     }
@@ -198,7 +197,7 @@ pa_page_t *pa_page_find_free(pa_heap_t *h, size_t c)
                                                      memory_order_acq_rel, memory_order_relaxed))
             continue;                        /* a remote free just came in: look again */
         pa_queue_remove(q, pg);
-        pg->in_full = 1;
+        pg->used_m1 -= PA_FULL_BIAS;
         pa_queue_push_back(&h->full, pg);
         pg = next;
     }

@@ -10,7 +10,7 @@
  * was 4-7% slower on xmalloc-test, larson-sized and mstress than one CAS a
  * block (the owner sees its blocks later and carves new ones meanwhile), and
  * it held memory back in idle threads and lost it in fork children; so each
- * block goes at once. */
+ * block goes at once. Retried once consumers had heaps of their own: 1.00×. */
 #include "fast.h"
 
 /* Hands block b of page pg to pg's owner. If the owner marked the page full

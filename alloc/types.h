@@ -36,8 +36,9 @@
  * on the page, pushes it on the owner heap's atomic remote_blocks stack; the
  * owner frees those blocks as its own on its next slow path and moves their
  * pages back to their queues. Until the owner has taken it, that block still
- * counts in page->used, so its page cannot be retired or reused meanwhile. A
- * same-thread free to a full page sees page->in_full and moves it back itself.
+ * counts in page->used_m1, so its page cannot be retired or reused meanwhile.
+ * A same-thread free to a full page sees used_m1 negative (PA_FULL_BIAS) and
+ * moves it back itself.
  *
  * HEAPS. One per thread, reached through a thread-local pointer that starts at
  * a static empty heap whose pages have no free blocks, so the fast path needs no
@@ -103,14 +104,17 @@ typedef struct pa_page {
     pa_block_t *local_free;    /* blocks waiting for the next refill of free      */
     uint8_t    *start;         /* address of block 0 (NULL: not a page)          */
     uint64_t    div_magic;     /* off is a multiple of block_size iff
-                                  (uint32_t)off * div_magic <= div_magic - 1     */
-    uint32_t    used;          /* blocks handed out and not yet collected back   */
+                                  (uint32_t)off * div_magic < div_magic          */
+    int32_t     used_m1;       /* blocks handed out and not yet collected back,
+                                  minus one (-1: none), less PA_FULL_BIAS while
+                                  on the heap's full list: so free() learns
+                                  "now empty or full-listed" from one sign   */
     uint32_t    block_size;
     uint32_t    capacity;      /* blocks carved into lists so far                 */
     uint32_t    reserved;      /* blocks that fit in the page                     */
     uint8_t     class_id;      /* 1..88, PA_CLASS_LARGE, or 0 for no page        */
     uint8_t     slice_count;   /* length of the run (first descriptor only)      */
-    uint8_t     in_full;       /* on the heap's full list                         */
+    uint8_t     pad1_;
     uint8_t     pad0_;
     _Atomic(uint32_t) carved;  /* bytes from start carved into blocks so far:
                                   free() refuses what lies beyond; only grows
