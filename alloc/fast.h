@@ -25,15 +25,15 @@
 static inline void *pa_malloc_inline(size_t size)
 {
     pa_heap_t *h = pa_tl_heap;
-    if (PA_LIKELY(size <= PA_CLASS_TABLE_MAX)) {
-        size_t c = pa_class_table[(size + 15) >> 4];   /* 0 before init: empty page */
-        pa_page_t *pg = h->direct[c];
+    if (PA_LIKELY(size <= PA_DIRECT_MAX)) {
+        size_t i = (size + 15) >> 4;
+        pa_page_t *pg = h->small[i];         /* the empty page before init */
         pa_block_t *b = pg->free;
         if (PA_LIKELY(b != NULL)) {
             pg->free = b->next;
             pg->used_m1++;
             b->key = 0;
-            PA_STAT_INC(h->allocs[c]);
+            PA_STAT_INC(h->small_allocs[i]);
             return pa_heap_charge(h, b, size, 0);
         }
     }

@@ -10,8 +10,8 @@
 #include "prof.h"
 
 pa_page_t pa_page_empty;
-uint8_t pa_class_table[PA_CLASS_TABLE_MAX / 16 + 1];
-pa_heap_t pa_heap_empty = { .direct = { [0 ... PA_CLASSES] = &pa_page_empty } };
+pa_heap_t pa_heap_empty = { .direct = { [0 ... PA_CLASSES] = &pa_page_empty },
+                            .small = { [0 ... PA_DIRECT_SLOTS - 1] = &pa_page_empty } };
 PA_TLS pa_heap_t *pa_tl_heap = &pa_heap_empty;
 PA_TLS bool pa_tl_exiting;
 uintptr_t pa_free_key = 0x9e3779b97f4a7c15u;
@@ -95,6 +95,7 @@ static pa_heap_t *heap_new(void)
     pa_heap_t *h = pa_os_map_aligned(size, PA_OS_PAGE, 0);
     if (!h) return NULL;
     for (size_t c = 0; c <= PA_CLASSES; c++) h->direct[c] = &pa_page_empty;
+    for (size_t i = 0; i < PA_DIRECT_SLOTS; i++) h->small[i] = &pa_page_empty;
     pthread_mutex_init(&h->segments_lock, NULL);
     h->rng = pa_free_key ^ (uintptr_t)h ^ pa_clock_ns();
     pa_heap_budget_init(h);
@@ -202,7 +203,6 @@ void pa_process_init(void)
         return;
     }
     in_init = true;
-    for (size_t i = 0; i <= PA_CLASS_TABLE_MAX / 16; i++) pa_class_table[i] = (uint8_t)pa_class_of(i * 16);
     pa_options_init();
     pa_start_ns = pa_clock_ns();
     const void *at_random = (const void *)getauxval(AT_RANDOM);   /* 16 bytes, unaligned */

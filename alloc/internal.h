@@ -35,10 +35,6 @@ static inline size_t pa_class_of(size_t size)
     return 8 + ((size_t)(b - 7) << 3) + ((w >> (b - 3)) & 7) + 1;
 }
 
-/* Class of every size up to 1 KiB by (size + 15) / 16, filled at process
- * init; all zero before, which sends the first malloc to the slow path. */
-#define PA_CLASS_TABLE_MAX 1024
-PA_HIDDEN extern uint8_t pa_class_table[PA_CLASS_TABLE_MAX / 16 + 1];
 
 static inline size_t pa_class_size(size_t c)
 {

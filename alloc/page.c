@@ -103,9 +103,20 @@ void pa_queue_remove(pa_page_queue_t *q, pa_page_t *pg)
     pg->next = pg->prev = NULL;
 }
 
+/* Makes pg the current page of class c: in direct[c] and in every slot of
+ * small[] whose sizes round up to c. */
+static void point_direct(pa_heap_t *h, size_t c, pa_page_t *pg)
+{
+    h->direct[c] = pg;
+    size_t size = pa_class_size(c);
+    if (size > PA_DIRECT_MAX) return;
+    size_t first = c == 1 ? 0 : pa_class_size(c - 1) / 16 + 1;
+    for (size_t i = first; i <= size / 16; i++) h->small[i] = pg;
+}
+
 static void set_direct(pa_heap_t *h, size_t c)
 {
-    if (c < PA_CLASS_LARGE) h->direct[c] = h->queue[c].first ? h->queue[c].first : &pa_page_empty;
+    if (c < PA_CLASS_LARGE) point_direct(h, c, h->queue[c].first ? h->queue[c].first : &pa_page_empty);
 }
 
 /* Takes a page off whatever list holds it and gives its slices back. */
@@ -189,7 +200,7 @@ pa_page_t *pa_page_find_free(pa_heap_t *h, size_t c)
         }
         if (pg->free) {
             if (pg != q->first) { pa_queue_remove(q, pg); pa_queue_push_front(q, pg); }
-            h->direct[c] = pg;
+            point_direct(h, c, pg);
             return pg;
         }
         uintptr_t expect = 0;
@@ -206,6 +217,6 @@ pa_page_t *pa_page_find_free(pa_heap_t *h, size_t c)
     pa_page_setup(pg, c, pa_class_size(c));
     pa_page_extend(pg);
     pa_queue_push_front(q, pg);
-    h->direct[c] = pg;
+    point_direct(h, c, pg);
     return pg;
 }

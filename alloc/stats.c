@@ -40,6 +40,11 @@ void pa_stats_counters(pa_stats_t *out)
             out->free_objects += f;
             out->free_bytes += f * pa_class_size(c);
         }
+        for (size_t i = 0; i < PA_DIRECT_SLOTS; i++) {
+            uint64_t n = LOAD(h->small_allocs[i]);
+            out->alloc_objects += n;
+            out->alloc_bytes += n * pa_class_size(pa_class_of(i * 16));
+        }
         large_allocs += LOAD(h->allocs[PA_CLASS_LARGE]);
         large_alloc_bytes += LOAD(h->large_alloc_bytes);
         large_frees += LOAD(h->frees[PA_CLASS_LARGE]);

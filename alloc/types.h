@@ -82,6 +82,8 @@
 #define PA_LARGE_MAX    ((size_t)2 << 20)     /* largest single-object page    */
 #define PA_CLASSES      89                    /* classes 1..88; 0 = not a page */
 #define PA_CLASS_LARGE  PA_CLASSES            /* marks a single-object page    */
+#define PA_DIRECT_MAX   1024                  /* malloc's fast path: sizes up to */
+#define PA_DIRECT_SLOTS (PA_DIRECT_MAX / 16 + 1)  /* ... by (size + 15) / 16     */
 
 #define PA_LIKELY(x)    __builtin_expect(!!(x), 1)
 #define PA_UNLIKELY(x)  __builtin_expect(!!(x), 0)
@@ -167,6 +169,10 @@ typedef struct pa_page_queue {
 typedef struct pa_heap {
     int64_t    countdown;                /* bytes to allocate before the next tick  */
     pa_page_t *direct[PA_CLASSES + 1];   /* current page of each class (never NULL) */
+    pa_page_t *small[PA_DIRECT_SLOTS];   /* the same pages by (size + 15) / 16 for
+                                            sizes up to PA_DIRECT_MAX: the fast path
+                                            needs no size-to-class step             */
+    _Atomic(uint64_t) small_allocs[PA_DIRECT_SLOTS]; /* fast-path mallocs, by slot  */
     _Atomic(uint64_t) allocs[PA_CLASSES + 1]; /* per class; [PA_CLASS_LARGE]: large
                                                  pages, whose bytes are counted below */
     _Atomic(uint64_t) large_alloc_bytes;
