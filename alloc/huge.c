@@ -162,12 +162,24 @@ static pa_segment_t *cache_take(size_t map_size, bool *dirty)
     return s;
 }
 
+/* A mapping's size: whole 2 MiB huge pages when that wastes less than 1/8 of
+ * the request (the bound the size classes keep), so that no partly used 2 MiB
+ * range at its end faults in 4 KiB at a time (and stays in 4 KiB pages when
+ * the mapping is reused or grown); otherwise whole 4 KiB pages. */
+#define THP_SIZE ((size_t)2 << 20)
+static size_t huge_map_size(size_t bytes)
+{
+    size_t thp = (bytes + THP_SIZE - 1) & ~(THP_SIZE - 1);
+    if (thp - bytes <= bytes / 8) return thp;
+    return (bytes + PA_OS_PAGE - 1) & ~(size_t)(PA_OS_PAGE - 1);
+}
+
 void *pa_huge_alloc(size_t size, size_t align, bool zero)
 {
     size_t off = align <= HUGE_HDR ? HUGE_HDR : align;
     if (align > PA_SEG_SIZE / 2) off = PA_SEG_SIZE;
     if (size > SIZE_MAX - off - PA_SEG_SIZE - align) return NULL;
-    size_t map_size = (off + size + PA_OS_PAGE - 1) & ~(size_t)(PA_OS_PAGE - 1);
+    size_t map_size = huge_map_size(off + size);
     bool dirty = false;
     pa_segment_t *s = off == HUGE_HDR ? cache_take(map_size, &dirty) : NULL;
     if (s && s->map_size < map_size) {
@@ -176,14 +188,17 @@ void *pa_huge_alloc(size_t size, size_t align, bool zero)
         s = grown;
     }
     bool reused = s != NULL;
+    if (reused && !dirty && s->map_size >= 2 * THP_SIZE) pa_os_collapse(s, THP_SIZE);   /* os.c says why */
     if (!s) {
         s = align > PA_SEG_SIZE / 2 ? pa_os_map_aligned(map_size, align, PA_SEG_SIZE)
                                     : pa_os_map_aligned(map_size, PA_SEG_SIZE, 0);
         if (!s) return NULL;
+        pa_os_hugepage(s, map_size);         /* before the header's first write, or
+                                                its 4 KiB page keeps the first 2 MiB
+                                                out of huge pages */
         s->kind = PA_SEG_HUGE;
         s->map_size = map_size;
         s->heap = NULL;
-        pa_os_hugepage(s, map_size);
         pa_segmap_set(s, true);
     }
     s->huge_offset = off;
@@ -241,7 +256,7 @@ static pa_segment_t *remap_grow(pa_segment_t *s, size_t map_size)
 void *pa_huge_realloc(pa_segment_t *s, size_t size)
 {
     if (s->huge_offset != HUGE_HDR || size > SIZE_MAX - HUGE_HDR - PA_SEG_SIZE) return NULL;
-    size_t map_size = (HUGE_HDR + size + PA_OS_PAGE - 1) & ~(size_t)(PA_OS_PAGE - 1);
+    size_t map_size = huge_map_size(HUGE_HDR + size);
     size_t old_size = s->huge_size;
     if (map_size <= s->map_size) return NULL;
     pa_segment_t *moved = remap_grow(s, map_size);

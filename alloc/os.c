@@ -55,6 +55,20 @@ void pa_os_hugepage(void *p, size_t size)
     errno = saved;
 }
 
+/* Makes [p, p + size) (2 MiB aligned) transparent huge pages now, keeping its
+ * contents. A purge of a huge mapping keeps its header page, and that one 4 KiB
+ * page would make the rest of the first 2 MiB fault in 4 KiB at a time (511
+ * faults) when the mapping is reused. Linux 6.1+; a no-op where unknown. */
+#ifndef MADV_COLLAPSE
+#define MADV_COLLAPSE 25
+#endif
+void pa_os_collapse(void *p, size_t size)
+{
+    int saved = errno;
+    madvise(p, size, MADV_COLLAPSE);
+    errno = saved;
+}
+
 uint64_t pa_clock_ns(void)
 {
     struct timespec ts;

@@ -3,6 +3,7 @@
  * size comes from mincore over poolalloc's own mappings, so it is exact. */
 #include <pthread.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <string.h>
 #include <sys/mman.h>
 #include <time.h>
@@ -240,6 +241,61 @@ Test(return_to_os, huge_cache_purged_after_delay)
                  "200 ms after freeing 30 MiB of huge blocks resident is %llu (before %llu)",
                  ULL(st.resident_bytes), ULL(base.resident_bytes));
     pa_free(t);
+}
+
+/* AnonHugePages of the mapping holding p, in KiB (/proc/self/smaps). */
+static long anon_huge_kib(const void *p)
+{
+    FILE *f = fopen("/proc/self/smaps", "r");
+    cr_assert_not_null(f);
+    char line[512];
+    bool in = false;
+    long kib = -1;
+    while (fgets(line, sizeof line, f)) {
+        unsigned long lo, hi;
+        if (sscanf(line, "%lx-%lx ", &lo, &hi) == 2 && strchr(line, '-') < strchr(line, ' '))
+            in = (uintptr_t)p >= lo && (uintptr_t)p < hi;
+        else if (in && sscanf(line, "AnonHugePages: %ld kB", &kib) == 1)
+            break;
+    }
+    fclose(f);
+    return kib;
+}
+
+static bool thp_on_madvise(void)
+{
+    FILE *f = fopen("/sys/kernel/mm/transparent_hugepage/enabled", "r");
+    if (!f) return false;
+    char line[128] = "";
+    bool on = fgets(line, sizeof line, f) && !strstr(line, "[never]");
+    fclose(f);
+    return on;
+}
+
+/* A huge block is in transparent huge pages from its first byte to its last:
+ * a size just under a 2 MiB multiple is mapped whole (no 4 KiB tail), and a
+ * block reused from a purged cached mapping gets its first 2 MiB back as one
+ * huge page (the purge kept the header's 4 KiB page, which alone would make
+ * the rest of those 2 MiB fault 4 KiB at a time). */
+Test(return_to_os, huge_blocks_stay_in_transparent_huge_pages)
+{
+    if (!thp_on_madvise()) cr_skip_test("transparent huge pages are off on this system");
+    size_t n = 16 * MiB - 512 * KiB;
+    pa_free(pa_malloc(16));
+    uint8_t *p = pa_malloc(n);
+    memset(p, 1, n);
+    cr_assert_eq(anon_huge_kib(p), 16 * 1024, "fresh 15.5 MiB block: %ld KiB in huge pages of 16 MiB",
+                 anon_huge_kib(p));
+    pa_free(p);
+    sleep_ms(200);
+    pa_free(pa_malloc(3000));                /* slow path: the cached mapping is purged */
+    cr_assert_lt(anon_huge_kib(p), 2 * 1024, "the cached mapping was not purged");
+    uint8_t *q = pa_malloc(n);
+    cr_assert_eq(q, p, "the purged mapping was not reused");
+    memset(q, 2, n);
+    cr_assert_eq(anon_huge_kib(q), 16 * 1024, "reused 15.5 MiB block: %ld KiB in huge pages of 16 MiB",
+                 anon_huge_kib(q));
+    pa_free(q);
 }
 
 /* Large pages (128 KiB..2 MiB) come from segments too: freed and trimmed,
