@@ -143,7 +143,8 @@ static void trace(const trace_info_t *t)
                        "realloc %llu moves %s copied, returned %s, next after %s, pools %s\n",
                        (unsigned long long)t->n, (double)t->now / 1e9, t->why, b[0], b[1], b[2], b[5], remote,
                        (unsigned long long)t->moves, b[6], b[3], b[4], pools);
-    if (len > 0 && write(2, line, (size_t)len < sizeof line ? (size_t)len : sizeof line - 1) < 0) return;
+    int fd = pa_stderr_fd();
+    if (len > 0 && fd >= 0 && write(fd, line, (size_t)len < sizeof line ? (size_t)len : sizeof line - 1) < 0) return;
 }
 
 /* Releases allocator caches: for a trim everything free, otherwise what has

@@ -204,6 +204,7 @@ void pa_process_init(void)
     }
     in_init = true;
     pa_options_init();
+    if (pa_options.stats_at_exit || pa_options.trace || pa_options.profile[0]) pa_stderr_keep();
     pa_start_ns = pa_clock_ns();
     const void *at_random = (const void *)getauxval(AT_RANDOM);   /* 16 bytes, unaligned */
     if (at_random) {

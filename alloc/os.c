@@ -1,9 +1,11 @@
 /* os.c — the only place that talks to the kernel about memory, plus the
  * message helpers (which must never allocate: they format on the stack). */
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <sys/mman.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -84,6 +86,39 @@ uint64_t pa_clock_fine_ns(void)
     return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
 }
 
+/* Our output goes to fd 2. Programs such as coreutils' cat and sort close it
+ * in an atexit handler, before the exit statistics and the last profile's
+ * messages are written; so when output is due at exit, a private copy of
+ * stderr is taken at start-up and written to once fd 2 is closed. The copy is
+ * trusted only while it is still the file stderr was at start: a program that
+ * closes every descriptor may have reused its number for a file of its own. */
+static int stderr_copy = -1;
+static dev_t stderr_dev;
+static ino_t stderr_ino;
+
+void pa_stderr_keep(void)
+{
+    struct stat st;
+    if (stderr_copy >= 0 || fstat(2, &st) != 0) return;
+    int fd = fcntl(2, F_DUPFD_CLOEXEC, 3);
+    if (fd < 0) return;
+    stderr_dev = st.st_dev;
+    stderr_ino = st.st_ino;
+    stderr_copy = fd;
+}
+
+int pa_stderr_fd(void)
+{
+    int saved = errno;
+    int fd = -1;
+    struct stat st;
+    if (fcntl(2, F_GETFD) >= 0) fd = 2;
+    else if (stderr_copy >= 0 && fstat(stderr_copy, &st) == 0 && st.st_dev == stderr_dev && st.st_ino == stderr_ino)
+        fd = stderr_copy;
+    errno = saved;
+    return fd;
+}
+
 static void vmessage(const char *fmt, va_list ap)
 {
     char buf[512];
@@ -92,9 +127,11 @@ static void vmessage(const char *fmt, va_list ap)
     if (m < 0) m = 0;
     size_t len = (size_t)n + ((size_t)m < sizeof buf - (size_t)n - 1 ? (size_t)m : sizeof buf - (size_t)n - 2);
     buf[len++] = '\n';
-    int saved = errno;
-    ssize_t w = write(2, buf, len);
-    (void)w;
+    int saved = errno, fd = pa_stderr_fd();
+    if (fd >= 0) {
+        ssize_t w = write(fd, buf, len);
+        (void)w;
+    }
     errno = saved;
 }
 

@@ -13,5 +13,6 @@ __attribute__((constructor(101))) static void pa_preload_init(void)
 
 __attribute__((destructor(101))) static void pa_preload_fini(void)
 {
-    if (pa_options.stats_at_exit) pa_stats_print(2);
+    int fd = pa_stderr_fd();                 /* the program may have closed fd 2 */
+    if (pa_options.stats_at_exit && fd >= 0) pa_stats_print(fd);
 }

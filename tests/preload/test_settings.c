@@ -171,3 +171,59 @@ Test(settings, stats_at_exit)
     cr_assert(pl_exited_ok(&c));
     cr_assert_eq(c.errlen, 0, "no settings printed \"%s\"", c.err);
 }
+
+/* Runs bash -c script preloaded, with POOLALLOC_STATS=1 (bash, not sh: dash
+ * leaves with _exit, which runs no exit code at all). */
+static void run_sh_with_stats(const char *script, pl_child_t *c)
+{
+    if (access("/bin/bash", X_OK) != 0) cr_skip_test("no /bin/bash");
+    const char *lib = pl_library_path();
+    cr_assert_not_null(lib);
+    static char preload[4200];
+    snprintf(preload, sizeof preload, "LD_PRELOAD=%s", lib);
+    char *envp[] = { preload, "POOLALLOC_STATS=1", "PATH=/usr/bin:/bin", NULL };
+    char *argv[] = { "/bin/bash", "-c", (char *)script, NULL };
+    pl_run_exec(argv, envp, 10, c);
+}
+
+/* A program that closes stderr before it exits (coreutils' cat and sort do,
+ * in an atexit handler) still gets its statistics on the stderr it started
+ * with. */
+Test(settings, stats_reach_stderr_closed_before_exit)
+{
+    pl_child_t c;
+    run_sh_with_stats("exec 2>&-; :", &c);
+    cr_assert(pl_exited_ok(&c), "%s; stderr: %s", pl_describe(c.status), c.err);
+    cr_assert_not_null(strstr(c.err, "poolalloc statistics"), "stderr: \"%s\"", c.err);
+    if (access("/bin/cat", X_OK) == 0) {
+        run_sh_with_stats("exec /bin/cat /dev/null", &c);
+        cr_assert(pl_exited_ok(&c), "%s; stderr: %s", pl_describe(c.status), c.err);
+        cr_assert_not_null(strstr(c.err, "poolalloc statistics"), "cat: stderr: \"%s\"", c.err);
+    }
+}
+
+/* ... but never into a file of the program's that took the number of the
+ * private copy after the program closed it. */
+Test(settings, stats_never_go_to_a_reused_descriptor)
+{
+    char path[] = "/tmp/pa-stderr-XXXXXX";
+    int fd = mkstemp(path);
+    cr_assert_geq(fd, 0);
+    close(fd);
+    char script[256];
+    /* the copy is the lowest free descriptor at start, 3: close it and 2, and
+     * open the program's own file on 3 (bash opens it on 2 and moves it) */
+    snprintf(script, sizeof script, "exec 2>&- 3>&-; exec 3>%s; echo mine >&3", path);
+    pl_child_t c;
+    run_sh_with_stats(script, &c);
+    cr_assert(pl_exited_ok(&c), "%s; stderr: %s", pl_describe(c.status), c.err);
+    FILE *f = fopen(path, "r");
+    cr_assert_not_null(f);
+    char buf[256] = "";
+    size_t n = fread(buf, 1, sizeof buf - 1, f);
+    fclose(f);
+    unlink(path);
+    buf[n] = 0;
+    cr_assert_str_eq(buf, "mine\n", "the program's file holds \"%s\"", buf);
+}
+
