@@ -2,8 +2,12 @@
  * A value that does not parse gets a one-line warning and the default. Runs
  * during process init, before anything may allocate: getenv only, no libc
  * allocation. */
+#include <fcntl.h>
 #include <signal.h>
+#include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "internal.h"
@@ -92,6 +96,23 @@ static bool parse_percent(const char *s, int64_t *out)
 
 /* A file prefix, made absolute so that the program's chdir() does not move
  * its profiles; or off. */
+/* The program's name as it was run: argv[0]'s last component, from
+ * /proc/self/cmdline (there from the first instruction, unlike libc's copy,
+ * and read without allocating). "prog" when unknown. */
+static void program_name(char *out, size_t cap)
+{
+    char buf[512];
+    ssize_t n = 0;
+    int fd = open("/proc/self/cmdline", O_RDONLY | O_CLOEXEC);
+    if (fd >= 0) {
+        n = read(fd, buf, sizeof buf - 1);
+        close(fd);
+    }
+    buf[n > 0 ? n : 0] = 0;                   /* argv[0] ends at the first NUL */
+    const char *base = strrchr(buf, '/') ? strrchr(buf, '/') + 1 : buf;
+    snprintf(out, cap, "%s", base[0] ? base : "prog");
+}
+
 static bool parse_path(const char *s, char *out)
 {
     size_t n = strlen(s), cwd = 0;
@@ -106,6 +127,15 @@ static bool parse_path(const char *s, char *out)
     }
     if (cwd + n + 32 > sizeof pa_options.profile) { out[0] = 0; return false; }   /* room for ".pid.seq.prof" */
     memcpy(out + cwd, s, n + 1);
+    /* a directory (PREFIX ending in / or naming one) gets files named after
+     * the program, not hidden ones named ".PID.SEQ.prof" */
+    size_t len = cwd + n;
+    struct stat st;
+    if (out[len - 1] == '/' || (stat(out, &st) == 0 && S_ISDIR(st.st_mode))) {
+        if (len + 2 + 32 > sizeof pa_options.profile) { out[0] = 0; return false; }
+        if (out[len - 1] != '/') out[len++] = '/';
+        program_name(out + len, sizeof pa_options.profile - 32 - len);
+    }
     return true;
 }
 

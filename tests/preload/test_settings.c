@@ -227,3 +227,23 @@ Test(settings, stats_never_go_to_a_reused_descriptor)
     cr_assert_str_eq(buf, "mine\n", "the program's file holds \"%s\"", buf);
 }
 
+
+/* POOLALLOC_PROFILE naming a directory (with or without the trailing /)
+ * gives files named after the program, not hidden ".PID.SEQ.prof" ones. */
+Test(settings, profile_prefix_of_a_directory_names_files_after_the_program)
+{
+    char dir[] = "/tmp/pa-profdir-XXXXXX";
+    cr_assert_not_null(mkdtemp(dir));
+    for (int slash = 0; slash < 2; slash++) {
+        char setting[128], want[160];
+        snprintf(setting, sizeof setting, "POOLALLOC_PROFILE=%s%s", dir, slash ? "/" : "");
+        const char *const settings[] = { setting, NULL };
+        pl_child_t c;
+        run_true(settings, &c);
+        cr_assert(pl_exited_ok(&c), "%s; stderr: %s", pl_describe(c.status), c.err);
+        snprintf(want, sizeof want, "%s/true.%d.1.prof", dir, (int)c.pid);
+        cr_assert_eq(access(want, F_OK), 0, "%s: no %s (stderr: %s)", setting, want, c.err);
+        unlink(want);
+    }
+    cr_assert_eq(rmdir(dir), 0, "other files were left in %s", dir);
+}
