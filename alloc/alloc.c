@@ -149,8 +149,9 @@ static bool large_grow(void *p, size_t size)
 /* Grows the block b (have usable bytes) to hold `size` without copying:
  * a large block into the free slices after it, a huge one by remapping.
  * Returns the block (a huge one may have moved) or NULL. */
-static void *grow_in_place(void *b, size_t have, size_t size)
+void *pa_grow_in_place(void *b, size_t have, size_t size)
 {
+    if (size <= have) return b;          /* a sampled object's block may have room */
     if (have > PA_SMALL_MAX && size <= PA_LARGE_MAX && large_grow(b, size)) return b;
     if (have > PA_LARGE_MAX && pa_segmap_has((uintptr_t)b)) {
         pa_segment_t *s = pa_segment_of(b);
@@ -165,13 +166,21 @@ void *pa_realloc_impl(void *p, size_t size)
     size_t have = pa_block_size(p), off = 0;
     if (!have) {                     /* a sampled object, `off` bytes into its block */
         if (!(off = pa_prof_offset(p))) pa_fatal("realloc(): invalid pointer %p", p);
-        have = pa_block_size((uint8_t *)p - off) - off;
+        have = pa_prof_usable(p);    /* what the same object unsampled would have */
     }
     if (size == 0) { pa_free_inline(p); return NULL; }         /* glibc's behaviour */
-    if (size <= have && size >= have / 2) return off ? pa_prof_kept(p, size) : p;   /* fits, wastes < half */
+    if (size <= have && size >= have / 2) return off ? pa_prof_kept(p, size, have) : p;   /* fits, wastes < half */
     if (size > have && size < SIZE_MAX / 2) {
-        uint8_t *b = grow_in_place((uint8_t *)p - off, have + off, size + off);
-        if (b) return off ? pa_prof_kept(b + off, size) : b;   /* the header moved with it */
+        uint8_t *b = (uint8_t *)p - off;
+        if (!off) {
+            b = pa_grow_in_place(b, have, size);
+            if (b) return b;
+        } else if (have > PA_SMALL_MAX) {    /* grown as the object unsampled would be */
+            size_t want = size <= PA_LARGE_MAX ? (size + PA_SLICE_SIZE - 1) & ~(size_t)(PA_SLICE_SIZE - 1)
+                                               : pa_huge_usable_for(size);
+            b = pa_grow_in_place(b, pa_block_size(b), want + off);
+            if (b) return pa_prof_kept(b + off, size, want);   /* the header moved with it */
+        }
     }
     void *q = pa_malloc_inline(size);
     if (!q) return NULL;                                        /* p stays valid */

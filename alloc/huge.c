@@ -251,6 +251,12 @@ static pa_segment_t *remap_grow(pa_segment_t *s, size_t map_size)
     return moved;
 }
 
+/* The usable size a huge block grown in place to `size` gets. */
+size_t pa_huge_usable_for(size_t size)
+{
+    return huge_map_size(HUGE_HDR + size) - HUGE_HDR;
+}
+
 /* Grows a huge block without copying (remap_grow). NULL if it cannot; the
  * block is unchanged. */
 void *pa_huge_realloc(pa_segment_t *s, size_t size)

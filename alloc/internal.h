@@ -159,6 +159,8 @@ PA_HIDDEN size_t pa_usable(const void *p);
 PA_HIDDEN size_t pa_usable_size_checked(const void *p, const char *fn);
 PA_HIDDEN void  pa_free_remote(pa_page_t *pg, pa_block_t *b);
 PA_HIDDEN _Noreturn void pa_free_double(void *b);
+PA_HIDDEN void *pa_grow_in_place(void *b, size_t have, size_t size);   /* large or huge block b */
+PA_HIDDEN size_t pa_huge_usable_for(size_t size);
 PA_HIDDEN void *pa_huge_alloc(size_t size, size_t align, bool zero);
 PA_HIDDEN void  pa_huge_free(pa_segment_t *s);
 PA_HIDDEN void *pa_huge_realloc(pa_segment_t *s, size_t size);
@@ -219,6 +221,7 @@ typedef struct pa_global_stats {
 PA_HIDDEN extern pa_global_stats_t pa_gstats;
 struct pa_stats;
 PA_HIDDEN void pa_stats_counters(struct pa_stats *out);   /* all but resident_bytes */
+PA_HIDDEN void pa_stats_forget(pa_heap_t *h, void *p);     /* p was never the program's */
 
 /* ---- options.c --------------------------------------------------------- */
 typedef struct pa_options {

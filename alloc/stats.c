@@ -5,7 +5,7 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
-#include "internal.h"
+#include "fast.h"
 #include "poolalloc.h"
 
 pa_global_stats_t pa_gstats;
@@ -142,3 +142,28 @@ PA_API void pa_stats_print(int fd)
                  "remote_free_percent", s.free_objects ? 100.0 * (double)s.remote_frees / (double)s.free_objects : 0.0);
     if (write(fd, line, (size_t)n) < 0) return;
 }
+
+/* p, a block heap h just allocated and is about to free, was never the
+ * program's (the profiler replaced it with a bigger block for a sampled
+ * object): its allocation and its free are taken off the counters, so
+ * STATS counts one allocation for the program's one. Counters may dip below
+ * zero per class; their sums stay exact. */
+void pa_stats_forget(pa_heap_t *h, void *p)
+{
+    pa_segment_t *s = pa_segment_of(p);
+    if (s->kind == PA_SEG_HUGE) {
+        atomic_fetch_sub_explicit(&pa_gstats.huge_allocs, 1, memory_order_relaxed);
+        atomic_fetch_sub_explicit(&pa_gstats.huge_frees, 1, memory_order_relaxed);
+        atomic_fetch_sub_explicit(&pa_gstats.huge_alloc_bytes, s->huge_size, memory_order_relaxed);
+        atomic_fetch_sub_explicit(&pa_gstats.huge_free_bytes, s->huge_size, memory_order_relaxed);
+        return;
+    }
+    pa_page_t *pg = pa_page_of(s, p);
+    PA_STAT_ADD(h->allocs[pg->class_id], (uint64_t)-1);
+    PA_STAT_ADD(h->frees[pg->class_id], (uint64_t)-1);
+    if (pg->class_id == PA_CLASS_LARGE) {
+        PA_STAT_ADD(h->large_alloc_bytes, -(uint64_t)pg->block_size);
+        PA_STAT_ADD(h->large_free_bytes, -(uint64_t)pg->block_size);
+    }
+}
+

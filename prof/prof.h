@@ -87,6 +87,11 @@ typedef struct pa_prof_hdr {
     uint32_t offset;                      /* object address - block address            */
     uint32_t epoch;                       /* forks before it was sampled (see pa_prof_fork_reset) */
     uintptr_t magic;                      /* pa_prof_key ^ object address              */
+    uint64_t usable;                      /* the usable size the program sees: the
+                                             block's the request got unsampled, so
+                                             realloc keeps or moves the object exactly
+                                             when it would unprofiled (sample.c)      */
+    uint64_t spare_;
 } pa_prof_hdr_t;
 _Static_assert(sizeof(pa_prof_hdr_t) % 16 == 0, "objects stay 16-byte aligned");
 
@@ -104,7 +109,7 @@ PA_HIDDEN void pa_prof_free_moved(void *p);       /* realloc copied the sampled 
 PA_HIDDEN void pa_prof_realloc_made(void *q, size_t copied);   /* q: a moving realloc's new block */
 PA_HIDDEN size_t pa_prof_usable(const void *p);   /* 0 unless p is a live sampled object */
 PA_HIDDEN size_t pa_prof_offset(const void *p);   /* its offset in its block, 0 if it is none */
-PA_HIDDEN void *pa_prof_kept(void *p, size_t size);   /* realloc kept it in its block, now of size */
+PA_HIDDEN void *pa_prof_kept(void *p, size_t size, size_t usable);   /* realloc kept it, now of size */
 PA_HIDDEN uint64_t pa_prof_weight(size_t size, uint64_t *space);
 PA_HIDDEN void pa_prof_fork_reset(void);         /* in a fork child: count its own only */
 

@@ -96,29 +96,31 @@ uint64_t pa_prof_weight(size_t size, uint64_t *space)
     return (uint64_t)(w * (double)PA_PROF_ONE + 0.5);
 }
 
-/* A block for a sampled object of `size` bytes behind a header of `hdr`
- * bytes. p, just allocated for the same request, is used when it has room
- * (large and huge blocks usually do); a huge block grows in place without a
- * copy; otherwise a new block replaces p. The replacement is not charged to
- * the countdown: its bytes were counted once already, as p, and a sample
- * point falling inside them would be lost (this thread takes no samples
- * now), making every estimate low by about (size + hdr) / rate. NULL: no
- * memory, p stays unsampled. */
-static void *place(pa_heap_t *h, void *p, size_t size, size_t flags, size_t hdr)
+/* A block for a sampled object behind a header of `hdr` bytes; *usable gets
+ * the object's usable size. p was just allocated for the same request
+ * unsampled, and the object must look like it to the program: it gets room
+ * for p's whole usable size behind the header, so realloc keeps or moves it,
+ * and malloc_usable_size answers, exactly as they would have for p. A large
+ * or huge p grows in place by the header when it can (no copy); otherwise a
+ * new block replaces p. Neither is charged to the countdown: the bytes were
+ * counted once already, as p, and a sample point falling inside them would
+ * be lost (this thread takes no samples now), making every estimate low by
+ * about (size + hdr) / rate; nor does a replacement count as an allocation in
+ * the statistics. NULL: no memory, p stays unsampled. */
+static void *place(pa_heap_t *h, void *p, size_t size, size_t flags, size_t hdr, size_t *usable)
 {
-    if (pa_block_size(p) >= size + hdr) return p;
-    size_t align = flags & ~PA_CHARGE_ZERO;
-    pa_segment_t *s = pa_segment_of(p);
-    if (pa_segmap_has((uintptr_t)p) && s->kind == PA_SEG_HUGE && (uint8_t *)s + s->huge_offset == p) {
-        void *q = pa_huge_realloc(s, size + hdr);       /* new pages come zeroed */
-        if (q) return q;
-    }
+    size_t have = pa_usable(p), need = have + hdr;
+    *usable = have;
     int64_t before = h->countdown;
-    h->countdown = PA_PROF_NEVER;        /* no tick, no sample point inside the replacement */
-    void *q = align ? pa_memalign_impl(align, size + hdr) : pa_malloc_inline(size + hdr);
+    h->countdown = PA_PROF_NEVER;        /* no tick, no sample point in what is added */
+    void *q = have > PA_SMALL_MAX && pa_block_size(p) ? pa_grow_in_place(p, have, need) : NULL;
+    if (q) { h->countdown = before; return q; }
+    size_t align = flags & ~PA_CHARGE_ZERO;
+    q = align ? pa_memalign_impl(align, need) : pa_malloc_inline(need);
     h->countdown = before;
     if (!q) return NULL;
     if (flags & PA_CHARGE_ZERO) memset((uint8_t *)q + hdr, 0, size);
+    pa_stats_forget(h, p);
     pa_free_inline(p);
     return q;
 }
@@ -152,7 +154,8 @@ void *pa_prof_sample(pa_heap_t *h, void *p, size_t size, size_t flags)
     size_t hdr = sizeof(pa_prof_hdr_t);
     if (align > hdr) hdr = align;
     else if (align) hdr = (hdr + align - 1) & ~(align - 1);
-    uint8_t *block = st ? place(h, p, size, flags, hdr) : NULL;
+    size_t usable = 0;
+    uint8_t *block = st ? place(h, p, size, flags, hdr, &usable) : NULL;
     if (!block) { pa_tl_prof_busy--; return p; }
     uint8_t *obj = block + hdr;
     pa_prof_hdr_t *hd = (pa_prof_hdr_t *)obj - 1;
@@ -164,6 +167,7 @@ void *pa_prof_sample(pa_heap_t *h, void *p, size_t size, size_t flags)
     for (int k = 1; k < PA_PROF_SLOTS; k++) hd->slot_up[k - 1] = k < nslots ? (uint32_t)(slots[k] - slots[0]) : 0;
     hd->thread = pa_prof_thread_id();
     hd->offset = (uint32_t)hdr;
+    hd->usable = usable;
     hd->epoch = prof_epoch;
     hd->magic = prof_key ^ (uintptr_t)obj;
     atomic_fetch_add_explicit(&st->alloc_objects, hd->objects, memory_order_relaxed);
@@ -257,8 +261,9 @@ size_t pa_prof_offset(const void *p)
 
 size_t pa_prof_usable(const void *p)
 {
-    size_t off = pa_prof_offset(p);
-    return off ? pa_block_size((const uint8_t *)p - off) - off : 0;
+    bool freed;
+    pa_prof_hdr_t *hd = header_of(p, &freed);
+    return hd ? hd->usable : 0;
 }
 
 /* A fork child's profile holds what the child allocated: its records start
@@ -277,10 +282,11 @@ void pa_prof_fork_reset(void)
  * its magic names the old address). The object keeps its sample and
  * weight; its in-use bytes follow its new size (growth is counted as
  * allocated at its stack, a shrink as freed). */
-void *pa_prof_kept(void *p, size_t size)
+void *pa_prof_kept(void *p, size_t size, size_t usable)
 {
     pa_prof_hdr_t *hd = (pa_prof_hdr_t *)p - 1;
     hd->magic = prof_key ^ (uintptr_t)p;
+    hd->usable = usable;                  /* what the object unsampled would have now */
     if (hd->epoch != prof_epoch) return p;
     uint64_t space = weighted(hd, size);
     if (space > hd->space) atomic_fetch_add_explicit(&hd->stack->alloc_space, space - hd->space, memory_order_relaxed);

@@ -387,6 +387,42 @@ static void scenario_totals(void)
     dprintf(2, "child: expect %llu %llu %llu %llu\n", ao, as, io, is);
 }
 
+/* Small objects that realloc grows step by step, and large and huge ones;
+ * prints what the allocator's statistics counted meanwhile and what
+ * malloc_usable_size said: profiling, at any rate, must change none of it
+ * (the sampled object's header must not make a realloc move that would not
+ * have, nor count as an allocation). Large blocks realloc'd in place are left
+ * out: whether the slices after one are free depends on the layout, which
+ * the headers change. */
+static void scenario_neutral(void)
+{
+    /* the profiler's own set-up (libunwind's caches) before the count: 4 MiB
+     * of allocations hold samples at the default rate too */
+    for (size_t i = 0; i < 64; i++) free(site_realloc(site_malloc(100), 64000));
+    pa_stats_t a, b;
+    pl_stats_get(&a);
+    unsigned long long usable = 0;
+    for (size_t i = 0; i < 400; i++) {
+        size_t n = 1 + (i * 7919) % (i % 50 == 3 ? 3 * PL_MIB : i % 10 == 1 ? 300000 : 3000);
+        char *p = site_malloc(n);
+        CHECK(p, "malloc %zu", n);
+        usable += malloc_usable_size(p);
+        for (size_t k = 1; k <= 6 && n <= 3000; k++) {
+            n += n / 4 + k * 24;
+            p = site_realloc(p, n);
+            CHECK(p, "realloc %zu", n);
+            usable += malloc_usable_size(p);
+        }
+        free(p);
+    }
+    pl_stats_get(&b);
+    /* not alloc_bytes: it counts blocks, and a sampled object's block holds its header too */
+    dprintf(2, "child: neutral %llu %llu %llu %llu %llu\n", (unsigned long long)(b.alloc_objects - a.alloc_objects),
+            (unsigned long long)(b.free_objects - a.free_objects),
+            (unsigned long long)(b.realloc_moves - a.realloc_moves),
+            (unsigned long long)(b.realloc_copied_bytes - a.realloc_copied_bytes), usable);
+}
+
 static void scenario_double_free(size_t n)
 {
     char *p = site_malloc(n);
@@ -560,6 +596,7 @@ __attribute__((constructor)) static void profile_child_dispatch(void)
     else if (!strcmp(which, "cxx")) scenario_cxx();
     else if (!strcmp(which, "threads")) scenario_threads();
     else if (!strcmp(which, "totals")) scenario_totals();
+    else if (!strcmp(which, "neutral")) scenario_neutral();
     else if (!strcmp(which, "double-free")) scenario_double_free(200);
     else if (!strcmp(which, "double-free-huge")) scenario_double_free(3 * PL_MIB);
     else if (!strcmp(which, "interior")) scenario_interior(1000, 64);
@@ -893,6 +930,25 @@ Test(profile, rate1_exit_profile_holds_exactly_what_was_left_allocated)
     cr_assert_geq(p.is, p.site_is);
     /* one stack per call site (malloc, calloc), however many calls */
     cr_assert_eq(p.site_stacks, 2, "%llu stacks for the two call sites", p.site_stacks);
+}
+
+/* Profiling is neutral: STATS counts the same allocations, reallocs move and
+ * copy the same bytes, malloc_usable_size says the same, at rate 1 (every
+ * object sampled) and at the default rate as without profiling. */
+Test(profile, profiling_changes_no_statistics_nor_realloc_moves)
+{
+    static const char *const defrate[] = { NULL };
+    const char *const *rates[] = { NULL, rate1, defrate };
+    char lines[3][256];
+    for (int r = 0; r < 3; r++) {
+        pl_child_t c;
+        run_ok("neutral", r > 0, rates[r], &c);
+        const char *l = strstr(c.err, "child: neutral ");
+        cr_assert_not_null(l, "stderr:\n%s", c.err);
+        snprintf(lines[r], sizeof lines[r], "%.*s", (int)strcspn(l, "\n"), l);
+    }
+    cr_assert_str_eq(lines[1], lines[0], "rate 1: %s; no profiling: %s", lines[1], lines[0]);
+    cr_assert_str_eq(lines[2], lines[0], "default rate: %s; no profiling: %s", lines[2], lines[0]);
 }
 
 /* ---- misuse of sampled objects -------------------------------------------------------- */

@@ -409,7 +409,7 @@ static void round_trip(size_t size, size_t align)
     cr_assert_neq((void *)o, p, "size %zu: not made a sampled object", size);
     if (align) cr_assert_eq((uintptr_t)o % align, 0, "size %zu: %p is not %zu-aligned", size, (void *)o, align);
     cr_assert_eq((uintptr_t)o % 16, 0);
-    cr_assert_eq(pa_block_size(o), 0, "size %zu: a sampled object looks like a block start", size);
+    cr_assert_eq(pa_block_size(o), 0, "size %zu align %zu: a sampled object looks like a block start (block %zu, offset %zu)", size, align, pa_block_size(o), pa_prof_offset(o));
     size_t u = pa_prof_usable(o);
     cr_assert_geq(u, size, "size %zu: usable %zu", size, u);
     cr_assert_eq(pa_usable_size(o), u);
