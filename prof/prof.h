@@ -41,6 +41,7 @@
 #include "internal.h"
 
 #define PA_PROF_MAX_FRAMES 64
+#define PA_PROF_TRUNCATED  ((void *)1)          /* last frame of a stack cut at 64 */
 #define PA_PROF_NEVER      ((int64_t)1 << 62)    /* a sample budget that never runs out */
 #define PA_PROF_ONE        ((uint64_t)1 << 16)   /* objects are counted in 1/65536ths    */
 

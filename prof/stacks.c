@@ -207,7 +207,11 @@ pa_prof_stack_t *pa_prof_stack_capture(void)
         n = tl_captures++ < STEPPED_CAPTURES ? backtrace_stepped(raw, max) : unw.backtrace(raw, max);
     int i = 0;
     while (i < n && (uintptr_t)raw[i] - self_lo < self_len) i++;
-    int depth = n - i < PA_PROF_MAX_FRAMES ? n - i : PA_PROF_MAX_FRAMES;
+    int depth = n - i;
+    if (depth > PA_PROF_MAX_FRAMES || (n == max && depth == PA_PROF_MAX_FRAMES)) {
+        depth = PA_PROF_MAX_FRAMES;      /* deeper: the innermost 63 and a mark for the rest */
+        raw[i + depth - 1] = PA_PROF_TRUNCATED;
+    }
     return pa_prof_stack_intern(raw + i, depth > 0 ? (uint32_t)depth : 0);
 }
 

@@ -1097,7 +1097,10 @@ const pp_location_t *pp_sym_lookup(pp_symbolizer_t *s, const pp_dump_t *d, uint6
         if (loc)
             return loc;
         char buf[32];
-        snprintf(buf, sizeof buf, "0x%llx", (unsigned long long)addr);
+        if (addr == PP_TRUNCATED_FRAME)          /* the frames a deep stack lost */
+            snprintf(buf, sizeof buf, "[truncated]");
+        else
+            snprintf(buf, sizeof buf, "0x%llx", (unsigned long long)addr);
         pp_frame_t f = {pp_intern(buf), NULL, 0};
         return new_location(s, NULL, addr, &f, 1);
     }

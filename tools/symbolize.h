@@ -51,6 +51,10 @@ typedef struct pp_sym_options {
 
 typedef struct pp_symbolizer pp_symbolizer_t;
 
+/* The frame a profile puts last on a stack deeper than it keeps
+ * (docs/profile-format.md): symbolized as "[truncated]". */
+#define PP_TRUNCATED_FRAME 1
+
 pp_symbolizer_t *pp_sym_new(const pp_sym_options_t *opt);
 void pp_sym_free(pp_symbolizer_t *s);
 

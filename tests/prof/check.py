@@ -415,12 +415,17 @@ def cmd_fates_edges(prog, out_path, prof_path):
     moved = sum(v["moved"] for v in site.get("grown", []))
     if grown != 6 << 20 or moved:
         bad.append(f"grown: {grown} bytes in use and {moved} moved, the program keeps 6 MiB grown in place from 3")
+    deep = [s for s in stacks_by_function(p, prog).get("deep_alloc", [])]
+    if len(deep) != 1 or len(deep[0].frames) != 64 or deep[0].frames[-1] != 1:
+        bad.append(f"deep_alloc: expected one stack of 64 frames ending with the truncation mark 0x1, got "
+                   f"{[(len(s.frames), hex(s.frames[-1])) for s in deep]}")
     if "altstack tested" in out and not site.get("on_signal_stack"):
         bad.append("no stack for the allocation on the signal stack")
     result(not bad, "fates-edges", "; ".join(bad) if bad else
            "pthread_getattr_np in a new thread, malloc on a signal stack below the main one ("
            + ("tested" if "altstack tested" in out else "not placed") + "), temporaries with 300 KiB "
-           "allocations between, a frame over 64 KiB left unclassified, a block grown in place in use at its new size")
+           "allocations between, a frame over 64 KiB left unclassified, a block grown in place in use at its new size, "
+           "a stack 100 calls deep cut at 64 frames with the truncation mark")
 
 
 # The finding `poolalloc-prof report` must give each site of the fates program:

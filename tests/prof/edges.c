@@ -13,6 +13,8 @@
  *   real_temp: a temporary, for contrast
  *   grown: a 3 MiB block (its own mapping) grown to 6 MiB by realloc, in
  *     place (remapped), and kept: its in-use bytes must be the 6 MiB
+ *   deep_alloc: 100 calls deep, a stack over the 64 frames kept: it must end
+ *     with the truncation mark (docs/profile-format.md)
  * Prints "done" at the end. */
 #define _GNU_SOURCE
 #include <pthread.h>
@@ -109,6 +111,16 @@ NOINLINE static void grown(void)
     kept = realloc(p, 6 << 20);
 }
 
+NOINLINE static void deep_alloc(void) { sink = malloc(4321); }
+
+NOINLINE static int deep(int n)
+{
+    if (n == 0) deep_alloc();
+    else deep(n - 1);
+    __asm__ volatile("" ::: "memory");        /* not a tail call: every level keeps its frame */
+    return n;
+}
+
 int main(void)
 {
     sink = malloc(100);                       /* the main thread's first sample */
@@ -122,6 +134,7 @@ int main(void)
         real_temp();
     }
     grown();
+    deep(100);
     printf("altstack %s\ndone\n", altstack ? "tested" : "not placed");
     return 0;
 }

@@ -20,7 +20,7 @@
 #                            chains, pool misses of one site of each kind, exact
 #   fates-edges              rate 1: pthread_getattr_np at a thread's start, malloc on a
 #                            signal stack, temporaries around big blocks, a 100 KiB frame,
-#                            a block realloc grows in place
+#                            a block realloc grows in place, a stack cut at 64 frames
 #   fates-report-rate-1, fates-report-default-rate
 #                            `poolalloc-prof report` puts each of those sites under
 #                            its finding (pool, preallocate, stack, hand-off, leak,

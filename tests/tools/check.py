@@ -377,6 +377,27 @@ def _(name):
            if not bad else "; ".join(bad))
 
 
+@check("truncated-root")
+def _(name):
+    # a stack the profiler cut at 64 frames ends with the mark 0x1: fold,
+    # top and pprof name it [truncated], a root of its own
+    _, files = profile_run("exact", ["1"])
+    text = open(files[0]).read()
+    line = next(l for l in text.splitlines() if l.startswith("stack ") and l.count(" 0x") >= 2)
+    parts = line.split()
+    frames = [p for p in parts if p.startswith("0x")]
+    cut = " ".join(parts[:len(parts) - len(frames)] + frames[:2] + ["0x1"])
+    n = sum(1 for l in text.splitlines() if l.startswith("stack "))
+    text = text.replace(f"\nend {n}", f"\n{cut}\nend {n + 1}")
+    path = os.path.join(WORK, "cut.prof")
+    with open(path, "w") as f:
+        f.write(text)
+    f = folded(tool("fold", "-w", "alloc_objects", path).stdout)
+    roots = [k for k in f if k.startswith("[truncated];")]
+    bad = [] if len(roots) == 1 and f[roots[0]] == int(parts[1]) else [f"folded roots {roots}"]
+    result(not bad, name, f"the cut stack folds as {roots[0][:60]}..." if not bad else "; ".join(bad))
+
+
 @check("output-file-whole")
 def _(name):
     _, files = profile_run("exact", ["1"])
