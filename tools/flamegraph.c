@@ -345,19 +345,14 @@ typedef struct rgb {
 
 static int clamp255(double x) { return x <= 0 ? 0 : x >= 255 ? 255 : (int)(x + 0.5); }
 
-/* Warm: hue 0..50 degrees (red to yellow), from the name alone so a
+/* Memory: greens to blue-greens, flamegraph.pl's --colors mem (no red, so
+ * a memory graph is not mistaken for a CPU one), from the name alone so a
  * function keeps its colour across graphs. */
-static rgb_t warm_colour(const char *name)
+static rgb_t mem_colour(const char *name)
 {
     uint64_t h = pp_hash_mix(pp_hash_bytes(name, strlen(name), 0), 0x6f6c6f63);
-    double hue = 50.0 * (double)(h & 0xffff) / 65535.0;
-    double sat = 0.80 + 0.15 * (double)((h >> 16) & 0xffff) / 65535.0;
-    double light = 0.56 + 0.10 * (double)((h >> 32) & 0xffff) / 65535.0;
-    /* HSL to RGB within the first sextant (hue < 60): red is the top. */
-    double chroma = (1.0 - (2.0 * light - 1.0 < 0 ? 1.0 - 2.0 * light : 2.0 * light - 1.0)) * sat;
-    double m = light - chroma / 2.0;
-    return (rgb_t){clamp255(255.0 * (chroma + m)), clamp255(255.0 * (chroma * hue / 60.0 + m)),
-                   clamp255(255.0 * m)};
+    double g = (double)(h & 0xffff) / 65535.0, b = (double)((h >> 16) & 0xffff) / 65535.0;
+    return (rgb_t){0, clamp255(190.0 + 50.0 * g), clamp255(210.0 * b)};
 }
 
 /* Red for growth, blue for shrinkage, grey for no change; the strongest
@@ -568,7 +563,7 @@ static void put_frame(ctx_t *c, const node_t *n, int top, uint32_t maxdepth, uin
     double x = XPAD + (double)n->x / (double)c->total * FRAMES_W;
     double width = (double)n->value / (double)c->total * FRAMES_W;
     int y = top + (int)(maxdepth - n->depth) * FRAME_H;
-    rgb_t col = c->diff ? diff_colour(n->value - n->base, maxabs) : warm_colour(n->name);
+    rgb_t col = c->diff ? diff_colour(n->value - n->base, maxabs) : mem_colour(n->name);
     bool dark = 299 * col.r + 587 * col.g + 114 * col.b < 100000; /* white text on it */
 
     c->scratch.len = 0;
@@ -614,7 +609,7 @@ static void put_header(ctx_t *c, const pp_flame_options_t *o, int height, size_t
     char w[160], b[160], wl[160], bl[160];
     fputs("<?xml version=\"1.0\" encoding=\"UTF-8\" standalone=\"no\"?>\n", f);
     fprintf(f,
-            "<svg xmlns=\"http://www.w3.org/2000/svg\" version=\"1.1\" width=\"%d\" height=\"%d\" "
+            "<svg xmlns=\"http://www.w3.org/2000/svg\" version=\"1.1\" width=\"100%%\" data-w=\"%d\" data-h=\"%d\" "
             "viewBox=\"0 0 %d %d\" data-total=\"%" PRId64 "\" data-x0=\"%d\" data-fw=\"%d\" data-diff=\"%d\" "
             "data-narrow=\"%d\" data-unit=\"",
             SVG_W, height, SVG_W, height, c->total, XPAD, FRAMES_W, c->diff ? 1 : 0, NARROW_PX);

@@ -203,8 +203,8 @@ function showsAmount(text, v, unit) {
 
 // Screenshots of the whole SVG (fullPage does not work on an SVG document).
 async function shoot(page, file) {
-  const h = await page.evaluate(() => Number(document.documentElement.getAttribute('height')));
-  await page.setViewportSize({ width: 1200, height: h });
+  const h = await page.evaluate(() => document.documentElement.viewBox.baseVal.height);
+  await page.setViewportSize({ width: 1200, height: Math.ceil(h) });
   await page.screenshot({ path: file });
 }
 
@@ -213,9 +213,16 @@ async function openSvg(ctx, file, errors) {
   page.on('pageerror', (e) => errors.push('page error: ' + e.message));
   page.on('console', (m) => { if (m.type() === 'error') errors.push('console error: ' + m.text()); });
   await page.goto('file://' + path.resolve(file));
-  // The whole graph in the viewport, so that every frame can be hovered.
-  const h = await page.evaluate(() => Number(document.documentElement.getAttribute('height')) || 0);
-  if (h > 380) await page.setViewportSize({ width: 1220, height: h + 20 });
+  // The graph follows the window's width (width 100%, its viewBox 1200 wide).
+  for (const w of [800, 1600]) {
+    await page.setViewportSize({ width: w, height: 400 });
+    const cw = await page.evaluate(() => document.documentElement.getBoundingClientRect().width);
+    check(Math.abs(cw - w) <= 1, `the graph is as wide as a ${w} px window`, `${cw} px`);
+  }
+  // Then drawn at its own size (1200 px), the whole of it in the viewport, so
+  // that every frame can be hovered where its viewBox coordinates say.
+  const h = await page.evaluate(() => document.documentElement.viewBox.baseVal.height || 0);
+  await page.setViewportSize({ width: 1200, height: Math.ceil(Math.max(h, 380)) });
   return page;
 }
 
