@@ -237,6 +237,7 @@ typedef struct pa_options {
     size_t   sample_rate;       /* POOLALLOC_SAMPLE_RATE: mean bytes between samples */
     uint64_t profile_every_bytes, profile_every_ns;  /* POOLALLOC_PROFILE_INTERVAL   */
     int      profile_signal;    /* POOLALLOC_PROFILE_SIGNAL: dump on it, 0: none    */
+    size_t   profile_pid;       /* POOLALLOC_PROFILE_PID: only this process, 0: all */
 } pa_options_t;
 PA_HIDDEN extern pa_options_t pa_options;
 PA_HIDDEN void pa_options_init(void);

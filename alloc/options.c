@@ -45,6 +45,7 @@ static const struct option {
     { "POOLALLOC_SAMPLE_RATE",   SIZE,     &pa_options.sample_rate,    "512k" },  /* mean bytes per sample */
     { "POOLALLOC_PROFILE_INTERVAL", INTERVAL, NULL,                    "none" },  /* periodic dumps */
     { "POOLALLOC_PROFILE_SIGNAL", SIGNAL,  &pa_options.profile_signal, "none" },  /* dump on a signal */
+    { "POOLALLOC_PROFILE_PID",   COUNT,    &pa_options.profile_pid,    "0"    },  /* only this process */
 };
 
 static bool parse_bool(const char *s, bool *out)
@@ -246,8 +247,8 @@ void pa_options_init(void)
     }
     warn_unknown();
     static const char *const needs_profile[] = { "POOLALLOC_SAMPLE_RATE", "POOLALLOC_PROFILE_INTERVAL",
-                                                 "POOLALLOC_PROFILE_SIGNAL" };
-    for (size_t i = 0; i < 3 && !pa_options.profile[0]; i++)
+                                                 "POOLALLOC_PROFILE_SIGNAL", "POOLALLOC_PROFILE_PID" };
+    for (size_t i = 0; i < 4 && !pa_options.profile[0]; i++)
         if (getenv(needs_profile[i])) pa_message("%s does nothing without POOLALLOC_PROFILE", needs_profile[i]);
     if (pa_options.verbose)
         pa_message("stats=%d purge_delay=%llums segment_cache=%zu purge_thread=%d gogc=%lld trace=%d pool_debug=%d profile=%s "

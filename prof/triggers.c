@@ -16,6 +16,7 @@
 #include <semaphore.h>
 #include <signal.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -34,6 +35,9 @@ static sem_t wake;
  * later sequence number than the exit's, or a .tmp file). */
 static pthread_mutex_t exit_lock = PTHREAD_MUTEX_INITIALIZER;
 static bool exited;                          /* under exit_lock */
+/* POOLALLOC_PROFILE_PID: a fork child writes no profile of its own (its
+ * sampled objects stay recognisable: the machinery keeps running). */
+static bool child_quiet;
 
 static bool wants_dumper(void)
 {
@@ -145,7 +149,7 @@ __attribute__((constructor(102))) static void prof_start(void)
  * is no longer in use. */
 __attribute__((destructor(101))) static void prof_exit(void)
 {
-    if (!pa_prof_on) return;
+    if (!pa_prof_on || child_quiet) return;
     pthread_mutex_lock(&exit_lock);           /* a dump the dumper is writing ends first */
     exited = true;
     pthread_mutex_unlock(&exit_lock);
@@ -163,7 +167,8 @@ void pa_prof_fork_child(void)
     atomic_store(&pending, 0);
     atomic_store(&dumper_running, false);
     sem_init(&wake, 0, 0);
-    start_dumper();
+    child_quiet = pa_options.profile_pid != 0;
+    if (!child_quiet) start_dumper();
 }
 
 PA_API int pa_profile_dump(const char *path)

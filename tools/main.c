@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "common.h"
@@ -16,6 +17,7 @@
 #include "pprof.h"
 #include "profile.h"
 #include "report.h"
+#include "run.h"
 #include "symbolize.h"
 #include "top.h"
 
@@ -27,6 +29,7 @@ static const char usage_main[] =
     "process's interval dumps are cumulative, so its latest one counts.\n"
     "\n"
     "commands:\n"
+    "  run    [-o DIR] -- PROG [ARGS...]: profile a program, in one command\n"
     "  fold   folded stacks for flamegraph.pl, inferno, speedscope\n"
     "  svg    an interactive SVG flame graph\n"
     "  pprof  a gzipped profile.proto for `pprof -top`, `pprof -http`\n"
@@ -116,6 +119,10 @@ enum { A_LINES = 1, A_ROWS = 2, A_CUM = 4, A_DELTA = 8, A_SVG = 16, A_TITLE = 32
 
 static void print_help(const command_t *c)
 {
+    if (!strcmp(c->name, "run")) { /* its own options: none of the others' */
+        fputs(c->help, stdout);
+        return;
+    }
     printf("usage: poolalloc-prof %s %s\n%s\noptions:\n%s%s", c->name, c->synopsis, c->help,
            c->options & A_WEIGHT ? weight_option : "", common_options);
 }
@@ -528,7 +535,174 @@ static int cmd_report(const command_t *c, int argc, char **argv)
     return output_close(&out, pp_report_print(out.f, out.name, &all, k == n ? &all : &fates, o.rows_given ? o.rows : 5));
 }
 
+/* ---- run: profile a program in one command ------------------------------------------ */
+
+/* Writes one of run's files into its directory; says so when it cannot. */
+static bool run_write(const char *dir, const char *file, int (*fn)(output_t *, void *), void *arg)
+{
+    char *path = xasprintf("%s/%s", dir, file);
+    opts_t o = {.output = path};
+    output_t out;
+    output_open(&out, &o, false);
+    bool ok = output_close(&out, fn(&out, arg)) == 0;
+    free(path);
+    return ok;
+}
+
+typedef struct {
+    pp_profile_t *p;
+    int weight;
+    const char *title;
+} run_flame_t;
+
+static int run_flame(output_t *out, void *arg)
+{
+    run_flame_t *f = arg;
+    size_t n;
+    pp_folded_t *v = pp_fold(f->p, NULL, f->weight, false, &n);
+    char *sub = describe(f->p);
+    int rc = flame(out, v, n, f->title, sub, f->weight, false);
+    free(sub);
+    return rc;
+}
+
+static int run_report(output_t *out, void *arg)
+{
+    return pp_report_print(out->f, out->name, arg, arg, 5);
+}
+
+/* The report's section titles ("Leak suspects: ...") and how many sites each
+ * names: its lines that do not start with a space, but the first. */
+static void run_headlines(const char *path)
+{
+    FILE *f = fopen(path, "r");
+    if (!f)
+        return;
+    char line[1024], title[1024] = "";
+    int sites = 0, n = 0;
+    while (fgets(line, sizeof line, f)) {
+        line[strcspn(line, "\n")] = 0;
+        if (n++ == 0 || !line[0])
+            continue;
+        if (line[0] == ' ') {
+            sites++;
+            continue;
+        }
+        if (title[0])
+            fprintf(stderr, "    %s (%d site%s)\n", title, sites, sites == 1 ? "" : "s");
+        snprintf(title, sizeof title, "%s", line);
+        sites = 0;
+    }
+    if (title[0])
+        fprintf(stderr, sites ? "    %s (%d site%s)\n" : "    %s\n", title, sites, sites == 1 ? "" : "s");
+    fclose(f);
+}
+
+static const char usage_run[] =
+    "usage: poolalloc-prof run [OPTIONS] [--] PROG [ARGS...]\n"
+    "Runs PROG with poolalloc preloaded and allocation profiling on, its profiles in\n"
+    "a directory of their own; passes its input, output, exit status and signals\n"
+    "through. At its exit, says where the files are and sums up: bytes allocated and\n"
+    "in use at exit, the top 5 allocation sites, the report's findings. The\n"
+    "directory gets PROG.PID.SEQ.prof, report.txt, alloc.svg and inuse.svg (flame\n"
+    "graphs of bytes allocated and in use at exit). For CPython (python, python3...)\n"
+    "it sets PYTHONMALLOC=malloc, which shows the small objects pymalloc hides.\n"
+    "\n"
+    "options:\n"
+    "  -o, --output DIR   the directory (made if missing; default:\n"
+    "                     poolalloc.PROG.PID in the working directory)\n"
+    "      --rate BYTES   mean bytes between samples (POOLALLOC_SAMPLE_RATE;\n"
+    "                     default 512k; 1: every allocation, exact)\n"
+    "      --interval I   also a profile every I bytes and/or seconds\n"
+    "                     (POOLALLOC_PROFILE_INTERVAL: 1g, 30s, 1g,30s)\n"
+    "      --children     profile the programs PROG runs and its fork children\n"
+    "                     too (default: PROG only; they run unprofiled)\n"
+    "  -h, --help         this text\n"
+    "The library is found beside this tool or in its prefix's lib/, or named by\n"
+    "POOLALLOC_LIB.\n";
+
+static int cmd_run(const command_t *c, int argc, char **argv)
+{
+    (void)c;
+    enum { R_RATE = 300, R_INTERVAL, R_CHILDREN };
+    static const struct option opts[] = {
+        {"output", required_argument, 0, 'o'}, {"rate", required_argument, 0, R_RATE},
+        {"interval", required_argument, 0, R_INTERVAL}, {"children", no_argument, 0, R_CHILDREN},
+        {"help", no_argument, 0, 'h'}, {0, 0, 0, 0},
+    };
+    pp_run_options_t ro = {0};
+    optind = 1;
+    opterr = 0;
+    int ch;
+    while ((ch = getopt_long(argc, argv, "+:o:h", opts, NULL)) != -1) {
+        switch (ch) {
+        case 'o': ro.dir = optarg; break;
+        case R_RATE: ro.rate = optarg; break;
+        case R_INTERVAL: ro.interval = optarg; break;
+        case R_CHILDREN: ro.children = true; break;
+        case 'h': fputs(usage_run, stdout); return 0;
+        case ':':
+            pp_error("run: option '%s' wants a value (see poolalloc-prof run --help)", argv[optind - 1]);
+            return 2;
+        default:
+            pp_error("run: unknown option '%s' (see poolalloc-prof run --help)", argv[optind - 1]);
+            return 2;
+        }
+    }
+    if (optind == argc) {
+        pp_error("run: no program given (usage: poolalloc-prof run [OPTIONS] [--] PROG [ARGS...])");
+        return 2;
+    }
+    pp_run_result_t r;
+    if (pp_run(&ro, argv + optind, &r) != 0)
+        return 127;
+    const char *name = pp_basename(r.program);
+    if (WIFEXITED(r.status))
+        fprintf(stderr, "\npoolalloc-prof: %s exited with status %d\n", name, WEXITSTATUS(r.status));
+    else if (WIFSIGNALED(r.status))
+        fprintf(stderr, "\npoolalloc-prof: %s was killed by signal %d (%s)\n", name, WTERMSIG(r.status),
+                strsignal(WTERMSIG(r.status)));
+    if (!r.ndumps) {
+        fprintf(stderr, "poolalloc-prof: %s wrote no profile into %s/ (a profile is written at exit: "
+                "a process killed by a signal, or one that ends with _exit, writes none; --interval "
+                "writes them as it runs)\n", name, r.dir);
+        pp_run_exit_like(r.status);
+    }
+    pp_symbolizer_t *s = pp_sym_new(&(pp_sym_options_t){.lines = true, .inlines = true});
+    pp_profile_t p;
+    load(&p, s, r.dumps, (int)r.ndumps, -1);
+    fprintf(stderr, "poolalloc-prof: %zu profile%s in %s/:", r.ndumps, r.ndumps == 1 ? "" : "s", r.dir);
+    for (size_t i = 0; i < r.ndumps && i < 4; i++)
+        fprintf(stderr, " %s", pp_basename(r.dumps[i]));
+    fprintf(stderr, r.ndumps > 4 ? " ...\n" : "\n");
+    char a[32], b[32], ao[32], io[32];
+    fprintf(stderr, "  allocated %s in %s objects; in use at exit %s in %s objects\n",
+            pp_format_value(a, sizeof a, p.total[PP_ALLOC_SPACE], PP_ALLOC_SPACE),
+            pp_format_value(ao, sizeof ao, p.total[PP_ALLOC_OBJECTS], PP_ALLOC_OBJECTS),
+            pp_format_value(b, sizeof b, p.total[PP_INUSE_SPACE], PP_INUSE_SPACE),
+            pp_format_value(io, sizeof io, p.total[PP_INUSE_OBJECTS], PP_INUSE_OBJECTS));
+    pp_top_print(stderr, "standard error", &p, PP_ALLOC_SPACE, 5, false);
+    bool ok = run_write(r.dir, "report.txt", run_report, &p);
+    ok &= run_write(r.dir, "alloc.svg", run_flame, &(run_flame_t){&p, PP_ALLOC_SPACE, "Bytes allocated (alloc_space)"});
+    ok &= run_write(r.dir, "inuse.svg", run_flame,
+                    &(run_flame_t){&p, PP_INUSE_SPACE, "Bytes in use at exit (inuse_space)"});
+    if (ok) {
+        char *report = xasprintf("%s/report.txt", r.dir);
+        fprintf(stderr, "  the report (%s):\n", report);
+        run_headlines(report);
+        free(report);
+        fprintf(stderr, "  flame graphs: %s/alloc.svg (allocated), %s/inuse.svg (in use at exit)\n", r.dir, r.dir);
+    }
+    if (r.python)
+        fprintf(stderr, "  %s: PYTHONMALLOC=malloc was set, so the profile sees the small objects pymalloc "
+                "would hide\n", name);
+    if (!ro.children)
+        fprintf(stderr, "  only %s itself was profiled (--children: the programs it runs too)\n", name);
+    pp_run_exit_like(r.status);
+}
+
 static const command_t commands[] = {
+    {"run", "[OPTIONS] [--] PROG [ARGS...]", usage_run, cmd_run, 0},
     {"fold", "[OPTIONS] DUMP...",
      "Writes folded stacks, one line per distinct stack: frames root first,\n"
      "joined by ';', a space, the weight. Lines are sorted; stacks of weight 0\n"
@@ -621,6 +795,6 @@ int main(int argc, char **argv)
     for (size_t i = 0; i < sizeof commands / sizeof *commands; i++)
         if (!strcmp(argv[1], commands[i].name))
             return commands[i].run(&commands[i], argc - 1, argv + 1);
-    pp_error("unknown command '%s' (fold, svg, pprof, top, diff, report; poolalloc-prof --help)", argv[1]);
+    pp_error("unknown command '%s' (run, fold, svg, pprof, top, diff, report; poolalloc-prof --help)", argv[1]);
     return 2;
 }

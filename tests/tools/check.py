@@ -20,6 +20,7 @@ import gzip
 import os
 import re
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
@@ -375,6 +376,76 @@ def _(name):
         bad.append(f"--weight bogus: {r.stderr.strip()}")
     result(not bad, name, f"{len(cases)} bad files x fold/top/svg: one line, exit 1, nothing on stdout"
            if not bad else "; ".join(bad))
+
+
+def run_tool(args, stdin=None):
+    return subprocess.run([TOOL, "run", *args], capture_output=True, text=True, timeout=120, env=env_clean(),
+                          input=stdin)
+
+
+@check("run-exact")
+def _(name):
+    # `run` in one command: the program's output and status through, its
+    # profile, report and flame graphs in the directory, the exact weights
+    d = tempfile.mkdtemp(prefix="run.", dir=WORK)
+    r = run_tool(["-o", d, "--rate", "1", os.path.join(BINDIR, "sites"), "1"])
+    truth = {l.split()[0]: [int(x) for x in l.split()[1:]] for l in r.stdout.splitlines()}
+    files = sorted(os.listdir(d))
+    profs = [f for f in files if re.fullmatch(r"sites\.\d+\.1\.prof", f)]
+    bad = [] if r.returncode == 0 else [f"exit {r.returncode}: {r.stderr[-300:]}"]
+    bad += [] if len(profs) == 1 and {"report.txt", "alloc.svg", "inuse.svg"} <= set(files) else [f"files {files}"]
+    if profs:
+        f = folded(tool("fold", "-w", "alloc_space", os.path.join(d, profs[0])).stdout)
+        for site, tail in SITES.items():
+            if site in truth and site != "child_site" and ending(f, tail) != truth[site][1]:
+                bad.append(f"{tail}: {ending(f, tail)} bytes, the program says {truth[site][1]}")
+    for want in (f"1 profile in {d}/", "allocated ", "the top 5 by flat", "plain_site", "report.txt", "alloc.svg"):
+        if want not in r.stderr:
+            bad.append(f"the summary lacks {want!r}")
+    result(not bad, name, "output, status, files and exact weights as a direct run" if not bad else "; ".join(bad))
+
+
+@check("run-status-signals-children")
+def _(name):
+    bad = []
+    r = run_tool(["-o", tempfile.mkdtemp(dir=WORK), "bash", "-c", "echo out; echo err >&2; exit 3"])
+    if r.returncode != 3 or r.stdout != "out\n" or not r.stderr.startswith("err\n"):
+        bad.append(f"exit 3: got {r.returncode}, stdout {r.stdout!r}")
+    r = run_tool(["-o", tempfile.mkdtemp(dir=WORK), "bash", "-c", "kill -TERM $$"])
+    if r.returncode != -signal.SIGTERM or "killed by signal 15" not in r.stderr:
+        bad.append(f"killed by SIGTERM: tool ended {r.returncode}")
+    r = run_tool(["-o", tempfile.mkdtemp(dir=WORK), "cat"], stdin="in\n")
+    if r.returncode != 0 or r.stdout != "in\n":
+        bad.append(f"stdin through cat: {r.returncode} {r.stdout!r}")
+    r = run_tool(["/nonexistent/prog"])
+    if r.returncode != 127 or len(r.stderr.strip().splitlines()) != 1 or "No such file" not in r.stderr:
+        bad.append(f"no such program: {r.returncode} {r.stderr!r}")
+    # a script that starts children: only it is profiled, unless --children;
+    # a program it execs in its place (same pid) is
+    script = "ls / >/dev/null; cat /dev/null; sort </dev/null; true"
+    only, every = tempfile.mkdtemp(dir=WORK), tempfile.mkdtemp(dir=WORK)
+    run_tool(["-o", only, "bash", "-c", script])
+    run_tool(["-o", every, "--children", "bash", "-c", script])
+    p_only = [f for f in os.listdir(only) if f.endswith(".prof")]
+    p_every = [f for f in os.listdir(every) if f.endswith(".prof")]
+    if len(p_only) != 1 or not p_only[0].startswith("bash."):
+        bad.append(f"without --children: {p_only}")
+    if len(p_every) < 3:
+        bad.append(f"with --children: {p_every}")
+    fk, fk_all = tempfile.mkdtemp(dir=WORK), tempfile.mkdtemp(dir=WORK)
+    run_tool(["-o", fk, os.path.join(BINDIR, "sites"), "1", "fork"])
+    run_tool(["-o", fk_all, "--children", os.path.join(BINDIR, "sites"), "1", "fork"])
+    n_fk = len([f for f in os.listdir(fk) if f.endswith(".prof")])
+    n_fk_all = len([f for f in os.listdir(fk_all) if f.endswith(".prof")])
+    if (n_fk, n_fk_all) != (1, 2):
+        bad.append(f"a fork child: {n_fk} profiles without --children, {n_fk_all} with (want 1, 2)")
+    ex = tempfile.mkdtemp(dir=WORK)
+    r = run_tool(["-o", ex, "bash", "-c", f"ls / >/dev/null; exec {os.path.join(BINDIR, 'sites')} 1"])
+    p_ex = [f for f in os.listdir(ex) if f.endswith(".prof")]
+    if len(p_ex) != 1 or not p_ex[0].startswith("sites."):
+        bad.append(f"a script exec'ing the program: {p_ex}")
+    result(not bad, name, "exit status, death by signal, stdin/stdout/stderr, a missing program; only the "
+           "program profiled (its exec'd successor too), every process with --children" if not bad else "; ".join(bad))
 
 
 @check("truncated-root")
