@@ -122,7 +122,7 @@ check-bench: $(SO) $(BENCH_BIN)
 
 # Sampled allocation profiling of real programs (tests/prof/run.sh): estimates
 # against what the programs allocated, threads, dlopen, symbolized stacks.
-PROF_BIN   := $(BUILD)/prof/accuracy $(BUILD)/prof/threads $(BUILD)/prof/fates $(BUILD)/prof/edges $(BUILD)/prof/dlhost $(BUILD)/prof/plugin.so
+PROF_BIN   := $(BUILD)/prof/accuracy $(BUILD)/prof/threads $(BUILD)/prof/fates $(BUILD)/prof/edges $(BUILD)/prof/peak $(BUILD)/prof/dlhost $(BUILD)/prof/plugin.so
 PROF_FLAGS := -std=gnu11 -O1 -g -fno-omit-frame-pointer -fno-builtin $(WARN)
 $(BUILD)/prof/plugin.so: tests/prof/plugin.c
 	@mkdir -p $(dir $@)

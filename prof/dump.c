@@ -16,7 +16,7 @@
 
 #include "prof.h"
 
-#define FORMAT_VERSION 2
+#define FORMAT_VERSION 3
 
 static pthread_mutex_t dump_lock = PTHREAD_MUTEX_INITIALIZER;
 
@@ -112,7 +112,7 @@ static const char values[] =
     "alloc_objects alloc_space inuse_objects inuse_space "
     "freed_lt_1us freed_lt_10us freed_lt_100us freed_lt_1ms freed_lt_10ms freed_lt_100ms freed_lt_1s freed_ge_1s "
     "freed_frame_0 freed_frame_1 freed_frame_2 freed_frame_3 freed_returned freed_thread "
-    "temporary moved realloc_objects realloc_copied pool_misses";
+    "temporary moved realloc_objects realloc_copied pool_misses peak_objects peak_space";
 _Static_assert(PA_FATES == 19, "a fate without a name in `values`");
 
 static void put_stack(const pa_prof_stack_t *st, void *arg)
@@ -131,6 +131,9 @@ static void put_stack(const pa_prof_stack_t *st, void *arg)
         uint64_t v = atomic_load_explicit(&st->fate[i], memory_order_relaxed);
         put(o, " %llu", (unsigned long long)(i == PA_FATE_REALLOC_COPIED ? v : units_to_objects(v)));
     }
+    uint64_t po, ps;
+    pa_prof_peak_of(st, &po, &ps);
+    put(o, " %llu %llu", (unsigned long long)units_to_objects(po), (unsigned long long)ps);
     for (uint32_t i = 0; i < st->depth; i++) put(o, " 0x%lx", (unsigned long)(uintptr_t)st->frames[i]);
     put(o, "\n");
     o->stacks++;
@@ -163,6 +166,10 @@ int pa_prof_write(const char *path, const char *reason, uint64_t seq)
         put(o, "sample_rate %zu\n", pa_options.sample_rate);
         put(o, "profiler_memory %zu\n", pa_prof_memory());
         put(o, "process %016llx\n", (unsigned long long)pa_prof_process);
+        uint64_t peak_bytes, peak_ns;
+        pa_prof_peak_total(&peak_bytes, &peak_ns);
+        put(o, "peak_inuse_space %llu\n", (unsigned long long)peak_bytes);
+        put(o, "peak_uptime %.3f\n", (double)peak_ns / 1e9);
         put(o, "values %s\n", values);
         dl_iterate_phdr(put_mapping, o);
         pa_prof_stacks_foreach(put_stack, o);

@@ -71,6 +71,7 @@ typedef struct pa_prof_stack {
     uint32_t pad_;
     _Atomic(uint64_t) alloc_objects, alloc_space, free_objects, free_space;
     _Atomic(uint64_t) fate[PA_FATES];
+    _Atomic(uint64_t) peak_objects, peak_space, peak_version;   /* in use at a peak (peak.c) */
     void *frames[];                       /* return addresses, innermost first */
 } pa_prof_stack_t;
 
@@ -126,6 +127,13 @@ PA_HIDDEN void pa_prof_stacks_foreach(void (*fn)(const pa_prof_stack_t *, void *
 PA_HIDDEN void pa_prof_stacks_zero(void);         /* every record's counters to 0 */
 PA_HIDDEN size_t pa_prof_memory(void);            /* bytes the profiler has mapped */
 PA_HIDDEN void *pa_prof_arena_alloc(size_t size);
+
+/* ---- peak.c ---- */
+PA_HIDDEN void pa_prof_peak_touch(pa_prof_stack_t *st);   /* before st's counters change */
+PA_HIDDEN void pa_prof_peak_add(int64_t bytes);  /* after: a sampled object's weighted bytes came or went */
+PA_HIDDEN void pa_prof_peak_of(const pa_prof_stack_t *st, uint64_t *objects, uint64_t *space);
+PA_HIDDEN void pa_prof_peak_total(uint64_t *bytes, uint64_t *ns);   /* the peak and when */
+PA_HIDDEN void pa_prof_peak_fork_child(void);
 
 /* ---- dump.c ---- */
 PA_HIDDEN int pa_prof_write(const char *path, const char *reason, uint64_t seq);

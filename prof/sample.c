@@ -174,8 +174,10 @@ void *pa_prof_sample(pa_heap_t *h, void *p, size_t size, size_t flags)
     hd->usable = usable;
     hd->epoch = prof_epoch;
     hd->magic = prof_key ^ (uintptr_t)obj;
+    pa_prof_peak_touch(st);
     atomic_fetch_add_explicit(&st->alloc_objects, hd->objects, memory_order_relaxed);
     atomic_fetch_add_explicit(&st->alloc_space, hd->space, memory_order_relaxed);
+    pa_prof_peak_add((int64_t)hd->space);
     if (pa_tl_pool_miss > (uintptr_t)__builtin_frame_address(0)) count(st, PA_FATE_POOL_MISSES, hd->objects);
     hd->alloc_ns = pa_clock_fine_ns();
     hd->mark = alloc_mark(h);            /* last: the profiler's own allocations are done */
@@ -213,8 +215,10 @@ static void release(pa_prof_hdr_t *hd, bool moved)
     hd->magic ^= FREED_MARK;
     pa_prof_stack_t *st = hd->stack;
     if (hd->epoch != prof_epoch) return;   /* inherited at a fork: never counted here */
+    pa_prof_peak_touch(st);
     atomic_fetch_add_explicit(&st->free_objects, hd->objects, memory_order_relaxed);
     atomic_fetch_add_explicit(&st->free_space, hd->space, memory_order_relaxed);
+    pa_prof_peak_add(-(int64_t)hd->space);
     if (moved) { count(st, PA_FATE_MOVED, hd->objects); return; }
     uint64_t now = pa_clock_fine_ns();
     count(st, PA_FATE_LIFE + life_bucket(now > hd->alloc_ns ? now - hd->alloc_ns : 0), hd->objects);
@@ -279,6 +283,7 @@ void pa_prof_fork_reset(void)
     prof_epoch++;
     pa_prof_process = (pa_prof_process ^ pa_clock_ns() ^ (uint64_t)getpid() << 32) * 0x9e3779b97f4a7c15u;
     pa_prof_stacks_zero();
+    pa_prof_peak_fork_child();
 }
 
 /* realloc kept a sampled object in its block: it fit, or the block grew in
@@ -293,8 +298,10 @@ void *pa_prof_kept(void *p, size_t size, size_t usable)
     hd->usable = usable;                  /* what the object unsampled would have now */
     if (hd->epoch != prof_epoch) return p;
     uint64_t space = weighted(hd, size);
+    pa_prof_peak_touch(hd->stack);
     if (space > hd->space) atomic_fetch_add_explicit(&hd->stack->alloc_space, space - hd->space, memory_order_relaxed);
     else atomic_fetch_add_explicit(&hd->stack->free_space, hd->space - space, memory_order_relaxed);
+    pa_prof_peak_add((int64_t)space - (int64_t)hd->space);
     hd->space = space;
     return p;
 }

@@ -325,6 +325,9 @@ static void zero(pa_prof_stack_t *e)
     atomic_store_explicit(&e->free_objects, 0, memory_order_relaxed);
     atomic_store_explicit(&e->free_space, 0, memory_order_relaxed);
     for (int i = 0; i < PA_FATES; i++) atomic_store_explicit(&e->fate[i], 0, memory_order_relaxed);
+    atomic_store_explicit(&e->peak_objects, 0, memory_order_relaxed);
+    atomic_store_explicit(&e->peak_space, 0, memory_order_relaxed);
+    atomic_store_explicit(&e->peak_version, 0, memory_order_relaxed);
 }
 
 void pa_prof_stacks_zero(void)

@@ -1,5 +1,5 @@
 /* dump.c -- reads a profile dump and checks it against the grammar of
- * docs/profile-format.md, versions 1 and 2. Every way a file can be wrong
+ * docs/profile-format.md, versions 1 to 3. Every way a file can be wrong
  * is a "FILE:LINE: why" message, never a crash: this parser is fuzzed
  * (tests/tools/fuzz_dump.c). */
 #include "dump.h"
@@ -145,9 +145,10 @@ static bool is_name_char(char c) { return is_key_char(c) || (c >= '0' && c <= '9
  * then version 2's `values` (required there: checked at the first line
  * that needs it) */
 enum { H_PROGRAM, H_PID, H_TIME, H_UPTIME, H_REASON, H_SEQUENCE, H_SAMPLE_RATE, H_PROFILER_MEMORY, H_REQUIRED,
-       H_PROCESS = H_REQUIRED, H_VALUES, H_N };
+       H_PROCESS = H_REQUIRED, H_PEAK_INUSE_SPACE, H_PEAK_UPTIME, H_VALUES, H_N };
 static const char *const header_keys[H_N] = {"program", "pid", "time", "uptime", "reason", "sequence", "sample_rate",
-                                             "profiler_memory", "process", "values"};
+                                             "profiler_memory", "process", "peak_inuse_space", "peak_uptime",
+                                             "values"};
 
 /* the names of a `values` line, found again by content (not interned: a
  * fuzzed file could fill the intern table with names) */
@@ -276,6 +277,9 @@ static bool header_line(parser_t *ps, pp_dump_t *d, const char *key, size_t klen
     case H_UPTIME:
         ok = parse_seconds(v, e, &d->uptime);
         break;
+    case H_PEAK_UPTIME:
+        ok = parse_seconds(v, e, &d->peak_uptime);
+        break;
     default: {
         uint64_t x = 0; /* read below even when take_dec fails */
         ok = take_dec(ps, &x) && ps->p == e;
@@ -285,6 +289,8 @@ static bool header_line(parser_t *ps, pp_dump_t *d, const char *key, size_t klen
             d->sequence = x;
         else if (k == H_SAMPLE_RATE)
             d->sample_rate = x, ok &= x > 0;
+        else if (k == H_PEAK_INUSE_SPACE)
+            d->peak_inuse_space = x;
         else
             d->profiler_memory = x;
     }
@@ -438,7 +444,7 @@ pp_dump_t *pp_dump_parse(const char *name, const char *data, size_t len, char *e
                 goto out;
             }
             if (v < 1 || v > PP_FORMAT_VERSION) {
-                fail(&ps, "format version %llu; this poolalloc-prof reads versions 1 and 2", (unsigned long long)v);
+                fail(&ps, "format version %llu; this poolalloc-prof reads versions 1 to 3", (unsigned long long)v);
                 goto out;
             }
             d->version = ps.version = (unsigned)v;

@@ -1,5 +1,5 @@
 /* dump.h -- one profile dump as written by POOLALLOC_PROFILE, read and
- * checked against docs/profile-format.md (versions 1 and 2). Nothing here
+ * checked against docs/profile-format.md (versions 1 to 3). Nothing here
  * knows the allocator: the format document is the whole contract. */
 #ifndef PP_DUMP_H
 #define PP_DUMP_H
@@ -8,7 +8,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define PP_FORMAT_VERSION 2 /* the newest read; version 1 is read too */
+#define PP_FORMAT_VERSION 3 /* the newest read; versions 1 and 2 are read too */
 #define PP_MAX_FRAMES 64
 
 /* The numbers a stack line can carry that this reader knows, in the
@@ -26,7 +26,8 @@
     X(FREED_FRAME_2, freed_frame_2, count) X(FREED_FRAME_3, freed_frame_3, count)                         \
     X(FREED_RETURNED, freed_returned, count) X(FREED_THREAD, freed_thread, count)                         \
     X(TEMPORARY, temporary, count) X(MOVED, moved, count) X(REALLOC_OBJECTS, realloc_objects, count)      \
-    X(REALLOC_COPIED, realloc_copied, bytes) X(POOL_MISSES, pool_misses, count)
+    X(REALLOC_COPIED, realloc_copied, bytes) X(POOL_MISSES, pool_misses, count)                           \
+    X(PEAK_OBJECTS, peak_objects, count) X(PEAK_SPACE, peak_space, bytes)
 
 enum pp_value {
 #define PP_VALUE_ENUM(e, name, unit) PP_##e,
@@ -41,7 +42,8 @@ _Static_assert(PP_NVALUES < 32, "a mask of values is 32 bits");
 #define PP_VALUE_BIT(v) (1u << (v))
 #define PP_ALL_VALUES (PP_VALUE_BIT(PP_NVALUES) - 1)
 #define PP_GO_VALUES (PP_VALUE_BIT(PP_INUSE_SPACE + 1) - 1)
-#define PP_FATE_VALUES (PP_ALL_VALUES & ~PP_GO_VALUES)
+#define PP_FATE_VALUES (PP_VALUE_BIT(PP_POOL_MISSES + 1) - PP_VALUE_BIT(PP_FREED_LT_1US))
+#define PP_PEAK_VALUES (PP_VALUE_BIT(PP_PEAK_OBJECTS) | PP_VALUE_BIT(PP_PEAK_SPACE))   /* version 3 */
 
 /* The names as the format writes them ("alloc_objects", ...). */
 extern const char *const pp_value_names[PP_NVALUES];
@@ -68,6 +70,8 @@ typedef struct pp_dump {
     const char *program;
     uint64_t pid, sequence, sample_rate, profiler_memory;
     double time, uptime;
+    uint64_t peak_inuse_space;   /* version 3: the sampled in-use bytes at the peak, 0 if unknown */
+    double peak_uptime;          /* and when (seconds of uptime) */
     const char *reason;
     const char *process;         /* the "process" key (interned), NULL in older files */
     pp_mapping_t *mappings;      /* sorted by start */

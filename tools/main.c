@@ -57,6 +57,9 @@ static const char usage_main[] =
     "  realloc_objects        allocated by a realloc that moved a block\n"
     "  realloc_copied         bytes those reallocs copied\n"
     "  pool_misses            made because pa_pool_get found its pool empty\n"
+    "  peak_objects, peak_space\n"
+    "                         objects, bytes in use when the sampled heap was at its\n"
+    "                         highest (within 10%; the profile's peak_inuse_space)\n"
     "computed per stack from those:\n"
     "  freed_objects          freed (the eight lifetimes)\n"
     "  churn_objects          freed less than 1 ms after allocation\n"
@@ -681,6 +684,10 @@ static int cmd_run(const command_t *c, int argc, char **argv)
             pp_format_value(ao, sizeof ao, p.total[PP_ALLOC_OBJECTS], PP_ALLOC_OBJECTS),
             pp_format_value(b, sizeof b, p.total[PP_INUSE_SPACE], PP_INUSE_SPACE),
             pp_format_value(io, sizeof io, p.total[PP_INUSE_OBJECTS], PP_INUSE_OBJECTS));
+    if (p.peak_inuse_space)
+        fprintf(stderr, "  peak in use %s, %.3f s after the start%s\n",
+                pp_format_value(a, sizeof a, (int64_t)p.peak_inuse_space, PP_INUSE_SPACE), p.peak_uptime,
+                r.ndumps > 1 ? " (the largest process's; peaks added)" : "");
     pp_top_print(stderr, "standard error", &p, PP_ALLOC_SPACE, 5, false);
     bool ok = run_write(r.dir, "report.txt", run_report, &p);
     ok &= run_write(r.dir, "alloc.svg", run_flame, &(run_flame_t){&p, PP_ALLOC_SPACE, "Bytes allocated (alloc_space)"});
@@ -789,7 +796,7 @@ int main(int argc, char **argv)
         return 0;
     }
     if (!strcmp(argv[1], "--version")) {
-        printf("poolalloc-prof, reads profile format versions 1 and 2\n");
+        printf("poolalloc-prof, reads profile format versions 1 to 3\n");
         return 0;
     }
     for (size_t i = 0; i < sizeof commands / sizeof *commands; i++)

@@ -36,6 +36,7 @@ const char *const pp_weight_titles[] = {
     "Objects freed after frames 0-3 returned", "Objects freed by another thread",
     "Temporary objects (freed before the thread allocated again)", "Objects moved by realloc",
     "Objects allocated by a moving realloc", "Bytes copied by realloc", "Objects made on a pool miss",
+    "Objects in use at the peak", "Bytes in use at the peak",
     "Objects freed", "Objects freed < 1 ms after allocation", "Objects freed in the allocating function",
     "Objects freed after the allocating function returned", "Objects freed by another thread",
     "Objects never freed (in use when dumped)",
@@ -276,6 +277,9 @@ void pp_profile_add(pp_profile_t *p, pp_symbolizer_t *s, pp_dump_t *const *dumps
         p->nexit += d->reason && strcmp(d->reason, "exit") == 0;
         p->sample_rate_max = d->sample_rate > p->sample_rate_max ? d->sample_rate : p->sample_rate_max;
         p->uptime_max = d->uptime > p->uptime_max ? d->uptime : p->uptime_max;
+        p->peak_inuse_space += d->peak_inuse_space;
+        if (d->peak_inuse_space > p->peak_largest)
+            p->peak_largest = d->peak_inuse_space, p->peak_uptime = d->peak_uptime;
         p->time_first = d->time < p->time_first ? d->time : p->time_first;
         p->time_last = d->time > p->time_last ? d->time : p->time_last;
         p->nprocesses++;

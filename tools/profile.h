@@ -42,6 +42,9 @@ typedef struct pp_profile {
     uint64_t sample_rate_max;   /* the largest */
     double time_first, time_last;
     double uptime_max;          /* the longest-running process's uptime: the profile's duration */
+    uint64_t peak_inuse_space;  /* the processes' peaks added (version 3; 0: unknown) */
+    double peak_uptime;         /* when the largest of them was reached */
+    uint64_t peak_largest;      /* that largest peak */
     size_t nexit;               /* dumps counted that were written at exit */
     uint32_t recorded;          /* values every dump counted has (PP_VALUE_BIT) */
     uint32_t recorded_any;      /* values some dump counted has */

@@ -248,6 +248,44 @@ static int by_volume(const void *a, const void *b)
     return c ? c : (x->site->site.line > y->site->site.line) - (x->site->site.line < y->site->site.line);
 }
 
+static int by_peak(const void *a, const void *b)
+{
+    int64_t x = (*(const site_t *const *)a)->all[PP_PEAK_SPACE], y = (*(const site_t *const *)b)->all[PP_PEAK_SPACE];
+    return x < y ? 1 : x > y ? -1 : 0;
+}
+
+/* What held the heap at its peak (format version 3): the sites by bytes in
+ * use then. */
+static void peak(FILE *out, const pp_profile_t *all, const pp_sites_t *t, size_t rows)
+{
+    if (!(all->recorded_any & PP_VALUE_BIT(PP_PEAK_SPACE)) || !all->peak_inuse_space)
+        return;
+    const site_t **v = xcalloc(t->n ? t->n : 1, sizeof *v);
+    size_t n = 0;
+    for (size_t i = 0; i < t->n; i++)
+        if (((const site_t *)t->v)[i].all[PP_PEAK_SPACE] > 0)
+            v[n++] = (const site_t *)t->v + i;
+    qsort(v, n, sizeof *v, by_peak);
+    char a[32], b[32];
+    fprintf(out, "\nAt the peak: %s in use", pp_format_value(a, sizeof a, (int64_t)all->peak_inuse_space, PP_INUSE_SPACE));
+    if (all->nprocesses > 1)
+        fprintf(out, " (the %zu processes' peaks added)", all->nprocesses);
+    else
+        fprintf(out, " at %.3f s", all->peak_uptime);
+    fputs(", held by\n", out);
+    for (size_t i = 0; i < n && i < rows; i++) {
+        fprintf(out, "  %s", v[i]->site.function);
+        if (v[i]->site.file)
+            fprintf(out, " (%s:%u)", pp_basename(v[i]->site.file), v[i]->site.line);
+        fprintf(out, "  %s, %.0f%%, in %s objects\n", pp_format_value(a, sizeof a, v[i]->all[PP_PEAK_SPACE], PP_PEAK_SPACE),
+                100.0 * (double)v[i]->all[PP_PEAK_SPACE] / (double)all->peak_inuse_space,
+                pp_format_value(b, sizeof b, v[i]->all[PP_PEAK_OBJECTS], PP_PEAK_OBJECTS));
+    }
+    if (n > rows)
+        fprintf(out, "  ... and %zu more (-n to show more)\n", n - rows);
+    free(v);
+}
+
 static void header(FILE *out, const pp_profile_t *all, const pp_profile_t *fates)
 {
     char a[32];
@@ -304,6 +342,7 @@ int pp_report_print(FILE *out, const char *what, const pp_profile_t *all, const 
     }
 
     header(out, all, fates);
+    peak(out, all, &t, rows);
     bool any = false;
     for (int f = 0; f < F_N; f++) {
         if (!nfound[f])

@@ -683,7 +683,7 @@ static const char *const rate1[] = { "POOLALLOC_SAMPLE_RATE=1", NULL };
 /* What one profile file says. Parsing checks the format on the way. */
 typedef struct prof {
     char reason[16];
-    unsigned long long pid, seq, rate, stacks, mappings, process;
+    unsigned long long pid, seq, rate, stacks, mappings, process, peak;
     unsigned long long ao, as, io, is;                  /* every stack */
     unsigned long long site_ao, site_as, site_io, site_is, site_stacks;   /* innermost frame in a site */
 } prof_t;
@@ -715,9 +715,9 @@ static void parse_profile(const char *path, uintptr_t site_lo, uintptr_t site_hi
     size_t len;
     char *buf = read_file(path, &len);
     cr_assert(len > 0 && buf[len - 1] == '\n', "%s: empty, or the last line is not complete", path);
-    static const char *const header[] = { "poolalloc-profile 2", "program ", "pid ", "time ", "uptime ",
+    static const char *const header[] = { "poolalloc-profile 3", "program ", "pid ", "time ", "uptime ",
                                           "reason ", "sequence ", "sample_rate ", "profiler_memory ", "process ",
-                                          "values " };
+                                          "peak_inuse_space ", "peak_uptime ", "values " };
     int nvalues = 0;
     size_t lineno = 0;
     bool ended = false;
@@ -729,7 +729,7 @@ static void parse_profile(const char *path, uintptr_t site_lo, uintptr_t site_hi
             const char *h = header[lineno];
             cr_assert(!strncmp(line, h, strlen(h)), "%s: line %zu is \"%s\", want \"%s...\"", path, lineno + 1, line, h);
             const char *v = line + strlen(h);
-            if (lineno == 0) cr_assert_str_eq(line, "poolalloc-profile 2");
+            if (lineno == 0) cr_assert_str_eq(line, "poolalloc-profile 3");
             else if (lineno == 1) cr_assert_gt(strlen(v), 0, "%s: no program", path);
             else if (lineno == 2) cr_assert_eq(sscanf(v, "%llu", &p->pid), 1, "%s: %s", path, line);
             else if (lineno == 5) snprintf(p->reason, sizeof p->reason, "%s", v);
@@ -738,10 +738,11 @@ static void parse_profile(const char *path, uintptr_t site_lo, uintptr_t site_hi
             else if (lineno == 9)
                 cr_assert(strlen(v) == 16 && strspn(v, "0123456789abcdef") == 16 && sscanf(v, "%llx", &p->process) == 1,
                           "%s: %s, want 16 hex digits", path, line);
-            else if (lineno == 10) {
+            else if (lineno == 10) cr_assert_eq(sscanf(v, "%llu", &p->peak), 1, "%s: %s", path, line);
+            else if (lineno == 12) {
                 cr_assert(!strncmp(v, "alloc_objects alloc_space inuse_objects inuse_space ", 52), "%s: %s", path, line);
                 for (const char *w = v; w; w = strchr(w + 1, ' ')) nvalues++;
-                cr_assert_eq(nvalues, 23, "%s: %s: want the 23 names of docs/profile-format.md", path, line);
+                cr_assert_eq(nvalues, 25, "%s: %s: want the 25 names of docs/profile-format.md", path, line);
             } else {
                 double x;
                 cr_assert_eq(sscanf(v, "%lf", &x), 1, "%s: %s", path, line);

@@ -447,7 +447,8 @@ def cmd_fates_report(tool, name, prof_path):
     for line in run.stdout.splitlines():
         if line and not line.startswith(" "):
             section = line
-        elif line.startswith("  ") and not line.startswith("  ...") and section:
+        elif line.startswith("  ") and not line.startswith("  ...") and section and \
+                not section.startswith("At the peak"):   # what held the heap: not a finding
             found.setdefault(line.split()[0], []).append(section)
     bad = []
     for fn, title in FINDINGS.items():
@@ -458,7 +459,41 @@ def cmd_fates_report(tool, name, prof_path):
            "each site under its finding: " + ", ".join(f"{fn} -> {t}" for fn, t in FINDINGS.items()))
 
 
+def cmd_peak(prog, out_path, prof_path, rate):
+    """tests/prof/peak.c: each site's peak_space and peak_objects, and the
+    header's peak_inuse_space, against the program's truth: exact at rate 1,
+    within 5 sigma (sigma^2 = truth x rate, the variance of weighted sampling
+    of objects far smaller than the rate) at the default rate."""
+    rate = int(rate)
+    truth = {}
+    with open(out_path) as f:
+        for line in f:
+            if line.startswith("peak "):
+                _, site, objects, space = line.split()
+                truth[site] = (int(objects), int(space))
+    p = profile.read(prof_path)
+    sites = stacks_by_function(p, prog)
+    bad = []
+    got_total = int(p.header.get("peak_inuse_space", -1))
+    uptime, when = float(p.header["uptime"]), float(p.header.get("peak_uptime", -1))
+    if not 0 <= when <= uptime:
+        bad.append(f"peak_uptime {when}, uptime {uptime}")
+    for site, (objects, space) in truth.items():
+        got = sum(s.values["peak_space"] for s in sites.get(site, []))
+        got_o = sum(s.values["peak_objects"] for s in sites.get(site, []))
+        slack = 0 if rate == 1 else 5 * (space * rate) ** 0.5
+        if abs(got - space) > slack or (rate == 1 and got_o != objects):
+            bad.append(f"{site}: peak {got_o} objects {got} bytes, truth {objects} {space} (slack {slack:.0f})")
+    total = sum(v[1] for v in truth.values())
+    if abs(got_total - total) > (0 if rate == 1 else 5 * (total * rate) ** 0.5):
+        bad.append(f"peak_inuse_space {got_total}, truth {total}")
+    result(not bad, f"peak-rate-{'1' if rate == 1 else 'default'}", "; ".join(bad) if bad else
+           f"the 64 MB built and freed at its size ({'exact' if rate == 1 else 'within 5 sigma'}), "
+           f"what was kept after the peak at 0, peak_inuse_space {got_total} at {when:.3f} s")
+
+
 COMMANDS = {
+    "peak": cmd_peak,
     "fates-exact": cmd_fates_exact, "fates-report": cmd_fates_report, "fates-edges": cmd_fates_edges,
     "runs-needed": cmd_runs_needed, "exact": cmd_exact, "accuracy": cmd_accuracy,
     "threads": cmd_threads, "dlopen": cmd_dlopen, "trimmed": cmd_trimmed, "truncated": cmd_truncated,

@@ -34,7 +34,7 @@ import struct
 import subprocess
 import sys
 
-VERSIONS = (1, 2)
+VERSIONS = (1, 2, 3)
 GO_VALUES = ("alloc_objects", "alloc_space", "inuse_objects", "inuse_space")
 HEADER = {  # the keys of version 1: pattern of the value (other keys: any value)
     "program": r".+",

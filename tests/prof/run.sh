@@ -21,6 +21,9 @@
 #   fates-edges              rate 1: pthread_getattr_np at a thread's start, malloc on a
 #                            signal stack, temporaries around big blocks, a 100 KiB frame,
 #                            a block realloc grows in place, a stack cut at 64 frames
+#   peak-rate-1, peak-rate-default
+#                            a 64 MB structure built and freed, 5 MB kept after: each
+#                            site's peak_space, and peak_inuse_space (exact at rate 1)
 #   fates-report-rate-1, fates-report-default-rate
 #                            `poolalloc-prof report` puts each of those sites under
 #                            its finding (pool, preallocate, stack, hand-off, leak,
@@ -87,7 +90,7 @@ profile_run() {
     echo "$f"
 }
 
-for p in accuracy threads dlhost plugin.so fates edges; do
+for p in accuracy threads dlhost plugin.so fates edges peak; do
     if [ ! -x "$BIN/$p" ] && [ ! -f "$BIN/$p" ]; then
         echo "FAIL setup: $BIN/$p not built (make check-prof builds the test programs)"
         echo "0 passed, 1 failed"
@@ -134,6 +137,16 @@ if f=$(profile_run dlopen POOLALLOC_SAMPLE_RATE=4096 "$BIN/dlhost" "$BIN/plugin.
 else
     fail dlopen "$f"
 fi
+
+# ---- peak: what held the heap at its highest (tests/prof/peak.c) ---------------
+for rate in 1 "$DEFAULT_RATE"; do
+    if f=$(profile_run "peak-$rate" POOLALLOC_SAMPLE_RATE=$rate "$BIN/peak"); then
+        PROFILES+=("$f")
+        check "peak-rate-$([ "$rate" = 1 ] && echo 1 || echo default)" peak "$BIN/peak" "$WORK/peak-$rate.out" "$f" "$rate"
+    else
+        fail "peak-rate-$rate" "$f"
+    fi
+done
 
 # ---- fates: one site of each kind (tests/prof/fates.c, docs/lifetimes.md) -------
 if f=$(profile_run fates-exact POOLALLOC_SAMPLE_RATE=1 "$BIN/fates" 1); then

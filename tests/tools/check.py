@@ -108,7 +108,7 @@ def _(name):
         if not h.stdout.startswith(f"usage: poolalloc-prof {c} ") or ("--weight" in h.stdout) != (c != "report"):
             bad.append(f"{c} --help")
     v = tool("--version").stdout
-    bad += [] if "reads profile format versions 1 and 2" in v else [f"--version: {v!r}"]
+    bad += [] if "reads profile format versions 1 to 3" in v else [f"--version: {v!r}"]
     u = tool(ok=False)
     bad += [] if u.returncode == 2 and "usage:" in u.stderr else ["no arguments: want usage on stderr, exit 2"]
     result(not bad, name, "--help and every command's --help" if not bad else f"missing or wrong: {bad}")
@@ -352,7 +352,7 @@ def _(name):
         "empty": (b"", r"empty\.prof: empty file"),
         "truncated": (good[: len(good) // 2], r"truncated\.prof:\d+: truncated"),
         "no-end": (b"\n".join(lines[:-2]) + b"\n", r"no-end\.prof:\d+: truncated: no 'end' line"),
-        "version": (good.replace(b"poolalloc-profile 2", b"poolalloc-profile 3", 1), r"version\.prof:1: format version 3"),
+        "version": (good.replace(b"poolalloc-profile 3", b"poolalloc-profile 4", 1), r"version\.prof:1: format version 4"),
         "corrupt": (good.replace(b"\nstack ", b"\nstack x", 1), r"corrupt\.prof:\d+: malformed stack line"),
         "binary": (bytes(range(256)) * 4, r"binary\.prof:1: not a poolalloc profile"),
         "count": (good.replace(b"\nend ", b"\nend 9", 1), r"count\.prof:\d+: 'end 9\d*' but \d+ stack lines"),

@@ -189,8 +189,8 @@ def _(name_):
         "no-go-name": (dump("nogo", [], names=[n for n in NAMES if n != "alloc_space"]),
                        r"nogo\.prof:11: 'values' does not name 'alloc_space'"),
         "bad-name": (dump("badname", [], names=NAMES + ["Pool-Misses"]), r"badname\.prof:11: bad name 'Pool-Misses'"),
-        "version-3": (dump("v3", [ok_stack], version=3), r"v3\.prof:1: format version 3; this poolalloc-prof reads "
-                      r"versions 1 and 2$"),
+        "version-4": (dump("v4", [ok_stack], version=4), r"v4\.prof:1: format version 4; this poolalloc-prof reads "
+                      r"versions 1 to 3$"),
         "v1-count": (dump("v1count", ["1 2 0 0 0 0x1101"], version=1),
                      r"v1count\.prof:14: stack line has 5 numbers, format version 1 has 4"),
         "not-a-number": (dump("nan", ["1 2 x 0 0x1101"], names=NAMES[:4]),
