@@ -35,6 +35,8 @@ static uint64_t last_ns, last_allocated, last_purged, last_pool_gets, last_pool_
 static uint64_t last_frees, last_remote_frees, last_moves, last_copied, last_fine_ns;
 
 void pa_cycle_set_hooks(const pa_cycle_hooks_t *h) { hooks = h; }
+uint64_t pa_cycle_allocated(void) { return atomic_load_explicit(&allocated, memory_order_relaxed); }
+
 uint64_t pa_cycle_count(void) { return atomic_load_explicit(&cycles, memory_order_relaxed); }
 
 /* Sets the countdown to the nearer budget (TICKS AND SAMPLES, types.h). */
@@ -219,6 +221,7 @@ uint64_t pa_cycle_run(pa_cycle_reason_t why)
     last_purged = purged;
     last_pool_gets = pools.gets;
     last_pool_hits = pools.hits;
+    pa_prof_series_cycle(total);                       /* a point of memory over time */
     pa_tl_cycle_hold--;
     pthread_mutex_unlock(&cycle_lock);
     return why == PA_CYCLE_TRIM ? (uint64_t)released : n;

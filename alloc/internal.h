@@ -192,6 +192,7 @@ PA_HIDDEN void *pa_heap_tick(pa_heap_t *h, void *p, size_t size, size_t flags);
 PA_HIDDEN void pa_heap_budget_init(pa_heap_t *h);
 PA_HIDDEN uint64_t pa_cycle_run(pa_cycle_reason_t why);
 PA_HIDDEN uint64_t pa_cycle_count(void);
+PA_HIDDEN uint64_t pa_cycle_allocated(void);   /* bytes counted by the 256 KiB ticks so far */
 PA_HIDDEN void pa_cycle_set_hooks(const pa_cycle_hooks_t *hooks);
 PA_HIDDEN void pa_cycle_fork_prepare(void);
 PA_HIDDEN void pa_cycle_fork_parent(void);
@@ -238,6 +239,7 @@ typedef struct pa_options {
     uint64_t profile_every_bytes, profile_every_ns;  /* POOLALLOC_PROFILE_INTERVAL   */
     int      profile_signal;    /* POOLALLOC_PROFILE_SIGNAL: dump on it, 0: none    */
     size_t   profile_pid;       /* POOLALLOC_PROFILE_PID: only this process, 0: all */
+    uint64_t memory_interval_ns; /* POOLALLOC_MEMORY_INTERVAL: memory-over-time step  */
 } pa_options_t;
 PA_HIDDEN extern pa_options_t pa_options;
 PA_HIDDEN void pa_options_init(void);

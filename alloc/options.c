@@ -23,6 +23,7 @@ pa_options_t pa_options = {
     .pool_debug = false,
     .profile = "",
     .sample_rate = 512 << 10,
+    .memory_interval_ns = 100000000,
 };
 
 enum kind { BOOL, DURATION, COUNT, PERCENT, PATH, SIZE, INTERVAL, SIGNAL };
@@ -46,6 +47,7 @@ static const struct option {
     { "POOLALLOC_PROFILE_INTERVAL", INTERVAL, NULL,                    "none" },  /* periodic dumps */
     { "POOLALLOC_PROFILE_SIGNAL", SIGNAL,  &pa_options.profile_signal, "none" },  /* dump on a signal */
     { "POOLALLOC_PROFILE_PID",   COUNT,    &pa_options.profile_pid,    "0"    },  /* only this process */
+    { "POOLALLOC_MEMORY_INTERVAL", DURATION, &pa_options.memory_interval_ns, "100ms" },  /* memory over time */
 };
 
 static bool parse_bool(const char *s, bool *out)
@@ -247,8 +249,9 @@ void pa_options_init(void)
     }
     warn_unknown();
     static const char *const needs_profile[] = { "POOLALLOC_SAMPLE_RATE", "POOLALLOC_PROFILE_INTERVAL",
-                                                 "POOLALLOC_PROFILE_SIGNAL", "POOLALLOC_PROFILE_PID" };
-    for (size_t i = 0; i < 4 && !pa_options.profile[0]; i++)
+                                                 "POOLALLOC_PROFILE_SIGNAL", "POOLALLOC_PROFILE_PID",
+                                                 "POOLALLOC_MEMORY_INTERVAL" };
+    for (size_t i = 0; i < sizeof needs_profile / sizeof needs_profile[0] && !pa_options.profile[0]; i++)
         if (getenv(needs_profile[i])) pa_message("%s does nothing without POOLALLOC_PROFILE", needs_profile[i]);
     if (pa_options.verbose)
         pa_message("stats=%d purge_delay=%llums segment_cache=%zu purge_thread=%d gogc=%lld trace=%d pool_debug=%d profile=%s "

@@ -19,6 +19,7 @@
 #define FORMAT_VERSION 3
 
 static pthread_mutex_t dump_lock = PTHREAD_MUTEX_INITIALIZER;
+static pa_prof_point_t points[PA_PROF_SERIES_MAX];   /* under dump_lock */
 
 typedef struct out {
     int fd, err;
@@ -170,7 +171,15 @@ int pa_prof_write(const char *path, const char *reason, uint64_t seq)
         pa_prof_peak_total(&peak_bytes, &peak_ns);
         put(o, "peak_inuse_space %llu\n", (unsigned long long)peak_bytes);
         put(o, "peak_uptime %.3f\n", (double)peak_ns / 1e9);
+        put(o, "memory_values seconds live resident mapped allocated sampled_inuse\n");
         put(o, "values %s\n", values);
+        size_t npoints = pa_prof_series(points, PA_PROF_SERIES_MAX, pa_cycle_allocated());
+        for (size_t i = 0; i < npoints; i++) {
+            const pa_prof_point_t *pt = &points[i];
+            put(o, "memory %.3f %llu %llu %llu %llu %llu\n", (double)pt->ns / 1e9, (unsigned long long)pt->live,
+                (unsigned long long)pt->resident, (unsigned long long)pt->mapped, (unsigned long long)pt->allocated,
+                (unsigned long long)pt->sampled);
+        }
         dl_iterate_phdr(put_mapping, o);
         pa_prof_stacks_foreach(put_stack, o);
         put(o, "end %llu\n", (unsigned long long)o->stacks);

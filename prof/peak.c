@@ -59,6 +59,12 @@ void pa_prof_peak_of(const pa_prof_stack_t *cst, uint64_t *objects, uint64_t *sp
     }
 }
 
+uint64_t pa_prof_peak_inuse(void)
+{
+    int64_t v = atomic_load_explicit(&inuse, memory_order_relaxed);
+    return v > 0 ? (uint64_t)v : 0;
+}
+
 void pa_prof_peak_total(uint64_t *bytes, uint64_t *ns)
 {
     int64_t p = atomic_load_explicit(&peak, memory_order_relaxed);

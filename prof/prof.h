@@ -133,7 +133,20 @@ PA_HIDDEN void pa_prof_peak_touch(pa_prof_stack_t *st);   /* before st's counter
 PA_HIDDEN void pa_prof_peak_add(int64_t bytes);  /* after: a sampled object's weighted bytes came or went */
 PA_HIDDEN void pa_prof_peak_of(const pa_prof_stack_t *st, uint64_t *objects, uint64_t *space);
 PA_HIDDEN void pa_prof_peak_total(uint64_t *bytes, uint64_t *ns);   /* the peak and when */
+PA_HIDDEN uint64_t pa_prof_peak_inuse(void);     /* the sampled in-use bytes now */
 PA_HIDDEN void pa_prof_peak_fork_child(void);
+
+/* ---- series.c ---- */
+typedef struct pa_prof_point {
+    uint64_t ns;                          /* since the allocator started */
+    uint64_t live, resident, mapped, allocated, sampled;   /* bytes */
+} pa_prof_point_t;
+#define PA_PROF_SERIES_MAX 1025           /* the points kept, and the dump's own */
+PA_HIDDEN void pa_prof_series_init(void);
+PA_HIDDEN void pa_prof_series_tick(uint64_t allocated);    /* every 256 KiB a thread allocates */
+PA_HIDDEN void pa_prof_series_cycle(uint64_t allocated);   /* after each reclaim cycle */
+PA_HIDDEN size_t pa_prof_series(pa_prof_point_t *out, size_t cap, uint64_t allocated);
+PA_HIDDEN void pa_prof_series_fork_child(void);
 
 /* ---- dump.c ---- */
 PA_HIDDEN int pa_prof_write(const char *path, const char *reason, uint64_t seq);

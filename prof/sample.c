@@ -25,6 +25,7 @@ void pa_prof_init(void)
     pa_prof_on = pa_options.profile[0] != 0 &&
                  (!pa_options.profile_pid || pa_options.profile_pid == (size_t)getpid());
     rate = (double)pa_options.sample_rate;
+    pa_prof_series_init();
     const uint8_t *r = (const uint8_t *)getauxval(AT_RANDOM);
     if (r) {
         uint64_t k;

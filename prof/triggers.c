@@ -113,8 +113,10 @@ static void on_signal(int sig)
 
 void pa_prof_tick(uint64_t allocated_total)
 {
+    if (!pa_prof_on) return;
+    pa_prof_series_tick(allocated_total);
     uint64_t every = pa_options.profile_every_bytes;
-    if (!every || !pa_prof_on) return;
+    if (!every) return;
     uint64_t next = atomic_load_explicit(&next_bytes, memory_order_relaxed);
     if (allocated_total < next) return;
     uint64_t after = allocated_total - allocated_total % every + every;
@@ -162,6 +164,7 @@ void pa_prof_fork_child(void)
 {
     pa_prof_dump_fork_child();
     pa_prof_fork_reset();
+    pa_prof_series_fork_child();
     pthread_mutex_init(&exit_lock, NULL);     /* the parent's dumper may have held it */
     atomic_store(&seq, 0);
     atomic_store(&pending, 0);

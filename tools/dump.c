@@ -30,6 +30,8 @@ typedef struct {
      * pp_value, or -1 for a name this reader does not know) */
     size_t nnumbers;
     int *slot;
+    int memory_col[8];           /* `memory_values`: column i is field memory_col[i] (-1: unknown) */
+    size_t nmemory_cols, memory_cap;
 } parser_t;
 
 static bool fail(parser_t *ps, const char *fmt, ...) PP_PRINTF(2, 3);
@@ -234,10 +236,79 @@ out:
     return ok;
 }
 
+/* Memory over time: `memory_values NAME...` names the columns of the
+ * `memory` lines that follow it; the first must be `seconds`. */
+static const char *const memory_names[] = {"seconds", "live", "resident", "mapped", "allocated", "sampled_inuse"};
+
+static bool memory_values_line(parser_t *ps)
+{
+    char q[64];
+    ps->nmemory_cols = 0;
+    while (ps->p < ps->end) {
+        const char *n = ps->p;
+        while (ps->p < ps->end && is_name_char(*ps->p))
+            ps->p++;
+        if (ps->p == n || (ps->p < ps->end && *ps->p != ' ') || ps->nmemory_cols == 8)
+            return fail(ps, "malformed 'memory_values' line '%s'", quote(n, ps->end, q, sizeof q));
+        int f = -1;
+        for (int i = 0; i < 6; i++)
+            if (strlen(memory_names[i]) == (size_t)(ps->p - n) && !memcmp(memory_names[i], n, (size_t)(ps->p - n)))
+                f = i;
+        ps->memory_col[ps->nmemory_cols++] = f;
+        if (ps->p < ps->end)
+            ps->p++;
+    }
+    if (!ps->nmemory_cols || ps->memory_col[0] != 0)
+        return fail(ps, "'memory_values' must begin with 'seconds'");
+    return true;
+}
+
+static bool memory_line(parser_t *ps, pp_dump_t *d)
+{
+    char q[64];
+    const char *line = ps->p;
+    if (!ps->nmemory_cols)
+        return fail(ps, "a 'memory' line before 'memory_values'");
+    pp_memory_point_t pt = {0};
+    for (size_t c = 0; c < ps->nmemory_cols; c++) {
+        const char *v = ps->p;
+        while (ps->p < ps->end && *ps->p != ' ')
+            ps->p++;
+        uint64_t x = 0;
+        parser_t sub = *ps;
+        sub.p = v;
+        sub.end = ps->p;
+        bool ok = c == 0 ? parse_seconds(v, ps->p, &pt.seconds) : take_dec(&sub, &x) && sub.p == ps->p;
+        if (!ok)
+            return fail(ps, "malformed 'memory' line '%s'", quote(line, ps->end, q, sizeof q));
+        uint64_t *field[] = {NULL, &pt.live, &pt.resident, &pt.mapped, &pt.allocated, &pt.sampled_inuse};
+        if (c > 0 && ps->memory_col[c] > 0)
+            *field[ps->memory_col[c]] = x;
+        if (c + 1 < ps->nmemory_cols && !take(ps, " "))
+            return fail(ps, "malformed 'memory' line '%s': %zu numbers wanted", quote(line, ps->end, q, sizeof q),
+                        ps->nmemory_cols);
+    }
+    if (ps->p != ps->end)
+        return fail(ps, "malformed 'memory' line '%s': %zu numbers wanted", quote(line, ps->end, q, sizeof q),
+                    ps->nmemory_cols);
+    if (d->nmemory && pt.seconds < d->memory[d->nmemory - 1].seconds)
+        return fail(ps, "'memory' lines out of time order");
+    if (d->nmemory == ps->memory_cap) {
+        ps->memory_cap = ps->memory_cap ? 2 * ps->memory_cap : 64;
+        d->memory = xrealloc(d->memory, ps->memory_cap * sizeof *d->memory);
+    }
+    d->memory[d->nmemory++] = pt;
+    return true;
+}
+
 /* One "KEY VALUE" header line (known keys checked, others skipped). */
 static bool header_line(parser_t *ps, pp_dump_t *d, const char *key, size_t klen, unsigned *seen)
 {
     int k = -1;
+    if (klen == 13 && !memcmp(key, "memory_values", 13))
+        return memory_values_line(ps);
+    if (klen == 6 && !memcmp(key, "memory", 6))
+        return memory_line(ps, d);
     for (int i = 0; i < H_N; i++)
         if (strlen(header_keys[i]) == klen && memcmp(header_keys[i], key, klen) == 0)
             k = i;
@@ -587,6 +658,7 @@ void pp_dump_free(pp_dump_t *d)
     if (!d)
         return;
     free(d->mappings);
+    free(d->memory);
     free(d->stacks);
     free(d->frames_storage);
     free(d);

@@ -62,6 +62,12 @@ typedef struct pp_dump_stack {
     unsigned line;
 } pp_dump_stack_t;
 
+/* One point of memory over time (the `memory` header lines, version 3). */
+typedef struct pp_memory_point {
+    double seconds;              /* since the allocator started */
+    uint64_t live, resident, mapped, allocated, sampled_inuse; /* bytes; 0 if the file has no such column */
+} pp_memory_point_t;
+
 typedef struct pp_dump {
     const char *path;            /* the file it was read from */
     unsigned version;            /* 1 or 2 */
@@ -72,6 +78,8 @@ typedef struct pp_dump {
     double time, uptime;
     uint64_t peak_inuse_space;   /* version 3: the sampled in-use bytes at the peak, 0 if unknown */
     double peak_uptime;          /* and when (seconds of uptime) */
+    pp_memory_point_t *memory;   /* memory over time, in file order (version 3) */
+    size_t nmemory;
     const char *reason;
     const char *process;         /* the "process" key (interned), NULL in older files */
     pp_mapping_t *mappings;      /* sorted by start */

@@ -683,7 +683,7 @@ static const char *const rate1[] = { "POOLALLOC_SAMPLE_RATE=1", NULL };
 /* What one profile file says. Parsing checks the format on the way. */
 typedef struct prof {
     char reason[16];
-    unsigned long long pid, seq, rate, stacks, mappings, process, peak;
+    unsigned long long pid, seq, rate, stacks, mappings, process, peak, memory;
     unsigned long long ao, as, io, is;                  /* every stack */
     unsigned long long site_ao, site_as, site_io, site_is, site_stacks;   /* innermost frame in a site */
 } prof_t;
@@ -717,7 +717,7 @@ static void parse_profile(const char *path, uintptr_t site_lo, uintptr_t site_hi
     cr_assert(len > 0 && buf[len - 1] == '\n', "%s: empty, or the last line is not complete", path);
     static const char *const header[] = { "poolalloc-profile 3", "program ", "pid ", "time ", "uptime ",
                                           "reason ", "sequence ", "sample_rate ", "profiler_memory ", "process ",
-                                          "peak_inuse_space ", "peak_uptime ", "values " };
+                                          "peak_inuse_space ", "peak_uptime ", "memory_values ", "values " };
     int nvalues = 0;
     size_t lineno = 0;
     bool ended = false;
@@ -739,7 +739,8 @@ static void parse_profile(const char *path, uintptr_t site_lo, uintptr_t site_hi
                 cr_assert(strlen(v) == 16 && strspn(v, "0123456789abcdef") == 16 && sscanf(v, "%llx", &p->process) == 1,
                           "%s: %s, want 16 hex digits", path, line);
             else if (lineno == 10) cr_assert_eq(sscanf(v, "%llu", &p->peak), 1, "%s: %s", path, line);
-            else if (lineno == 12) {
+            else if (lineno == 12) cr_assert_str_eq(v, "seconds live resident mapped allocated sampled_inuse");
+            else if (lineno == 13) {
                 cr_assert(!strncmp(v, "alloc_objects alloc_space inuse_objects inuse_space ", 52), "%s: %s", path, line);
                 for (const char *w = v; w; w = strchr(w + 1, ' ')) nvalues++;
                 cr_assert_eq(nvalues, 25, "%s: %s: want the 25 names of docs/profile-format.md", path, line);
@@ -747,6 +748,13 @@ static void parse_profile(const char *path, uintptr_t site_lo, uintptr_t site_hi
                 double x;
                 cr_assert_eq(sscanf(v, "%lf", &x), 1, "%s: %s", path, line);
             }
+        } else if (!strncmp(line, "memory ", 7)) {   /* memory over time: before the mappings */
+            cr_assert_eq(p->mappings, 0, "%s: a memory line after the mappings", path);
+            double t;
+            unsigned long long live, res, map, alloc, sampled;
+            cr_assert_eq(sscanf(line, "memory %lf %llu %llu %llu %llu %llu", &t, &live, &res, &map, &alloc, &sampled), 6,
+                         "%s: %s", path, line);
+            p->memory++;
         } else if (!strncmp(line, "mapping ", 8)) {
             cr_assert_eq(p->stacks, 0, "%s: a mapping line after the stacks", path);
             unsigned long lo, hi, off;
@@ -784,6 +792,7 @@ static void parse_profile(const char *path, uintptr_t site_lo, uintptr_t site_hi
         lineno++;
     }
     cr_assert(ended, "%s: no end line (incomplete profile)", path);
+    cr_assert_geq(p->memory, 1, "%s: no memory line (the dump takes a point of its own)", path);
     cr_assert_gt(p->mappings, 0, "%s: no mapping lines", path);
     free(buf);
 }

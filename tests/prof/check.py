@@ -492,7 +492,32 @@ def cmd_peak(prog, out_path, prof_path, rate):
            f"what was kept after the peak at 0, peak_inuse_space {got_total} at {when:.3f} s")
 
 
+def cmd_memory(prof_path):
+    """The memory-over-time lines of a long run sampled at every 256 KiB tick
+    (POOLALLOC_MEMORY_INTERVAL=0): at most 1025 of them (the fixed array
+    halved when full, plus the dump's own), in time order, spanning the run."""
+    lines = [l.split() for l in open(prof_path) if l.startswith("memory ")]
+    names = next(l.split()[1:] for l in open(prof_path) if l.startswith("memory_values "))
+    uptime = float(profile.read(prof_path).header["uptime"])
+    t = [float(l[1]) for l in lines]
+    bad = []
+    if not 512 <= len(lines) <= 1025:
+        bad.append(f"{len(lines)} points (want 512..1025: the array filled and was halved)")
+    if t != sorted(t):
+        bad.append("points out of time order")
+    if t and (t[0] > uptime / 4 or abs(t[-1] - uptime) > 0.05):
+        bad.append(f"points span {t[0]}..{t[-1]} s of a {uptime} s run")
+    if names[:6] != ["seconds", "live", "resident", "mapped", "allocated", "sampled_inuse"]:
+        bad.append(f"memory_values {names}")
+    alloc = [int(l[1 + names.index("allocated")]) for l in lines]
+    if alloc != sorted(alloc) or (alloc and alloc[-1] < 1 << 30):
+        bad.append(f"allocated not growing to over 1 GiB: {alloc[:3]}...{alloc[-3:]}")
+    result(not bad, "memory-series", "; ".join(bad) if bad else
+           f"{len(lines)} points over {t[0]:.3f}..{t[-1]:.3f} s, in order, allocated growing to {alloc[-1] >> 20} MiB")
+
+
 COMMANDS = {
+    "memory": cmd_memory,
     "peak": cmd_peak,
     "fates-exact": cmd_fates_exact, "fates-report": cmd_fates_report, "fates-edges": cmd_fates_edges,
     "runs-needed": cmd_runs_needed, "exact": cmd_exact, "accuracy": cmd_accuracy,

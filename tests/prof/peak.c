@@ -4,7 +4,9 @@
  *   keep_site   keeps 5 MB to exit, allocated after the peak: 0 at the peak
  *   churn_site  allocates and frees 1000-byte objects throughout: at most
  *               one object at the peak
- * Prints "peak SITE OBJECTS BYTES" for what each site held at the peak. */
+ * Prints "peak SITE OBJECTS BYTES" for what each site held at the peak.
+ * With the argument "long", it then allocates and frees 1 GiB more in 64 KiB
+ * blocks, for the memory-over-time series to outgrow its fixed size. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -27,7 +29,7 @@ NOINLINE static void churn_site(int k)
     }
 }
 
-int main(void)
+int main(int argc, char **argv)
 {
     static void *v[N];
     churn_site(1000);
@@ -41,6 +43,13 @@ int main(void)
     memset(kept, 2, 5 << 20);
     churn_site(1000);
     sink = kept;
+    if (argc > 1 && !strcmp(argv[1], "long"))
+        for (int i = 0; i < 16384; i++) {
+            char *p = malloc(64 << 10);
+            p[0] = (char)i;
+            sink = p;
+            free(p);
+        }
     /* the peak: the whole structure, and at most the one churn object that
      * may be live at that moment (none: the last build_site call came after
      * the last churn during the build) */

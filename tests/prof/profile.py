@@ -72,6 +72,7 @@ class Profile:
         self.header = {}    # key -> value (str)
         self.mappings = []  # Mapping, sorted by start
         self.stacks = []    # Stack
+        self.memory = []    # the `memory` lines' values (version 3), as text
 
     @property
     def sample_rate(self):
@@ -145,6 +146,8 @@ def read(path):
             end = int(m.group(1))
             if end != len(p.stacks):
                 raise ProfileError(path, n, f"'end {end}' but {len(p.stacks)} stack lines")
+        elif key == "memory" and not numbered and not p.stacks:
+            p.memory.append(value)      # memory over time: the one key that repeats
         elif re.fullmatch(r"[a-z_]+", key) and not numbered and not p.stacks:
             if key in p.header:
                 raise ProfileError(path, n, f"second '{key}' line")

@@ -24,6 +24,7 @@
 #   peak-rate-1, peak-rate-default
 #                            a 64 MB structure built and freed, 5 MB kept after: each
 #                            site's peak_space, and peak_inuse_space (exact at rate 1)
+#   memory-series            memory over time on a long run: bounded, in order, spanning it
 #   fates-report-rate-1, fates-report-default-rate
 #                            `poolalloc-prof report` puts each of those sites under
 #                            its finding (pool, preallocate, stack, hand-off, leak,
@@ -147,6 +148,12 @@ for rate in 1 "$DEFAULT_RATE"; do
         fail "peak-rate-$rate" "$f"
     fi
 done
+
+if f=$(profile_run memory-long POOLALLOC_MEMORY_INTERVAL=0 "$BIN/peak" long); then
+    check memory-series memory "$f"
+else
+    fail memory-series "$f"
+fi
 
 # ---- fates: one site of each kind (tests/prof/fates.c, docs/lifetimes.md) -------
 if f=$(profile_run fates-exact POOLALLOC_SAMPLE_RATE=1 "$BIN/fates" 1); then

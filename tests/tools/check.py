@@ -356,6 +356,10 @@ def _(name):
         "corrupt": (good.replace(b"\nstack ", b"\nstack x", 1), r"corrupt\.prof:\d+: malformed stack line"),
         "binary": (bytes(range(256)) * 4, r"binary\.prof:1: not a poolalloc profile"),
         "count": (good.replace(b"\nend ", b"\nend 9", 1), r"count\.prof:\d+: 'end 9\d*' but \d+ stack lines"),
+        "memory-order": (good.replace(b"\nvalues ", b"\nmemory 9.000 1 2 3 4 5\nmemory 0.001 1 2 3 4 5\nvalues ", 1),
+                         r"memory-order\.prof:\d+: 'memory' lines out of time order"),
+        "memory-count": (good.replace(b"\nvalues ", b"\nmemory 9.000 1 2\nvalues ", 1),
+                         r"memory-count\.prof:\d+: malformed 'memory' line"),
     }
     bad = []
     for case, (content, want) in cases.items():
