@@ -16,6 +16,7 @@
 #include "fold.h"
 #include "pprof.h"
 #include "profile.h"
+#include "html.h"
 #include "report.h"
 #include "run.h"
 #include "symbolize.h"
@@ -30,6 +31,7 @@ static const char usage_main[] =
     "\n"
     "commands:\n"
     "  run    [-o DIR] -- PROG [ARGS...]: profile a program, in one command\n"
+    "  html   one self-contained page: memory over time, flame graphs, top, report\n"
     "  fold   folded stacks for flamegraph.pl, inferno, speedscope\n"
     "  svg    an interactive SVG flame graph\n"
     "  pprof  a gzipped profile.proto for `pprof -top`, `pprof -http`\n"
@@ -538,6 +540,94 @@ static int cmd_report(const command_t *c, int argc, char **argv)
     return output_close(&out, pp_report_print(out.f, out.name, &all, k == n ? &all : &fates, o.rows_given ? o.rows : 5));
 }
 
+/* ---- html: the one-page report ------------------------------------------------------ */
+
+/* What fn writes to a FILE, as a string (open_memstream). */
+static char *written(int (*fn)(FILE *, void *), void *arg)
+{
+    char *s = NULL;
+    size_t n = 0;
+    FILE *f = open_memstream(&s, &n);
+    if (!f)
+        pp_die("out of memory");
+    fn(f, arg);
+    fclose(f);
+    return s;
+}
+
+typedef struct {
+    pp_profile_t *p;
+    int weight;
+    const char *title;
+} page_flame_t;
+
+static int page_flame(FILE *f, void *arg)
+{
+    page_flame_t *pf = arg;
+    size_t n;
+    pp_folded_t *v = pp_fold(pf->p, NULL, pf->weight, false, &n);
+    char *sub = describe(pf->p);
+    output_t out = {.f = f, .name = "a flame graph"};
+    int rc = flame(&out, v, n, pf->title, sub, pf->weight, false);
+    free(sub);
+    return rc;
+}
+
+static int page_top(FILE *f, void *arg) { return pp_top_print(f, "the page", arg, PP_ALLOC_SPACE, 20, false); }
+static int page_report(FILE *f, void *arg) { return pp_report_print(f, "the page", arg, arg, 5); }
+
+/* Writes the page for dumps to out. */
+static int html_page(output_t *out, char **paths, int n, pp_symbolizer_t *s)
+{
+    pp_dump_t **d = read_dumps(paths, n);
+    pp_profile_t p;
+    pp_profile_init(&p);
+    pp_profile_add(&p, s, d, (size_t)n);
+    const pp_dump_t *series = NULL; /* the process with the highest peak, or the most points */
+    for (int i = 0; i < n; i++)
+        if (!series || d[i]->peak_inuse_space > series->peak_inuse_space ||
+            (d[i]->peak_inuse_space == series->peak_inuse_space && d[i]->nmemory > series->nmemory))
+            series = d[i];
+    bool at_exit = p.nprocesses && p.nexit == p.nprocesses;
+    pp_html_flame_t fl[4];
+    size_t nf = 0;
+    struct { const char *id, *label; int weight; uint32_t need; } want[] = {
+        {"alloc", "Bytes allocated", PP_ALLOC_SPACE, 0},
+        {"inuse", at_exit ? "In use at exit" : "In use when dumped", PP_INUSE_SPACE, 0},
+        {"peak", "In use at the peak", PP_PEAK_SPACE, PP_VALUE_BIT(PP_PEAK_SPACE)},
+        {"churn", "Churn (objects freed < 1 ms)", PP_CHURN_OBJECTS, pp_weight_inputs(PP_CHURN_OBJECTS)},
+    };
+    for (size_t i = 0; i < sizeof want / sizeof *want; i++) {
+        if ((p.recorded_any & want[i].need) != want[i].need)
+            continue;                   /* older profiles: no peak, no fates */
+        char *title = xasprintf("%s (%s)", want[i].label, pp_weight_names[want[i].weight]);
+        fl[nf++] = (pp_html_flame_t){want[i].id, want[i].label,
+                                     written(page_flame, &(page_flame_t){&p, want[i].weight, title})};
+    }
+    char *sub = describe(&p), *title = xasprintf("poolalloc profile of %s", pp_basename(p.program ? p.program : "?"));
+    char rate[32];
+    char *subtitle = xasprintf("%s; %.3f s%s", sub, p.uptime_max,
+                               p.peak_inuse_space ? xasprintf(", peak in use %s", pp_format_value(rate, sizeof rate,
+                                   (int64_t)p.peak_inuse_space, PP_INUSE_SPACE)) : "");
+    pp_html_page_t page = {.title = title, .subtitle = subtitle, .series = series, .flames = fl, .nflames = nf,
+                           .top = written(page_top, &p), .report = written(page_report, &p)};
+    int rc = pp_html_write(out->f, out->name, &page);
+    for (int i = 0; i < n; i++)
+        pp_dump_free(d[i]);
+    free(d);
+    return rc;
+}
+
+static int cmd_html(const command_t *c, int argc, char **argv)
+{
+    opts_t o;
+    int first = parse_options(c, argc, argv, &o);
+    pp_symbolizer_t *s = pp_sym_new(&o.sym);
+    output_t out;
+    output_open(&out, &o, false);
+    return output_close(&out, html_page(&out, argv + first, argc - first, s));
+}
+
 /* ---- run: profile a program in one command ------------------------------------------ */
 
 /* Writes one of run's files into its directory; says so when it cannot. */
@@ -567,6 +657,12 @@ static int run_flame(output_t *out, void *arg)
     int rc = flame(out, v, n, f->title, sub, f->weight, false);
     free(sub);
     return rc;
+}
+
+static int run_html(output_t *out, void *arg)
+{
+    pp_run_result_t *r = arg;
+    return html_page(out, r->dumps, (int)r->ndumps, pp_sym_new(&(pp_sym_options_t){.lines = true, .inlines = true}));
 }
 
 static int run_report(output_t *out, void *arg)
@@ -606,9 +702,10 @@ static const char usage_run[] =
     "Runs PROG with poolalloc preloaded and allocation profiling on, its profiles in\n"
     "a directory of their own; passes its input, output, exit status and signals\n"
     "through. At its exit, says where the files are and sums up: bytes allocated and\n"
-    "in use at exit, the top 5 allocation sites, the report's findings. The\n"
-    "directory gets PROG.PID.SEQ.prof, report.txt, alloc.svg and inuse.svg (flame\n"
-    "graphs of bytes allocated and in use at exit). For CPython (python, python3...)\n"
+    "in use at exit, the peak, the top 5 allocation sites, the report's findings.\n"
+    "The directory gets PROG.PID.SEQ.prof, report.html (poolalloc-prof html: the\n"
+    "whole picture in one page), report.txt, alloc.svg and inuse.svg (flame graphs\n"
+    "of bytes allocated and in use at exit). For CPython (python, python3...)\n"
     "it sets PYTHONMALLOC=malloc, which shows the small objects pymalloc hides.\n"
     "\n"
     "options:\n"
@@ -690,6 +787,7 @@ static int cmd_run(const command_t *c, int argc, char **argv)
                 r.ndumps > 1 ? " (the largest process's; peaks added)" : "");
     pp_top_print(stderr, "standard error", &p, PP_ALLOC_SPACE, 5, false);
     bool ok = run_write(r.dir, "report.txt", run_report, &p);
+    ok &= run_write(r.dir, "report.html", run_html, &r);
     ok &= run_write(r.dir, "alloc.svg", run_flame, &(run_flame_t){&p, PP_ALLOC_SPACE, "Bytes allocated (alloc_space)"});
     ok &= run_write(r.dir, "inuse.svg", run_flame,
                     &(run_flame_t){&p, PP_INUSE_SPACE, "Bytes in use at exit (inuse_space)"});
@@ -698,7 +796,9 @@ static int cmd_run(const command_t *c, int argc, char **argv)
         fprintf(stderr, "  the report (%s):\n", report);
         run_headlines(report);
         free(report);
-        fprintf(stderr, "  flame graphs: %s/alloc.svg (allocated), %s/inuse.svg (in use at exit)\n", r.dir, r.dir);
+        fprintf(stderr, "  open %s/report.html: memory over time, flame graphs, top sites, the report in one page\n"
+                "  (also alloc.svg and inuse.svg there: flame graphs of the bytes allocated and in use at exit)\n",
+                r.dir);
     }
     if (r.python)
         fprintf(stderr, "  %s: PYTHONMALLOC=malloc was set, so the profile sees the small objects pymalloc "
@@ -710,6 +810,13 @@ static int cmd_run(const command_t *c, int argc, char **argv)
 
 static const command_t commands[] = {
     {"run", "[OPTIONS] [--] PROG [ARGS...]", usage_run, cmd_run, 0},
+    {"html", "[OPTIONS] DUMP... -o report.html",
+     "Writes one self-contained HTML page (no network; opens from file://):\n"
+     "memory over time (live, resident and sampled in-use bytes, the peak\n"
+     "marked, values on hover), flame graphs of the bytes allocated, in use at\n"
+     "exit, in use at the peak and the churn with a switch between them, the\n"
+     "top allocation sites (as `top`) and what to change (as `report`).\n",
+     cmd_html, 0},
     {"fold", "[OPTIONS] DUMP...",
      "Writes folded stacks, one line per distinct stack: frames root first,\n"
      "joined by ';', a space, the weight. Lines are sorted; stacks of weight 0\n"

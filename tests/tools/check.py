@@ -17,6 +17,7 @@ profiles. Prints "PASS name: ..." or "FAIL name: ..." per check and
 directory).
 """
 import gzip
+import json
 import os
 import re
 import shutil
@@ -450,6 +451,34 @@ def _(name):
         bad.append(f"a script exec'ing the program: {p_ex}")
     result(not bad, name, "exit status, death by signal, stdin/stdout/stderr, a missing program; only the "
            "program profiled (its exec'd successor too), every process with --children" if not bad else "; ".join(bad))
+
+
+@check("html-in-browser")
+def _(name):
+    # `run` writes report.html: in chromium, the chart over the profile's
+    # memory points with the peak, each flame graph with fold's total, the
+    # switch, top's and report's text, no errors and no network
+    d = tempfile.mkdtemp(prefix="html.", dir=WORK)
+    r = run_tool(["-o", d, "--rate", "1", os.path.join(BINDIR, "sites"), "1"])
+    profs = [os.path.join(d, f) for f in os.listdir(d) if f.endswith(".prof")]
+    page = os.path.join(d, "report.html")
+    if r.returncode != 0 or len(profs) != 1 or not os.path.exists(page):
+        result(False, name, f"run: exit {r.returncode}, files {os.listdir(d)}")
+        return
+    def total(w):
+        return sum(folded(tool("fold", "-w", w, profs[0]).stdout).values())
+    want = {"points": sum(1 for l in open(profs[0]) if l.startswith("memory ")), "peak": True,
+            "flames": {"alloc": total("alloc_space"), "inuse": total("inuse_space"), "peak": total("peak_space"),
+                       "churn": total("churn_objects")},
+            "top": tool("top", profs[0]).stdout.splitlines()[0], "report": tool("report", profs[0]).stdout.splitlines()[0]}
+    exp = os.path.join(d, "expect.json")
+    with open(exp, "w") as f:
+        json.dump(want, f)
+    b = subprocess.run(["node", os.path.join(HERE, "html_browser.js"), page, exp], capture_output=True, text=True,
+                       timeout=120)
+    fails = [l for l in b.stdout.splitlines() if l.startswith("FAIL")]
+    last = (b.stdout.strip().splitlines() or ["no output"])[-1]
+    result(b.returncode == 0 and not fails, name, last if not fails else "; ".join(fails)[:600] + b.stderr[-300:])
 
 
 @check("truncated-root")
