@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # demo/run.sh LIB TOOL SERVICE — what `make demo` runs: the sample service
-# (demo/service.c, built as SERVICE) under LD_PRELOAD=LIB with allocation
-# profiling on, then poolalloc-prof (TOOL) turns its profile into
+# (demo/service.c, built as SERVICE) under `poolalloc-prof run` (TOOL, which
+# preloads LIB with allocation profiling on and writes demo/profiles/, with
+# report.html: memory over time, flame graphs, top sites and the report in one
+# page), then poolalloc-prof turns its profile into
 #   demo/alloc.folded   folded stacks, bytes allocated (flamegraph.pl, speedscope)
 #   demo/alloc.svg      flame graph of the bytes allocated
 #   demo/inuse.svg      flame graph of the bytes still in use at exit
@@ -38,10 +40,10 @@ responses into buffers grown by realloc and hand log records to a logger
 thread. It leaks a little. It runs unmodified, with poolalloc preloaded as
 its malloc and allocation profiling on:
 
-\$ POOLALLOC_PROFILE=$(rel "$OUT")/profiles/service LD_PRELOAD=$(rel "$LIB") $(rel "$SERVICE")
+\$ $(rel "$TOOL") run -o $(rel "$OUT")/profiles -- $(rel "$SERVICE")
 EOF
 t0=$(date +%s%N)
-POOLALLOC_PROFILE="$OUT/profiles/service" LD_PRELOAD="$LIB" "$SERVICE"
+POOLALLOC_LIB="$LIB" "$TOOL" run -o "$OUT/profiles" -- "$SERVICE" 2>&1
 rc=$?
 t1=$(date +%s%N)
 echo "[exit status $rc, $(( (t1 - t0) / 1000000 )) ms]"
@@ -78,7 +80,9 @@ echo "What to change, site by site: what became of the objects ($(rel "$OUT")/re
 cat "$OUT/report.txt"
 cat <<EOF
 
-Open the flame graphs in a browser (hover: name, bytes, share; click: zoom;
+Open $(rel "$OUT")/profiles/report.html first: memory over time with the peak, the
+flame graphs (allocated, in use at exit, at the peak, churn) and the report in
+one page. The flame graphs on their own (hover: name, bytes, share; click: zoom;
 search: highlight matches):
   $(rel "$OUT")/alloc.svg      bytes allocated, by stack
   $(rel "$OUT")/inuse.svg      bytes in use at exit: what was never freed

@@ -147,10 +147,10 @@ static bool is_name_char(char c) { return is_key_char(c) || (c >= '0' && c <= '9
  * then version 2's `values` (required there: checked at the first line
  * that needs it) */
 enum { H_PROGRAM, H_PID, H_TIME, H_UPTIME, H_REASON, H_SEQUENCE, H_SAMPLE_RATE, H_PROFILER_MEMORY, H_REQUIRED,
-       H_PROCESS = H_REQUIRED, H_PEAK_INUSE_SPACE, H_PEAK_UPTIME, H_VALUES, H_N };
+       H_PROCESS = H_REQUIRED, H_PEAK_INUSE_SPACE, H_PEAK_UPTIME, H_COMMAND, H_VALUES, H_N };
 static const char *const header_keys[H_N] = {"program", "pid", "time", "uptime", "reason", "sequence", "sample_rate",
                                              "profiler_memory", "process", "peak_inuse_space", "peak_uptime",
-                                             "values"};
+                                             "command", "values"};
 
 /* the names of a `values` line, found again by content (not interned: a
  * fuzzed file could fill the intern table with names) */
@@ -327,6 +327,11 @@ static bool header_line(parser_t *ps, pp_dump_t *d, const char *key, size_t klen
         ok = v < e;
         if (ok)
             d->program = pp_intern_n(v, (size_t)(e - v));
+        break;
+    case H_COMMAND:
+        ok = v < e;
+        if (ok)
+            d->command = pp_intern_n(v, (size_t)(e - v));
         break;
     case H_REASON:
         for (const char *c = v; c < e; c++)

@@ -74,6 +74,7 @@ typedef struct pp_dump {
     uint32_t present;            /* the values the file has (PP_VALUE_BIT); version 1: PP_GO_VALUES */
     /* header (known keys; unknown keys are skipped) */
     const char *program;
+    const char *command;         /* argv[0]'s name as run (version 3), NULL if absent */
     uint64_t pid, sequence, sample_rate, profiler_memory;
     double time, uptime;
     uint64_t peak_inuse_space;   /* version 3: the sampled in-use bytes at the peak, 0 if unknown */

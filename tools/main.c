@@ -400,7 +400,7 @@ static char *describe(const pp_profile_t *p)
 {
     char rate[32];
     pp_buf_t b = {0};
-    pp_buf_printf(&b, "%s", pp_basename(p->program ? p->program : "?"));
+    pp_buf_printf(&b, "%s", p->command ? p->command : pp_basename(p->program ? p->program : "?"));
     if (p->nprocesses > 1)
         pp_buf_printf(&b, " and others (%zu processes)", p->nprocesses);
     int64_t sr = p->sample_rate > INT64_MAX ? INT64_MAX : (int64_t)p->sample_rate; /* any dec is valid */
@@ -604,7 +604,8 @@ static int html_page(output_t *out, char **paths, int n, pp_symbolizer_t *s)
         fl[nf++] = (pp_html_flame_t){want[i].id, want[i].label,
                                      written(page_flame, &(page_flame_t){&p, want[i].weight, title})};
     }
-    char *sub = describe(&p), *title = xasprintf("poolalloc profile of %s", pp_basename(p.program ? p.program : "?"));
+    char *sub = describe(&p), *title = xasprintf("poolalloc profile of %s",
+                                                 p.command ? p.command : pp_basename(p.program ? p.program : "?"));
     char rate[32];
     char *subtitle = xasprintf("%s; %.3f s%s", sub, p.uptime_max,
                                p.peak_inuse_space ? xasprintf(", peak in use %s", pp_format_value(rate, sizeof rate,

@@ -264,7 +264,7 @@ void pp_profile_add(pp_profile_t *p, pp_symbolizer_t *s, pp_dump_t *const *dumps
         if (skip[i])
             continue;
         if (p->nprocesses == 0) {
-            p->program = d->program;
+            p->program = d->program, p->command = d->command;
             p->sample_rate = d->sample_rate;
             p->time_first = p->time_last = d->time;
             p->recorded = d->present;

@@ -38,6 +38,7 @@ typedef struct pp_profile {
     size_t ndumps;              /* dumps given */
     size_t nprocesses;          /* dumps counted: one per process, its latest */
     const char *program;        /* of the first dump counted */
+    const char *command;        /* its name as run (argv[0]), NULL if the dump has none */
     uint64_t sample_rate;       /* of the first dump; 0 if they differ */
     uint64_t sample_rate_max;   /* the largest */
     double time_first, time_last;

@@ -137,6 +137,7 @@ typedef struct {
 typedef struct {
     double seconds;              /* the profile's duration */
     bool at_exit;                /* every dump was written at exit */
+    double rate;                 /* the largest sample rate, 1 at rate 1 */
 } context_t;
 
 #define V(w) ((double)s->fate[w])
@@ -171,8 +172,18 @@ static int judge(const site_t *s, const context_t *c, row_t *r)
              * chain (a realloc(NULL) beginning one at this line too): the
              * chains that ended here are the rest */
             double chains = V(PP_ALLOC_OBJECTS) - V(PP_MOVED), per = V(PP_REALLOC_OBJECTS) / (chains > 1 ? chains : 1);
-            snprintf(r->reason, sizeof r->reason, "%.*f reallocs per object, %s copied", per < 9.95 ? 1 : 0, per,
-                     bytes(a, sizeof a, r->key));
+            /* chains is the difference of two estimates: a ratio over it is
+             * shown only when it stands on enough samples of its own */
+            double chain_samples = c->rate > 1 ? chains * sampled_chance(size / c->rate) : chains;
+            if (chain_samples >= MIN_SAMPLES)
+                snprintf(r->reason, sizeof r->reason, "%.*f reallocs per object, %s copied", per < 9.95 ? 1 : 0, per,
+                         bytes(a, sizeof a, r->key));
+            else if (c->seconds > 0)
+                snprintf(r->reason, sizeof r->reason, "%.0f reallocs/s, %s/s copied", V(PP_REALLOC_OBJECTS) / c->seconds,
+                         bytes(a, sizeof a, r->key / c->seconds));
+            else
+                snprintf(r->reason, sizeof r->reason, "%.0f reallocs, %s copied", V(PP_REALLOC_OBJECTS),
+                         bytes(a, sizeof a, r->key));
         } else {
             snprintf(r->reason, sizeof r->reason, "%s of its objects grown by realloc",
                      share(a, sizeof a, V(PP_MOVED), objects));
@@ -289,7 +300,11 @@ static void peak(FILE *out, const pp_profile_t *all, const pp_sites_t *t, size_t
 static void header(FILE *out, const pp_profile_t *all, const pp_profile_t *fates)
 {
     char a[32];
-    fprintf(out, "report of %s: %zu process%s", all->program ? all->program : "?", all->nprocesses,
+    if (all->command && all->program && strcmp(all->command, pp_basename(all->program)) != 0)
+        fprintf(out, "report of %s (%s)", all->command, all->program);   /* run through a symlink */
+    else
+        fprintf(out, "report of %s", all->program ? all->program : "?");
+    fprintf(out, ": %zu process%s", all->nprocesses,
             all->nprocesses == 1 ? "" : "es");
     if (all->uptime_max > 0)
         fprintf(out, ", %.*f s", all->uptime_max < 10 ? 3 : 1, all->uptime_max);
@@ -317,8 +332,9 @@ int pp_report_print(FILE *out, const char *what, const pp_profile_t *all, const 
     if (fates->nprocesses)
         add_sites(&t, fates, true);
 
-    context_t c = {.seconds = all->uptime_max, .at_exit = all->nprocesses && all->nexit == all->nprocesses};
     double rate_bytes = all->sample_rate_max > 1 ? (double)all->sample_rate_max : 1;
+    context_t c = {.seconds = all->uptime_max, .at_exit = all->nprocesses && all->nexit == all->nprocesses,
+                   .rate = rate_bytes};
     row_t *found[F_N] = {0};
     size_t nfound[F_N] = {0}, unranked = 0;
     for (size_t i = 0; i < t.n; i++) {

@@ -715,7 +715,7 @@ static void parse_profile(const char *path, uintptr_t site_lo, uintptr_t site_hi
     size_t len;
     char *buf = read_file(path, &len);
     cr_assert(len > 0 && buf[len - 1] == '\n', "%s: empty, or the last line is not complete", path);
-    static const char *const header[] = { "poolalloc-profile 3", "program ", "pid ", "time ", "uptime ",
+    static const char *const header[] = { "poolalloc-profile 3", "program ", "command ", "pid ", "time ", "uptime ",
                                           "reason ", "sequence ", "sample_rate ", "profiler_memory ", "process ",
                                           "peak_inuse_space ", "peak_uptime ", "memory_values ", "values " };
     int nvalues = 0;
@@ -731,16 +731,17 @@ static void parse_profile(const char *path, uintptr_t site_lo, uintptr_t site_hi
             const char *v = line + strlen(h);
             if (lineno == 0) cr_assert_str_eq(line, "poolalloc-profile 3");
             else if (lineno == 1) cr_assert_gt(strlen(v), 0, "%s: no program", path);
-            else if (lineno == 2) cr_assert_eq(sscanf(v, "%llu", &p->pid), 1, "%s: %s", path, line);
-            else if (lineno == 5) snprintf(p->reason, sizeof p->reason, "%s", v);
-            else if (lineno == 6) cr_assert_eq(sscanf(v, "%llu", &p->seq), 1, "%s: %s", path, line);
-            else if (lineno == 7) cr_assert_eq(sscanf(v, "%llu", &p->rate), 1, "%s: %s", path, line);
-            else if (lineno == 9)
+            else if (lineno == 2) cr_assert(strlen(v) > 0 && !strchr(v, '/'), "%s: command '%s'", path, v);
+            else if (lineno == 3) cr_assert_eq(sscanf(v, "%llu", &p->pid), 1, "%s: %s", path, line);
+            else if (lineno == 6) snprintf(p->reason, sizeof p->reason, "%s", v);
+            else if (lineno == 7) cr_assert_eq(sscanf(v, "%llu", &p->seq), 1, "%s: %s", path, line);
+            else if (lineno == 8) cr_assert_eq(sscanf(v, "%llu", &p->rate), 1, "%s: %s", path, line);
+            else if (lineno == 10)
                 cr_assert(strlen(v) == 16 && strspn(v, "0123456789abcdef") == 16 && sscanf(v, "%llx", &p->process) == 1,
                           "%s: %s, want 16 hex digits", path, line);
-            else if (lineno == 10) cr_assert_eq(sscanf(v, "%llu", &p->peak), 1, "%s: %s", path, line);
-            else if (lineno == 12) cr_assert_str_eq(v, "seconds live resident mapped allocated sampled_inuse");
-            else if (lineno == 13) {
+            else if (lineno == 11) cr_assert_eq(sscanf(v, "%llu", &p->peak), 1, "%s: %s", path, line);
+            else if (lineno == 13) cr_assert_str_eq(v, "seconds live resident mapped allocated sampled_inuse");
+            else if (lineno == 14) {
                 cr_assert(!strncmp(v, "alloc_objects alloc_space inuse_objects inuse_space ", 52), "%s: %s", path, line);
                 for (const char *w = v; w; w = strchr(w + 1, ' ')) nvalues++;
                 cr_assert_eq(nvalues, 25, "%s: %s: want the 25 names of docs/profile-format.md", path, line);

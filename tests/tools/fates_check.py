@@ -286,6 +286,25 @@ def report_of(*paths, args=()):
     return r.stdout
 
 
+@check("report-ratio-significance")
+def _(name_):
+    # a realloc site whose chains (allocated - moved: two estimates) stand on
+    # under 3 samples at the default rate: no "reallocs per object", a rate;
+    # the same numbers at rate 1 are exact, and the ratio is shown
+    site = sites(alloc_objects=1000, alloc_space=1000 * 65536, realloc_objects=1000, moved=995,
+                 realloc_copied=1000 * 32768, freed_lt_1ms=5, freed_frame_0=5)
+    lines = {}
+    for rate in (524288, 1):
+        path = dump(f"ratio{rate}", [(site, [app(0x201), app(0x1001)])], rate=rate)
+        lines[rate] = next((l for l in report_of(path).splitlines() if name(app(0x201)) in l), "")
+    bad = []
+    if "reallocs/s" not in lines[524288] or "per object" in lines[524288]:
+        bad.append(f"default rate: {lines[524288]!r}")
+    if "200 reallocs per object" not in lines[1]:
+        bad.append(f"rate 1: {lines[1]!r}")
+    result(not bad, name_, "; ".join(bad) if bad else f"default rate: {lines[524288].strip()} | rate 1: {lines[1].strip()}")
+
+
 @check("report-findings")
 def _(name_):
     path = dump("report", [(v, [app(off), app(0x1001)]) for off, (_, v) in REPORT_SITES.items()])
