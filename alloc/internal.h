@@ -91,6 +91,7 @@ static inline uint64_t pa_div_magic(uint32_t d) { return UINT64_MAX / d + 1; }
 /* ---- messages (never allocate) ----------------------------------------- */
 PA_HIDDEN void pa_message(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 PA_HIDDEN void pa_stderr_keep(void);   /* a copy of stderr for output at exit */
+PA_HIDDEN void pa_program_name(char *out, size_t cap);   /* argv[0]'s name, "" if unknown */
 PA_HIDDEN int  pa_stderr_fd(void);     /* 2, that copy once 2 is closed, or -1  */
 PA_HIDDEN _Noreturn void pa_fatal(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 

@@ -99,23 +99,6 @@ static bool parse_percent(const char *s, int64_t *out)
 
 /* A file prefix, made absolute so that the program's chdir() does not move
  * its profiles; or off. */
-/* The program's name as it was run: argv[0]'s last component, from
- * /proc/self/cmdline (there from the first instruction, unlike libc's copy,
- * and read without allocating). "prog" when unknown. */
-static void program_name(char *out, size_t cap)
-{
-    char buf[512];
-    ssize_t n = 0;
-    int fd = open("/proc/self/cmdline", O_RDONLY | O_CLOEXEC);
-    if (fd >= 0) {
-        n = read(fd, buf, sizeof buf - 1);
-        close(fd);
-    }
-    buf[n > 0 ? n : 0] = 0;                   /* argv[0] ends at the first NUL */
-    const char *base = strrchr(buf, '/') ? strrchr(buf, '/') + 1 : buf;
-    snprintf(out, cap, "%s", base[0] ? base : "prog");
-}
-
 static bool parse_path(const char *s, char *out)
 {
     size_t n = strlen(s), cwd = 0;
@@ -137,7 +120,8 @@ static bool parse_path(const char *s, char *out)
     if (out[len - 1] == '/' || (stat(out, &st) == 0 && S_ISDIR(st.st_mode))) {
         if (len + 2 + 32 > sizeof pa_options.profile) { out[0] = 0; return false; }
         if (out[len - 1] != '/') out[len++] = '/';
-        program_name(out + len, sizeof pa_options.profile - 32 - len);
+        pa_program_name(out + len, sizeof pa_options.profile - 32 - len);
+        if (!out[len]) snprintf(out + len, sizeof pa_options.profile - 32 - len, "prog");
     }
     return true;
 }

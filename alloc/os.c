@@ -4,6 +4,7 @@
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
 #include <time.h>
@@ -117,6 +118,28 @@ int pa_stderr_fd(void)
         fd = stderr_copy;
     errno = saved;
     return fd;
+}
+
+/* The program's name as it was run: argv[0]'s last component, from
+ * /proc/self/cmdline (there from the first instruction, unlike libc's copy,
+ * and read without allocating; redis-server, not the redis-check-rdb its
+ * symlink names). "" when unknown. */
+void pa_program_name(char *out, size_t cap)
+{
+    char buf[512];
+    ssize_t n = 0;
+    int saved = errno;
+    int fd = open("/proc/self/cmdline", O_RDONLY | O_CLOEXEC);
+    if (fd >= 0) {
+        n = read(fd, buf, sizeof buf - 1);
+        close(fd);
+    }
+    errno = saved;
+    buf[n > 0 ? n : 0] = 0;                   /* argv[0] ends at the first NUL */
+    const char *base = strrchr(buf, '/') ? strrchr(buf, '/') + 1 : buf;
+    size_t k = 0;
+    for (; base[k] && k + 1 < cap; k++) out[k] = base[k] == '\n' ? '?' : base[k];
+    if (cap) out[k] = 0;
 }
 
 static void vmessage(const char *fmt, va_list ap)

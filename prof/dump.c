@@ -140,24 +140,6 @@ static void put_stack(const pa_prof_stack_t *st, void *arg)
     o->stacks++;
 }
 
-/* argv[0]'s last component, as the user ran the program (redis-server, not
- * the redis-check-rdb its symlink names): /proc/self/cmdline. "" if unknown. */
-static void command_name(char *out, size_t cap)
-{
-    char buf[512];
-    ssize_t n = 0;
-    int fd = open("/proc/self/cmdline", O_RDONLY | O_CLOEXEC);
-    if (fd >= 0) {
-        n = read(fd, buf, sizeof buf - 1);
-        close(fd);
-    }
-    buf[n > 0 ? n : 0] = 0;
-    const char *base = strrchr(buf, '/') ? strrchr(buf, '/') + 1 : buf;
-    size_t k = 0;
-    for (; base[k] && k + 1 < cap; k++) out[k] = (base[k] == '\n' || base[k] == '\r') ? '?' : base[k];
-    out[k] = 0;
-}
-
 int pa_prof_write(const char *path, const char *reason, uint64_t seq)
 {
     char tmp[4200];
@@ -178,7 +160,7 @@ int pa_prof_write(const char *path, const char *reason, uint64_t seq)
         put(o, "poolalloc-profile %d\n", FORMAT_VERSION);
         put(o, "program %s\n", o->exe[0] ? o->exe : "?");
         char cmd[256];
-        command_name(cmd, sizeof cmd);
+        pa_program_name(cmd, sizeof cmd);
         if (cmd[0]) put(o, "command %s\n", cmd);
         put(o, "pid %d\n", (int)getpid());
         put(o, "time %lld.%06ld\n", (long long)now.tv_sec, now.tv_nsec / 1000);
