@@ -107,10 +107,14 @@ static void check_dump(const pp_dump_t *d, size_t nlines)
     CHECK(d->time >= 0 && d->uptime >= 0, "negative time %f or uptime %f", d->time, d->uptime);
     CHECK(d->nmappings == 0 || d->mappings, "mappings");
     CHECK(d->nstacks == 0 || d->stacks, "stacks");
-    CHECK(d->version == 1 || d->version == 2, "version %u", d->version);
+    CHECK(d->version >= 1 && d->version <= 3, "version %u", d->version);
     CHECK((d->present & PP_GO_VALUES) == PP_GO_VALUES && (d->present & ~PP_ALL_VALUES) == 0, "values present 0x%x",
           d->present);
-    CHECK(d->version == 2 || d->present == PP_GO_VALUES, "version 1 with values 0x%x", d->present);
+    CHECK(d->version >= 2 || d->present == PP_GO_VALUES, "version 1 with values 0x%x", d->present);
+    CHECK(d->nmemory == 0 || d->memory, "memory");
+    for (size_t i = 1; i < d->nmemory; i++)
+        CHECK(d->memory[i - 1].seconds <= d->memory[i].seconds, "memory points out of order at %zu", i);
+    CHECK(!d->command || (*d->command && !strchr(d->command, '\n')), "command");
 
     for (size_t i = 0; i < d->nmappings; i++) {
         const pp_mapping_t *m = &d->mappings[i];
