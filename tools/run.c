@@ -70,6 +70,7 @@ static void start(const pp_run_options_t *o, char **argv, const char *lib, const
     char *preload = old && *old ? xasprintf("%s:%s", lib, old) : xstrdup(lib);
     char *prefix = xasprintf("%s/", dir);
     setenv("LD_PRELOAD", preload, 1);
+    unsetenv("POOLALLOC_LIB");           /* the tool's, not a library setting */
     setenv("POOLALLOC_PROFILE", prefix, 1);
     if (!o->children) {                  /* this pid only: also what it execs in its place */
         char pid[24];
