@@ -643,22 +643,7 @@ static bool run_write(const char *dir, const char *file, int (*fn)(output_t *, v
     return ok;
 }
 
-typedef struct {
-    pp_profile_t *p;
-    int weight;
-    const char *title;
-} run_flame_t;
-
-static int run_flame(output_t *out, void *arg)
-{
-    run_flame_t *f = arg;
-    size_t n;
-    pp_folded_t *v = pp_fold(f->p, NULL, f->weight, false, &n);
-    char *sub = describe(f->p);
-    int rc = flame(out, v, n, f->title, sub, f->weight, false);
-    free(sub);
-    return rc;
-}
+static int run_flame(output_t *out, void *arg) { return page_flame(out->f, arg); }
 
 static int run_html(output_t *out, void *arg)
 {
@@ -789,9 +774,9 @@ static int cmd_run(const command_t *c, int argc, char **argv)
     pp_top_print(stderr, "standard error", &p, PP_ALLOC_SPACE, 5, false);
     bool ok = run_write(r.dir, "report.txt", run_report, &p);
     ok &= run_write(r.dir, "report.html", run_html, &r);
-    ok &= run_write(r.dir, "alloc.svg", run_flame, &(run_flame_t){&p, PP_ALLOC_SPACE, "Bytes allocated (alloc_space)"});
+    ok &= run_write(r.dir, "alloc.svg", run_flame, &(page_flame_t){&p, PP_ALLOC_SPACE, "Bytes allocated (alloc_space)"});
     ok &= run_write(r.dir, "inuse.svg", run_flame,
-                    &(run_flame_t){&p, PP_INUSE_SPACE, "Bytes in use at exit (inuse_space)"});
+                    &(page_flame_t){&p, PP_INUSE_SPACE, "Bytes in use at exit (inuse_space)"});
     if (ok) {
         char *report = xasprintf("%s/report.txt", r.dir);
         fprintf(stderr, "  the report (%s):\n", report);

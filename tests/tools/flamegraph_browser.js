@@ -25,12 +25,10 @@ const os = require('os');
 const path = require('path');
 const { execFileSync, spawnSync } = require('child_process');
 
-const ROOT = path.resolve(__dirname, '..', '..');
+const { ROOT, CHROMIUM_ARGS, loadPlaywright } = require('./browser');
 const REAL = process.argv[2] === '--real';
 const DRIVER = REAL ? null : path.resolve(process.argv[2] || path.join(ROOT, 'build', 'tools-test', 'flame_driver'));
 const FW = 1180, X0 = 10; // the frames' width and left margin in the SVG
-const CHROMIUM_ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
-  '--disable-background-networking', '--disable-component-update', '--disable-sync'];
 const HINT = 'Hover a frame for details; click to zoom; / to search';
 
 let passed = 0, failed = 0;
@@ -40,16 +38,6 @@ function check(ok, what, detail) {
   return ok;
 }
 const near = (a, b, tol) => Math.abs(a - b) <= tol;
-
-function loadPlaywright() {
-  const tries = [process.env.PLAYWRIGHT_CORE, path.join(__dirname, 'node_modules', 'playwright-core'),
-    path.join(ROOT, 'build', 'node', 'node_modules', 'playwright-core')].filter(Boolean);
-  for (const t of tries) {
-    try { return require(t); } catch (e) { if (e.code !== 'MODULE_NOT_FOUND') throw e; }
-  }
-  console.error('FAIL  playwright-core not found (tried ' + tries.join(', ') + '): npm ci in tests/tools');
-  process.exit(1);
-}
 
 // ---- inputs: folded stacks as bytes, so names can be invalid UTF-8 ----
 const B = (s) => Buffer.from(s, 'utf8');

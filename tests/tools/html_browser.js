@@ -13,23 +13,11 @@ const fs = require('fs');
 const os = require('os');
 const path = require('path');
 
-const ROOT = path.resolve(__dirname, '..', '..');
-const CHROMIUM_ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
-  '--disable-background-networking', '--disable-component-update', '--disable-sync'];
+const { CHROMIUM_ARGS, loadPlaywright } = require('./browser');
 
 let passed = 0, failed = 0;
 function check(ok, what, detail) {
   if (ok) { passed++; console.log('PASS  ' + what); } else { failed++; console.log('FAIL  ' + what + (detail ? ': ' + detail : '')); }
-}
-
-function loadPlaywright() {
-  const tries = [process.env.PLAYWRIGHT_CORE, path.join(__dirname, 'node_modules', 'playwright-core'),
-    path.join(ROOT, 'build', 'node', 'node_modules', 'playwright-core')].filter(Boolean);
-  for (const t of tries) {
-    try { return require(t); } catch (e) { if (e.code !== 'MODULE_NOT_FOUND') throw e; }
-  }
-  console.error('FAIL  playwright-core not found (tried ' + tries.join(', ') + ')');
-  process.exit(1);
 }
 
 async function main() {
