@@ -3,7 +3,7 @@
  * A point (time, live bytes, resident and mapped bytes, bytes allocated so
  * far, sampled in-use bytes) is taken at most every POOLALLOC_MEMORY_INTERVAL
  * (100 ms) while the process allocates: the check rides on the 256 KiB tick
- * (pa_prof_tick), so an idle process takes none; and at each reclaim cycle.
+ * (pa_prof_tick), so an idle process takes none, and on each reclaim cycle.
  * The points live in a fixed array: when it is full, every other point is
  * dropped and the interval doubles, so a run of a day still writes at most
  * SERIES_POINTS points, evenly spread. Resident bytes are the process's
@@ -63,12 +63,12 @@ void pa_prof_series_tick(uint64_t allocated)
     pthread_mutex_unlock(&lock);
 }
 
+/* Cycles can come every few milliseconds: they take a point on the same
+ * terms as the tick, so a busy process does not spend its time reading
+ * /proc and summing heaps. */
 void pa_prof_series_cycle(uint64_t allocated)
 {
-    if (!pa_prof_on) return;
-    pthread_mutex_lock(&lock);
-    take(pa_clock_ns(), allocated);
-    pthread_mutex_unlock(&lock);
+    if (pa_prof_on) pa_prof_series_tick(allocated);
 }
 
 size_t pa_prof_series(pa_prof_point_t *out, size_t cap, uint64_t allocated)
