@@ -58,7 +58,7 @@ static inline __attribute__((always_inline)) void pa_free_inline(void *p)
     b->key = mark;
     pg->free = b;
     PA_STAT_INC(h->frees[pg->class_id]);
-    /* the page became empty, or is on the full list (PA_USED_FULL) */
+    /* the page became empty, or is on the full list (PA_FULL_BIAS) */
     if (PA_UNLIKELY(--pg->used_m1 < 0)) pa_page_free_event(h, pg);
 }
 

@@ -576,13 +576,28 @@ static int page_flame(FILE *f, void *arg)
 static int page_top(FILE *f, void *arg) { return pp_top_print(f, "the page", arg, PP_ALLOC_SPACE, 20, false); }
 static int page_report(FILE *f, void *arg) { return pp_report_print(f, "the page", arg, arg, 5); }
 
-/* Writes the page for dumps to out. */
-static int html_page(output_t *out, char **paths, int n, pp_symbolizer_t *s)
-{
-    pp_dump_t **d = read_dumps(paths, n);
+/* The dumps, read once: merged into a profile, and kept for their memory lines. */
+typedef struct {
+    pp_dump_t **d;
+    int n;
     pp_profile_t p;
-    pp_profile_init(&p);
-    pp_profile_add(&p, s, d, (size_t)n);
+} dumps_t;
+
+static void dumps_load(dumps_t *ds, char **paths, int n, pp_symbolizer_t *s)
+{
+    ds->d = read_dumps(paths, n);
+    ds->n = n;
+    pp_profile_init(&ds->p);
+    pp_profile_add(&ds->p, s, ds->d, (size_t)n);
+}
+
+/* Writes the page for the dumps to out. */
+static int html_page(output_t *out, void *arg)
+{
+    dumps_t *ds = arg;
+    pp_dump_t **d = ds->d;
+    int n = ds->n;
+    pp_profile_t p = ds->p;
     const pp_dump_t *series = NULL; /* the process with the highest peak, or the most points */
     for (int i = 0; i < n; i++)
         if (!series || d[i]->peak_inuse_space > series->peak_inuse_space ||
@@ -612,11 +627,7 @@ static int html_page(output_t *out, char **paths, int n, pp_symbolizer_t *s)
                                    (int64_t)p.peak_inuse_space, PP_INUSE_SPACE)) : "");
     pp_html_page_t page = {.title = title, .subtitle = subtitle, .series = series, .flames = fl, .nflames = nf,
                            .top = written(page_top, &p), .report = written(page_report, &p)};
-    int rc = pp_html_write(out->f, out->name, &page);
-    for (int i = 0; i < n; i++)
-        pp_dump_free(d[i]);
-    free(d);
-    return rc;
+    return pp_html_write(out->f, out->name, &page);
 }
 
 static int cmd_html(const command_t *c, int argc, char **argv)
@@ -624,9 +635,11 @@ static int cmd_html(const command_t *c, int argc, char **argv)
     opts_t o;
     int first = parse_options(c, argc, argv, &o);
     pp_symbolizer_t *s = pp_sym_new(&o.sym);
+    dumps_t ds;
+    dumps_load(&ds, argv + first, argc - first, s);
     output_t out;
     output_open(&out, &o, false);
-    return output_close(&out, html_page(&out, argv + first, argc - first, s));
+    return output_close(&out, html_page(&out, &ds));
 }
 
 /* ---- run: profile a program in one command ------------------------------------------ */
@@ -644,12 +657,6 @@ static bool run_write(const char *dir, const char *file, int (*fn)(output_t *, v
 }
 
 static int run_flame(output_t *out, void *arg) { return page_flame(out->f, arg); }
-
-static int run_html(output_t *out, void *arg)
-{
-    pp_run_result_t *r = arg;
-    return html_page(out, r->dumps, (int)r->ndumps, pp_sym_new(&(pp_sym_options_t){.lines = true, .inlines = true}));
-}
 
 static int run_report(output_t *out, void *arg)
 {
@@ -755,8 +762,9 @@ static int cmd_run(const command_t *c, int argc, char **argv)
         pp_run_exit_like(r.status);
     }
     pp_symbolizer_t *s = pp_sym_new(&(pp_sym_options_t){.lines = true, .inlines = true});
-    pp_profile_t p;
-    load(&p, s, r.dumps, (int)r.ndumps, -1);
+    dumps_t ds;                         /* read and symbolized once, for the summary and the page */
+    dumps_load(&ds, r.dumps, (int)r.ndumps, s);
+    pp_profile_t p = ds.p;
     fprintf(stderr, "poolalloc-prof: %zu profile%s in %s/:", r.ndumps, r.ndumps == 1 ? "" : "s", r.dir);
     for (size_t i = 0; i < r.ndumps && i < 4; i++)
         fprintf(stderr, " %s", pp_basename(r.dumps[i]));
@@ -773,7 +781,7 @@ static int cmd_run(const command_t *c, int argc, char **argv)
                 r.ndumps > 1 ? " (the largest process's; peaks added)" : "");
     pp_top_print(stderr, "standard error", &p, PP_ALLOC_SPACE, 5, false);
     bool ok = run_write(r.dir, "report.txt", run_report, &p);
-    ok &= run_write(r.dir, "report.html", run_html, &r);
+    ok &= run_write(r.dir, "report.html", html_page, &ds);
     ok &= run_write(r.dir, "alloc.svg", run_flame, &(page_flame_t){&p, PP_ALLOC_SPACE, "Bytes allocated (alloc_space)"});
     ok &= run_write(r.dir, "inuse.svg", run_flame,
                     &(page_flame_t){&p, PP_INUSE_SPACE, "Bytes in use at exit (inuse_space)"});
