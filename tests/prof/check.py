@@ -463,7 +463,10 @@ def cmd_peak(prog, out_path, prof_path, rate):
     """tests/prof/peak.c: each site's peak_space and peak_objects, and the
     header's peak_inuse_space, against the program's truth: exact at rate 1,
     within 5 sigma (sigma^2 = truth x rate, the variance of weighted sampling
-    of objects far smaller than the rate) at the default rate."""
+    of objects far smaller than the rate) plus one sample's weight (under twice the
+    rate, for objects smaller than it) at the default rate: the sampled heap may peak a moment away from
+    the true peak, with one sampled short-lived object live then, even at a
+    site whose truth is 0."""
     rate = int(rate)
     truth = {}
     with open(out_path) as f:
@@ -481,11 +484,11 @@ def cmd_peak(prog, out_path, prof_path, rate):
     for site, (objects, space) in truth.items():
         got = sum(s.values["peak_space"] for s in sites.get(site, []))
         got_o = sum(s.values["peak_objects"] for s in sites.get(site, []))
-        slack = 0 if rate == 1 else 5 * (space * rate) ** 0.5
+        slack = 0 if rate == 1 else 5 * (space * rate) ** 0.5 + 2 * rate
         if abs(got - space) > slack or (rate == 1 and got_o != objects):
             bad.append(f"{site}: peak {got_o} objects {got} bytes, truth {objects} {space} (slack {slack:.0f})")
     total = sum(v[1] for v in truth.values())
-    if abs(got_total - total) > (0 if rate == 1 else 5 * (total * rate) ** 0.5):
+    if abs(got_total - total) > (0 if rate == 1 else 5 * (total * rate) ** 0.5 + 2 * rate):
         bad.append(f"peak_inuse_space {got_total}, truth {total}")
     result(not bad, f"peak-rate-{'1' if rate == 1 else 'default'}", "; ".join(bad) if bad else
            f"the 64 MB built and freed at its size ({'exact' if rate == 1 else 'within 5 sigma'}), "
