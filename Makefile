@@ -143,6 +143,9 @@ SITES_FLAGS := -std=c++17 -O1 -g -fno-omit-frame-pointer -fno-builtin $(WARN)
 $(TOOLS_TEST)/sites: tests/tools/sites.cc
 	@mkdir -p $(dir $@)
 	$(CXX) $(SITES_FLAGS) -o $@ $<
+$(TOOLS_TEST)/wrappers: tests/tools/wrappers.c
+	@mkdir -p $(dir $@)
+	$(CC) -std=gnu11 -O1 -g -fno-omit-frame-pointer -fno-builtin -fno-optimize-sibling-calls $(WARN) -o $@ $<
 $(TOOLS_TEST)/sites-static: tests/tools/sites.cc $(AR_LIB)
 	@mkdir -p $(dir $@)
 	$(CXX) $(SITES_FLAGS) -o $@ $< $(AR_LIB) $(LIB_LIBS)
@@ -171,7 +174,7 @@ $(NODE_DIR)/node_modules/playwright-core/package.json: tests/tools/package.json 
 	@mkdir -p $(NODE_DIR) && cp tests/tools/package.json tests/tools/package-lock.json $(NODE_DIR)/
 	cd $(NODE_DIR) && npm ci --ignore-scripts --no-audit --no-fund --loglevel=error
 	@touch $@
-TOOLS_TEST_BIN := $(TOOLS_TEST)/sites $(TOOLS_TEST)/sites-static $(TOOLS_TEST)/flame_driver $(TOOLS_TEST)/pprof_driver $(TOOLS_TEST)/sym_test \
+TOOLS_TEST_BIN := $(TOOLS_TEST)/sites $(TOOLS_TEST)/sites-static $(TOOLS_TEST)/wrappers $(TOOLS_TEST)/flame_driver $(TOOLS_TEST)/pprof_driver $(TOOLS_TEST)/sym_test \
                   $(TOOLS_TEST)/fuzz_replay $(TOOLS_TEST)/fuzz_dump $(NODE_DIR)/node_modules/playwright-core/package.json
 
 check-tools: $(TOOL) $(SO) $(TOOLS_TEST_BIN)

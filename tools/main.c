@@ -21,6 +21,7 @@
 #include "run.h"
 #include "symbolize.h"
 #include "top.h"
+#include "wrapper.h"
 
 static const char usage_main[] =
     "usage: poolalloc-prof COMMAND [OPTIONS] DUMP...\n"
@@ -78,6 +79,12 @@ static const char weight_option[] =
     "  -w, --weight W     alloc_space (default), alloc_objects, inuse_space,\n"
     "                     inuse_objects, or another of `poolalloc-prof --help`\n";
 
+static const char wrapper_options[] =
+    "      --wrapper REGEX  a function that allocates for its callers (POSIX\n"
+    "                     extended regex, matched anywhere in the name; repeat\n"
+    "                     for more): its callers are named as the sites\n"
+    "      --no-wrappers  do not find wrappers (those named still count)\n";
+
 static const char common_options[] =
     "      --no-inline    one frame per address (inlined calls not expanded)\n"
     "      --search DIR   where to look for programs and libraries that moved\n"
@@ -105,9 +112,11 @@ typedef struct {
     char **base; /* diff --base FILE... */
     int nbase;
     pp_sym_options_t sym;
+    pp_wrappers_t wrappers;
 } opts_t;
 
-enum { O_NO_INLINE = 256, O_SEARCH, O_LINES, O_CUM, O_DELTA, O_SVG, O_TITLE, O_BASE, O_ALL_VALUES };
+enum { O_NO_INLINE = 256, O_SEARCH, O_LINES, O_CUM, O_DELTA, O_SVG, O_TITLE, O_BASE, O_ALL_VALUES, O_WRAPPER,
+       O_NO_WRAPPERS };
 static const struct option long_options[] = {
     {"weight", required_argument, 0, 'w'}, {"output", required_argument, 0, 'o'},
     {"help", no_argument, 0, 'h'},         {"no-inline", no_argument, 0, O_NO_INLINE},
@@ -115,12 +124,13 @@ static const struct option long_options[] = {
     {"rows", required_argument, 0, 'n'},   {"cum", no_argument, 0, O_CUM},
     {"delta", no_argument, 0, O_DELTA},    {"svg", no_argument, 0, O_SVG},
     {"title", required_argument, 0, O_TITLE}, {"base", required_argument, 0, O_BASE},
-    {"all-values", no_argument, 0, O_ALL_VALUES}, {0, 0, 0, 0},
+    {"all-values", no_argument, 0, O_ALL_VALUES}, {"wrapper", required_argument, 0, O_WRAPPER},
+    {"no-wrappers", no_argument, 0, O_NO_WRAPPERS}, {0, 0, 0, 0},
 };
 
 /* Which command-specific options a command takes. */
 enum { A_LINES = 1, A_ROWS = 2, A_CUM = 4, A_DELTA = 8, A_SVG = 16, A_TITLE = 32, A_BASE = 64, A_WEIGHT = 128,
-       A_ALL_VALUES = 256 };
+       A_ALL_VALUES = 256, A_WRAPPERS = 512 };
 
 static void print_help(const command_t *c)
 {
@@ -128,8 +138,9 @@ static void print_help(const command_t *c)
         fputs(c->help, stdout);
         return;
     }
-    printf("usage: poolalloc-prof %s %s\n%s\noptions:\n%s%s", c->name, c->synopsis, c->help,
-           c->options & A_WEIGHT ? weight_option : "", common_options);
+    printf("usage: poolalloc-prof %s %s\n%s\noptions:\n%s%s%s", c->name, c->synopsis, c->help,
+           c->options & A_WEIGHT ? weight_option : "", c->options & A_WRAPPERS ? wrapper_options : "",
+           common_options);
 }
 
 static unsigned option_bit(int ch)
@@ -144,6 +155,7 @@ static unsigned option_bit(int ch)
     case O_SVG: return A_SVG;
     case O_TITLE: return A_TITLE;
     case O_BASE: return A_BASE;
+    case O_WRAPPER: case O_NO_WRAPPERS: return A_WRAPPERS;
     default: return 0; /* common to every command */
     }
 }
@@ -155,6 +167,7 @@ static int parse_options(const command_t *c, int argc, char **argv, opts_t *o)
     *o = (opts_t){.weight = PP_ALLOC_SPACE, .rows = 20, .sym = {.lines = true, .inlines = true}};
     o->search = xcalloc((size_t)argc, sizeof *o->search);
     o->base = xcalloc((size_t)argc, sizeof *o->base);
+    pp_wrappers_init(&o->wrappers);
     optind = 1;
     opterr = 0;
     int ch, li = -1;
@@ -221,6 +234,17 @@ static int parse_options(const command_t *c, int argc, char **argv, opts_t *o)
             break;
         case O_TITLE:
             o->title = optarg;
+            break;
+        case O_WRAPPER: {
+            char err[256];
+            if (!pp_wrappers_name(&o->wrappers, optarg, err, sizeof err)) {
+                pp_error("%s: %s", c->name, err);
+                exit(2);
+            }
+            break;
+        }
+        case O_NO_WRAPPERS:
+            o->wrappers.detect = false;
             break;
         case ':':
             pp_error("%s: option '%s' wants a value (see poolalloc-prof %s --help)", c->name, argv[optind - 1], c->name);
@@ -468,6 +492,7 @@ static int cmd_top(const command_t *c, int argc, char **argv)
     pp_symbolizer_t *s = pp_sym_new(&o.sym);
     pp_profile_t p;
     load(&p, s, argv + first, argc - first, o.weight);
+    pp_wrappers_apply(&o.wrappers, &p, &p);
     output_t out;
     output_open(&out, &o, false);
     return output_close(&out, pp_top_print(out.f, out.name, &p, o.weight, o.rows, o.by_cum));
@@ -531,6 +556,8 @@ static int cmd_report(const command_t *c, int argc, char **argv)
     fates.quiet = true; /* the notes were said once */
     if (k && k < n)
         pp_profile_add(&fates, s, with, k);
+    pp_wrappers_apply(&o.wrappers, &all, &all); /* the same wrappers on both */
+    pp_wrappers_apply(&o.wrappers, &fates, &all);
     for (size_t i = 0; i < n; i++)
         pp_dump_free(d[i]);
     free(d);
@@ -583,12 +610,13 @@ typedef struct {
     pp_profile_t p;
 } dumps_t;
 
-static void dumps_load(dumps_t *ds, char **paths, int n, pp_symbolizer_t *s)
+static void dumps_load(dumps_t *ds, char **paths, int n, pp_symbolizer_t *s, const pp_wrappers_t *w)
 {
     ds->d = read_dumps(paths, n);
     ds->n = n;
     pp_profile_init(&ds->p);
     pp_profile_add(&ds->p, s, ds->d, (size_t)n);
+    pp_wrappers_apply(w, &ds->p, &ds->p);
 }
 
 /* Writes the page for the dumps to out. */
@@ -636,7 +664,7 @@ static int cmd_html(const command_t *c, int argc, char **argv)
     int first = parse_options(c, argc, argv, &o);
     pp_symbolizer_t *s = pp_sym_new(&o.sym);
     dumps_t ds;
-    dumps_load(&ds, argv + first, argc - first, s);
+    dumps_load(&ds, argv + first, argc - first, s, &o.wrappers);
     output_t out;
     output_open(&out, &o, false);
     return output_close(&out, html_page(&out, &ds));
@@ -763,7 +791,9 @@ static int cmd_run(const command_t *c, int argc, char **argv)
     }
     pp_symbolizer_t *s = pp_sym_new(&(pp_sym_options_t){.lines = true, .inlines = true});
     dumps_t ds;                         /* read and symbolized once, for the summary and the page */
-    dumps_load(&ds, r.dumps, (int)r.ndumps, s);
+    pp_wrappers_t w;
+    pp_wrappers_init(&w);
+    dumps_load(&ds, r.dumps, (int)r.ndumps, s, &w);
     pp_profile_t p = ds.p;
     fprintf(stderr, "poolalloc-prof: %zu profile%s in %s/:", r.ndumps, r.ndumps == 1 ? "" : "s", r.dir);
     for (size_t i = 0; i < r.ndumps && i < 4; i++)
@@ -810,7 +840,7 @@ static const command_t commands[] = {
      "marked, values on hover), flame graphs of the bytes allocated, in use at\n"
      "exit, in use at the peak and the churn with a switch between them, the\n"
      "top allocation sites (as `top`) and what to change (as `report`).\n",
-     cmd_html, 0},
+     cmd_html, A_WRAPPERS},
     {"fold", "[OPTIONS] DUMP...",
      "Writes folded stacks, one line per distinct stack: frames root first,\n"
      "joined by ';', a space, the weight. Lines are sorted; stacks of weight 0\n"
@@ -833,11 +863,17 @@ static const command_t commands[] = {
      cmd_pprof, A_WEIGHT | A_ALL_VALUES},
     {"top", "[OPTIONS] DUMP...",
      "Prints the allocation sites with the largest weight: flat is what the\n"
-     "stacks ending at a site (a function and the line of its call) weigh,\n"
-     "cum what every stack passing through it weighs, sum% the running total.\n"
+     "stacks allocating at a site weigh, cum what every stack passing through\n"
+     "it weighs, sum% the running total. A site is the call that allocated (a\n"
+     "function and the line of the call): the first frame outside libc,\n"
+     "libstdc++, libgcc_s and ld-linux (the caller of strdup), or past an\n"
+     "allocation wrapper, named \"lpInsert via zrealloc_usable\". A wrapper is a\n"
+     "function that allocates at 3 lines at most and is called on the way to an\n"
+     "allocation from 4 or more functions, and the functions it calls on the way;\n"
+     "--wrapper names more.\n"
      "  -n, --rows N       how many sites (default 20)\n"
      "      --cum          rank by cum instead of flat\n",
-     cmd_top, A_WEIGHT | A_ROWS | A_CUM},
+     cmd_top, A_WEIGHT | A_ROWS | A_CUM | A_WRAPPERS},
     {"diff", "[OPTIONS] BASE NEW, or [OPTIONS] --base BASE... NEW...",
      "Compares two profiles stack by stack, as `pprof -diff_base=BASE NEW`.\n"
      "Each side may be several dumps (--base once per dump of the base side),\n"
@@ -856,8 +892,9 @@ static const command_t commands[] = {
      "Ranks the allocation sites by what to change, from what became of their\n"
      "objects (docs/lifetimes.md). A site is the call that allocated: the\n"
      "first frame of a stack outside libc, libstdc++, libgcc_s and ld-linux\n"
-     "(the caller of strdup, not strdup), named by its function and the line\n"
-     "of the call; the stacks of one site add up. Each site gets one finding,\n"
+     "(the caller of strdup, not strdup) and past allocation wrappers (as top\n"
+     "says), named by its function and the line of the call; the stacks of one\n"
+     "site add up. Each site gets one finding,\n"
      "the first of these that applies (shares of the site's objects):\n"
      "  leak suspect     in use >= 50% of allocated (at exit: never freed);\n"
      "                   ranked by bytes in use\n"
@@ -877,7 +914,7 @@ static const command_t commands[] = {
      "  -n, --rows N       sites shown per finding (default 5)\n"
      "      --lines        accepted as by fold; sites are always named by the\n"
      "                     line of the call\n",
-     cmd_report, A_ROWS | A_LINES},
+     cmd_report, A_ROWS | A_LINES | A_WRAPPERS},
 };
 
 int main(int argc, char **argv)

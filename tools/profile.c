@@ -119,6 +119,21 @@ static void weights_of(const uint64_t *v, uint32_t frame, int64_t *w)
     w[PP_NEVER_FREED] = w[PP_INUSE_OBJECTS];
 }
 
+void pp_stack_reweigh(pp_profile_t *p, pp_stack_t *s)
+{
+    static const int moves[] = {PP_FRAME_LOCAL, PP_ESCAPED_CALLER};
+    int64_t w[PP_NWEIGHTS];
+    uint64_t raw[PP_NVALUES];
+    for (int i = 0; i < PP_NVALUES; i++)
+        raw[i] = (uint64_t)s->value[i];
+    weights_of(raw, s->cut + s->alloc_frame, w);
+    for (size_t i = 0; i < sizeof moves / sizeof *moves; i++) {
+        int v = moves[i];
+        p->total[v] = pp_add_sat(p->total[v] - s->value[v], w[v]);
+        s->value[v] = w[v];
+    }
+}
+
 /* stacks are found by their location sequence */
 static uint64_t stack_hash(const pp_location_t *const *locs, uint32_t n)
 {
@@ -134,7 +149,7 @@ static uint64_t stack_hash_at(const void *stacks, size_t i)
     return stack_hash(s->locs, s->nlocs);
 }
 
-static pp_stack_t *stack_get(pp_profile_t *p, const pp_location_t **locs, uint32_t n)
+static pp_stack_t *stack_get(pp_profile_t *p, const pp_location_t **locs, uint32_t n, uint32_t cut)
 {
     pp_index_reserve(&p->index, p->nstacks, stack_hash_at, p->stacks);
     size_t j = pp_index_first(&p->index, stack_hash(locs, n));
@@ -146,7 +161,7 @@ static pp_stack_t *stack_get(pp_profile_t *p, const pp_location_t **locs, uint32
     if ((p->nstacks & (p->nstacks - 1)) == 0) /* capacity doubles at powers of two */
         p->stacks = xrealloc(p->stacks, (p->nstacks ? p->nstacks * 2 : 1) * sizeof *p->stacks);
     pp_stack_t *s = &p->stacks[p->nstacks];
-    *s = (pp_stack_t){.nlocs = n, .locs = xmalloc((n ? n : 1) * sizeof *locs), .alloc_frame = pp_alloc_frame(locs, n)};
+    *s = (pp_stack_t){.nlocs = n, .locs = xmalloc((n ? n : 1) * sizeof *locs), .alloc_frame = pp_alloc_frame(locs, n), .cut = cut};
     memcpy(s->locs, locs, n * sizeof *locs);
     p->index.slot[j] = ++p->nstacks;
     return s;
@@ -290,7 +305,7 @@ void pp_profile_add(pp_profile_t *p, pp_symbolizer_t *s, pp_dump_t *const *dumps
                 locs[f] = pp_sym_lookup(s, d, ds->frames[f]);
             uint32_t cut = trim_allocator(locs, n);
             n -= cut;
-            pp_stack_t *st = stack_get(p, locs, n);
+            pp_stack_t *st = stack_get(p, locs, n, cut);
             int64_t w[PP_NWEIGHTS];
             weights_of(ds->value, cut + st->alloc_frame, w);
             for (int v = 0; v < PP_NWEIGHTS; v++) {

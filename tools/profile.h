@@ -27,8 +27,18 @@ typedef struct pp_stack {
     uint32_t nlocs;
     const pp_location_t **locs; /* innermost first, allocator frames trimmed */
     int64_t value[PP_NWEIGHTS];
-    uint32_t alloc_frame;       /* index in locs of the allocating frame (pp_alloc_frame) */
+    uint32_t alloc_frame;       /* index in locs of the allocating frame (pp_alloc_frame;
+                                   past allocation wrappers after pp_wrappers_apply) */
+    uint32_t site_frame;        /* the site: locs[alloc_frame]->frames[site_frame] */
+    const pp_frame_t *via;      /* the wrapper it called (wrapper.h), or NULL */
+    uint32_t cut;               /* allocator frames cut from its (first) dump stack */
 } pp_stack_t;
+
+/* The allocation site of a stack with frames: the call that allocated. */
+static inline const pp_frame_t *pp_stack_site(const pp_stack_t *s)
+{
+    return &s->locs[s->alloc_frame]->frames[s->site_frame];
+}
 
 typedef struct pp_profile {
     pp_stack_t *stacks;         /* distinct location sequences */
@@ -69,6 +79,10 @@ uint32_t pp_weight_inputs(int w);
  * libstdc++, libgcc_s, the dynamic loader), whose strdup or std::string
  * calls malloc for its caller; the last of them if all four are. */
 uint32_t pp_alloc_frame(const pp_location_t *const *locs, uint32_t n);
+
+/* Recomputes the weights of s that depend on its allocating frame (after
+ * it moved), and p's totals with them. */
+void pp_stack_reweigh(pp_profile_t *p, pp_stack_t *s);
 
 void pp_profile_init(pp_profile_t *p);
 /* Adds the dumps. The dumps of one process (same pid and program) are

@@ -1,7 +1,8 @@
 /* report.c -- allocation sites ranked by what to change.
  *
  * A site is the call that allocated: the allocating frame of a stack
- * (pp_alloc_frame: not libc's strdup, its caller), named by its function
+ * (pp_alloc_frame: not libc's strdup, its caller; past allocation wrappers,
+ * wrapper.h), named by its function
  * and the line of the call as top names sites. The values of every stack
  * with the same site add up. Each site gets one finding, the first that
  * applies of those in `findings` below; its thresholds are shares of the
@@ -46,6 +47,7 @@ static const char *const titles[F_N] = {
 
 typedef struct {
     pp_frame_t site;             /* first: the key of pp_sites_t */
+    const pp_frame_t *via;       /* the allocation wrapper it calls, or NULL */
     int64_t all[PP_NWEIGHTS];    /* from every dump */
     int64_t fate[PP_NWEIGHTS];   /* from the dumps that recorded the fates */
     bool has_fates;
@@ -58,7 +60,8 @@ static void add_sites(pp_sites_t *t, const pp_profile_t *p, bool fates)
         const pp_stack_t *s = &p->stacks[i];
         if (!s->nlocs)
             continue;
-        site_t *st = pp_site_of(t, &s->locs[s->alloc_frame]->frames[0]);
+        site_t *st = pp_site_of(t, pp_stack_site(s));
+        st->via = st->via ? st->via : s->via;
         int64_t *v = fates ? st->fate : st->all;
         for (int k = 0; k < PP_NWEIGHTS; k++)
             v[k] = pp_add_sat(v[k], s->value[k]);
@@ -123,6 +126,16 @@ static const char *rate(char *buf, size_t size, double x, double seconds, const 
     else
         snprintf(buf, size, "%s %s", count(n, sizeof n, x), noun);
     return buf;
+}
+
+/* "  lpInsert via zrealloc_usable (listpack.c:412)" */
+static void print_site(FILE *out, const site_t *s)
+{
+    fprintf(out, "  %s", s->site.function);
+    if (s->via)
+        fprintf(out, " via %s", s->via->function);
+    if (s->site.file)
+        fprintf(out, " (%s:%u)", pp_basename(s->site.file), s->site.line);
 }
 
 /* ---- findings ---- */
@@ -285,9 +298,7 @@ static void peak(FILE *out, const pp_profile_t *all, const pp_sites_t *t, size_t
         fprintf(out, " at %.3f s", all->peak_uptime);
     fputs(", held by\n", out);
     for (size_t i = 0; i < n && i < rows; i++) {
-        fprintf(out, "  %s", v[i]->site.function);
-        if (v[i]->site.file)
-            fprintf(out, " (%s:%u)", pp_basename(v[i]->site.file), v[i]->site.line);
+        print_site(out, v[i]);
         fprintf(out, "  %s, %.0f%%, in %s objects\n", pp_format_value(a, sizeof a, v[i]->all[PP_PEAK_SPACE], PP_PEAK_SPACE),
                 100.0 * (double)v[i]->all[PP_PEAK_SPACE] / (double)all->peak_inuse_space,
                 pp_format_value(b, sizeof b, v[i]->all[PP_PEAK_OBJECTS], PP_PEAK_OBJECTS));
@@ -371,9 +382,7 @@ int pp_report_print(FILE *out, const char *what, const pp_profile_t *all, const 
             fprintf(out, "\n%s\n", titles[f]);
         for (size_t i = 0; i < nfound[f] && i < rows; i++) {
             const row_t *r = &found[f][i];
-            fprintf(out, "  %s", r->site->site.function);
-            if (r->site->site.file)
-                fprintf(out, " (%s:%u)", pp_basename(r->site->site.file), r->site->site.line);
+            print_site(out, r->site);
             fprintf(out, "  %s; %s\n", r->reason, r->suggestion);
         }
         if (nfound[f] > rows)

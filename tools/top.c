@@ -10,6 +10,7 @@
 
 typedef struct {
     pp_frame_t site; /* first: the key of pp_sites_t */
+    const pp_frame_t *via; /* the allocation wrapper it calls, or NULL */
     int64_t flat, cum;
     size_t seen; /* the last stack that added to cum, + 1 */
 } site_t;
@@ -62,10 +63,11 @@ int pp_top_print(FILE *out, const char *what, const pp_profile_t *p, int v, size
         if (s->value[v] == 0)
             continue;
         nstacks++;
-        const pp_frame_t *leaf = s->nlocs ? &s->locs[0]->frames[0] : &unknown_site;
-        add_sat(&((site_t *)pp_site_of(&t, leaf))->flat, s->value[v]);
+        site_t *site = pp_site_of(&t, s->nlocs ? pp_stack_site(s) : &unknown_site);
+        add_sat(&site->flat, s->value[v]);
+        site->via = site->via ? site->via : s->via;
         if (!s->nlocs)
-            add_sat(&((site_t *)pp_site_of(&t, leaf))->cum, s->value[v]);
+            add_sat(&site->cum, s->value[v]);
         for (uint32_t l = 0; l < s->nlocs; l++)
             for (uint32_t f = 0; f < s->locs[l]->nframes; f++) {
                 site_t *st = pp_site_of(&t, &s->locs[l]->frames[f]);
@@ -106,6 +108,8 @@ int pp_top_print(FILE *out, const char *what, const pp_profile_t *p, int v, size
         fprintf(out, "%12s %5.1f%% %5.1f%% %12s %5.1f%%  %s", pp_format_value(a, sizeof a, s->flat, v),
                 (double)s->flat * pct, (double)sum * pct, pp_format_value(b, sizeof b, s->cum, v), (double)s->cum * pct,
                 s->site.function);
+        if (s->via)
+            fprintf(out, " via %s", s->via->function);
         if (s->site.file)
             fprintf(out, "  %s:%u", pp_basename(s->site.file), s->site.line);
         fputc('\n', out);

@@ -388,6 +388,120 @@ def run_tool(args, stdin=None):
                           input=stdin)
 
 
+# ---- allocation wrappers: wrappers.c's sites named by the callers -------------
+
+WRAPPERS_SOURCE = os.path.join(HERE, "wrappers.c")
+XALLOC_SITES = ["site_a", "site_b", "site_c", "site_d", "site_e"]
+XGROW_SITES = ["grow_a", "grow_b", "grow_c", "grow_d"]
+UNITS = {"B": 1, "KiB": 1 << 10, "MiB": 1 << 20, "GiB": 1 << 30}
+
+
+def wrappers_run(name, args, rate="1"):
+    """Runs wrappers.c's program (rate None: the default); returns (truth
+    {site: [objects, bytes]}, [profile paths])."""
+    d = tempfile.mkdtemp(prefix=name + ".", dir=WORK)
+    env = env_clean(POOLALLOC_PROFILE=os.path.join(d, "p"), LD_PRELOAD=LIB,
+                    **({"POOLALLOC_SAMPLE_RATE": rate} if rate else {}))
+    out = subprocess.run([os.path.join(BINDIR, "wrappers"), *args], env=env, capture_output=True, text=True,
+                         timeout=120, check=True).stdout
+    truth = {l.split()[0]: [int(x) for x in l.split()[1:]] for l in out.splitlines()}
+    return truth, sorted(os.path.join(d, f) for f in os.listdir(d) if f.endswith(".prof"))
+
+
+def top_rows(text):
+    """top's rows as [(function, via or None, file:line, flat)], flat in
+    objects or bytes (as printed: bytes to three digits)"""
+    rows = []
+    for line in text.splitlines():
+        m = re.match(r"\s*(-?[0-9.]+)(?: ([KMG]?i?B))?\s+-?[0-9.]+%\s+-?[0-9.]+%\s+\S+(?: \S+B)?\s+-?[0-9.]+%  (.+?)"
+                     r"(?:  (\S+:\d+))?$", line)
+        if m:
+            fn, _, via = m.group(3).partition(" via ")
+            rows.append((fn, via or None, m.group(4), float(m.group(1)) * UNITS.get(m.group(2), 1)))
+    return rows
+
+
+def source_line(pattern):
+    with open(WRAPPERS_SOURCE) as f:
+        return next(n for n, line in enumerate(f, 1) if pattern in line)
+
+
+@check("wrappers-top-exact")
+def _(name):
+    # rate 1: every caller of xalloc and xgrow is a site of its own with its
+    # exact count; make_node and parse_value stay sites; no wrapper is a row
+    truth, files = wrappers_run("wrap", ["1"])
+    rows = top_rows(tool("top", "-w", "alloc_objects", "-n", "100", *files).stdout)
+    fold = folded(tool("fold", "-w", "alloc_objects", *files).stdout)
+    got = {(f, v): n for f, v, _, n in rows}
+    bad = [f"{s} via xalloc: {got.get((s, 'xalloc'))}, want {truth[s][0]}" for s in XALLOC_SITES
+           if got.get((s, "xalloc")) != truth[s][0]]
+    bad += [f"{s} at wrappers.c:{l}, want the line of its XALLOC_SITE" for f, v, l, _ in rows for s in [f]
+            if s in XALLOC_SITES and l != f"wrappers.c:{source_line('XALLOC_SITE(' + s)}"]
+    bad += [f"{s} via xgrow: {got.get((s, 'xgrow'))}, its stacks in fold {ending(fold, s + ';xgrow')}"
+            for s in XGROW_SITES if not got.get((s, "xgrow")) or got.get((s, "xgrow")) != ending(fold, s + ";xgrow")]
+    bad += [] if got.get(("make_node", None)) == truth["make_node"][0] else [f"make_node: {got.get(('make_node', None))}"]
+    parse = [n for f, v, _, n in rows if f == "parse_value" and v is None]
+    bad += [] if len(parse) == 4 and sum(parse) == truth["parse_value"][0] else [f"parse_value rows {parse}"]
+    bad += [f"a wrapper is a row: {r}" for r in rows if r[0] in ("xalloc", "try_alloc", "xgrow")]
+    result(not bad, name, "xalloc's five callers and xgrow's four named as the sites, exact; make_node (two callers) "
+           "and parse_value (four lines) stay sites" if not bad else "; ".join(bad))
+
+
+@check("wrappers-report")
+def _(name):
+    truth, files = wrappers_run("wrap", ["1"])
+    out = tool("report", *files).stdout
+    blocks = {b.splitlines()[0]: b for b in out.split("\n\n")[1:] if b.strip()}
+    grown = blocks.get("Grown by realloc: preallocate", "")
+    stack = blocks.get("Stack candidates: freed before the allocating function returned", "")
+    bad = [f"{s} not grown via xgrow" for s in XGROW_SITES
+           if not re.search(r"^  %s via xgrow \(wrappers\.c:\d+\)  10 reallocs per object" % s, grown, re.M)]
+    bad += [f"{s} not a stack candidate via xalloc" for s in XALLOC_SITES
+            if not re.search(r"^  %s via xalloc \(wrappers\.c:\d+\)  100%% frame-local" % s, stack, re.M)]
+    bad += [f"a wrapper named: {l}" for l in out.splitlines() if re.match(r"  (xalloc|try_alloc|xgrow) ", l)]
+    result(not bad, name, "realloc growth and stack candidates named by the wrappers' callers" if not bad
+           else "; ".join(bad) + "\n" + out)
+
+
+@check("wrappers-options")
+def _(name):
+    truth, files = wrappers_run("wrap", ["1"])
+    bad = []
+    off = {(f, v): n for f, v, _, n in top_rows(tool("top", "--no-wrappers", "-w", "alloc_objects", *files).stdout)}
+    total = sum(truth[s][0] for s in XALLOC_SITES)
+    if off.get(("try_alloc", None)) != total or any(v for _, v in off):
+        bad.append(f"--no-wrappers: try_alloc {off.get(('try_alloc', None))}, want {total}, no via: {off}")
+    named = {(f, v): n for f, v, _, n in top_rows(tool("top", "--wrapper", "^make_node$", "-w", "alloc_objects",
+                                                       *files).stdout)}
+    if named.get(("build_list", "make_node")) != 1500 or named.get(("build_queue", "make_node")) != 2500:
+        bad.append(f"--wrapper ^make_node$: {named}")
+    r = tool("report", "--wrapper", "(", *files, ok=False)
+    if r.returncode != 2 or r.stdout or len(r.stderr.splitlines()) != 1 or "--wrapper '('" not in r.stderr:
+        bad.append(f"--wrapper '(': exit {r.returncode}, {r.stderr!r}")
+    r = tool("fold", "--wrapper", "x", *files, ok=False)
+    if r.returncode != 2 or "no option '--wrapper'" not in r.stderr:
+        bad.append(f"fold --wrapper: exit {r.returncode}, {r.stderr!r}")
+    result(not bad, name, "--no-wrappers, --wrapper REGEX, a bad regex in one line" if not bad else "; ".join(bad))
+
+
+@check("wrappers-default-rate")
+def _(name):
+    # the default rate: the same sites, each within 5 sigma (sigma^2 =
+    # truth x rate, objects far smaller than the rate)
+    truth, files = wrappers_run("wrapd", ["1000", "1"], rate=None)
+    rate = 512 * 1024
+    rows = top_rows(tool("top", "-n", "100", *files).stdout)
+    got = {(f, v): n for f, v, _, n in rows}
+    bad = [f"{s} via xalloc: {got.get((s, 'xalloc'))} B, want {truth[s][1]} +- {5 * (truth[s][1] * rate) ** 0.5:.0f}"
+           for s in XALLOC_SITES
+           if abs(got.get((s, "xalloc"), 0) - truth[s][1]) > 5 * (truth[s][1] * rate) ** 0.5 + 0.005 * truth[s][1]]
+    bad += [f"a wrapper is a row: {r}" for r in rows if r[0] in ("xalloc", "try_alloc", "xgrow")]
+    result(not bad, name, "at 512 KiB the callers of xalloc are the sites, each within 5 sigma: " +
+           ", ".join(f"{s} {got.get((s, 'xalloc'), 0) / truth[s][1]:.3f}x" for s in XALLOC_SITES)
+           if not bad else "; ".join(bad))
+
+
 @check("run-exact")
 def _(name):
     # `run` in one command: the program's output and status through, its

@@ -119,12 +119,12 @@ int main(int argc, char **argv)
     const pp_location_t *s5[] = {&l_nomod};
     const pp_location_t *s6[] = {&l_init_a, &l_init_b};
     pp_stack_t stacks[] = {
-        {2, s1, {10, 4096, 5, 2048}, 0},
-        {2, s2, {200000, 41600000, 200000, 41600000}, 0},
-        {2, s3, {200000, 800000000, 0, 0}, 0},
-        {3, s4, {3, 5000000000, 1, 8589934592}, 0},  /* over 32 bits */
-        {1, s5, {-2, -64, 0, 0}, 0},                 /* negative: as a diff has */
-        {2, s6, {1, 100, 1, 100}, 0},
+        {.nlocs = 2, .locs = s1, .value = {10, 4096, 5, 2048}},
+        {.nlocs = 2, .locs = s2, .value = {200000, 41600000, 200000, 41600000}},
+        {.nlocs = 2, .locs = s3, .value = {200000, 800000000, 0, 0}},
+        {.nlocs = 3, .locs = s4, .value = {3, 5000000000, 1, 8589934592}},  /* over 32 bits */
+        {.nlocs = 1, .locs = s5, .value = {-2, -64, 0, 0}},                 /* negative: as a diff has */
+        {.nlocs = 2, .locs = s6, .value = {1, 100, 1, 100}},
     };
 
     pp_profile_t p = {0};
