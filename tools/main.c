@@ -867,10 +867,10 @@ static const command_t commands[] = {
      "it weighs, sum% the running total. A site is the call that allocated (a\n"
      "function and the line of the call): the first frame outside libc,\n"
      "libstdc++, libgcc_s and ld-linux (the caller of strdup), or past an\n"
-     "allocation wrapper, named \"lpInsert via zrealloc_usable\". A wrapper is a\n"
-     "function that allocates at 3 lines at most and is called on the way to an\n"
-     "allocation from 4 or more functions, and the functions it calls on the way;\n"
-     "--wrapper names more.\n"
+     "allocation wrapper, named \"lpInsert via zrealloc_usable\". Wrappers allocate\n"
+     "at 3 lines at most and are next to the allocation with \"alloc\" or \"strdup\"\n"
+     "in their names, or else are the first such function called from 4 or more\n"
+     "functions, with the helpers it calls; --wrapper names more.\n"
      "  -n, --rows N       how many sites (default 20)\n"
      "      --cum          rank by cum instead of flat\n",
      cmd_top, A_WEIGHT | A_ROWS | A_CUM | A_WRAPPERS},

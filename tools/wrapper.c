@@ -1,21 +1,25 @@
 /* wrapper.c -- allocation sites moved out past allocation wrappers.
  *
  * A stack is read as its frames in order, inlined ones included, from the
- * allocating frame (pp_alloc_frame) outwards. Among the first DEPTH of
- * them, a function is thin if every allocation that passes through it
- * does so at one of at most THIN_LINES lines (it does little but call on),
- * and shared if at least SHARED_CALLERS distinct functions call it on the
- * way to an allocation. The first thin and shared function of a stack is a
- * wrapper, and so are the thin functions it calls; a function the user
- * names (--wrapper) is one wherever it is. The site is then the frame that
- * called the outermost of them, and that wrapper is its "via".
+ * allocating frame (pp_alloc_frame) outwards; a function calling itself, or
+ * its split part, is one frame. Among the first DEPTH of them, a function is
+ * thin if every allocation that passes through it does so at one of at most
+ * THIN_LINES lines (it does little but call on), and shared if at least
+ * SHARED_CALLERS distinct functions call it on the way to an allocation
+ * (both counted over the whole profile). The wrappers of a stack are
+ *   - the frames next to the allocation that are thin and named in the
+ *     allocator's words ("alloc", "strdup": zmalloc_usable and its
+ *     ztrymalloc_usable_internal, xmalloc, g_strdup, PyMem_Malloc), or
+ *     named by the user (--wrapper); or else
+ *   - the first shared thin function and the thin ones it calls on the way
+ *     (git's xstrdup and its helpers), with the named ones just outside it.
+ * The site is the frame that called the outermost wrapper, and that wrapper
+ * is its "via": "lpInsert via zrealloc_usable".
  *
- * So redis's zmalloc (one line, called from hundreds of places) is a
- * wrapper and its inlined ztrymalloc_usable_internal with it, while
- * lpInsert (several allocating lines) or a constructor called from two
- * places is not. Detection stops at the first shared wrapper: a constructor
- * such as createStringObject, thin and shared too, stays a site rather than
- * handing every string to the command that made it. */
+ * Detection stops there: a constructor such as createStringObject, thin
+ * and shared too, stays a site rather than handing every string to the
+ * command that made it; and a function named "alloc" further out, past a
+ * frame that is no wrapper, is not one for this stack. */
 #include "wrapper.h"
 
 #include <stdint.h>
@@ -149,6 +153,63 @@ static bool named(const pp_wrappers_t *w, function_t *f)
     return f->named == 1;
 }
 
+static bool thin(const function_t *f) { return f->nlines <= THIN_LINES; }
+
+/* Named by the user, or thin and named in the allocator's words. */
+static bool by_name(const pp_wrappers_t *w, function_t *f)
+{
+    return named(w, f) || (w->detect && thin(f) && (strcasestr(f->key.function, "alloc") ||
+                                                    strcasestr(f->key.function, "strdup")));
+}
+
+typedef struct {
+    cursor_t at;             /* the frame looked at */
+    cursor_t site;           /* the caller of the last wrapper so far */
+    const pp_frame_t *via;   /* that wrapper */
+    int depth;
+} walk_t;
+
+/* Makes the frame looked at a wrapper and looks at its caller; false at
+ * the root, which calls no one's wrapper. */
+static bool take(walk_t *k)
+{
+    cursor_t caller = k->at;
+    if (!outward(&caller))
+        return false;
+    k->via = at(&k->at), k->site = caller, k->at = caller;
+    return true;
+}
+
+/* Past the wrappers named so (by_name) that follow one another. */
+static bool skip_named(const pp_wrappers_t *w, pp_sites_t *t, walk_t *k)
+{
+    bool any = false;
+    while (k->depth < DEPTH && by_name(w, function_of(t, at(&k->at)->function)) && take(k))
+        k->depth++, any = true;
+    return any;
+}
+
+/* Past the first shared thin function and the thin ones it calls. */
+static void skip_shared(pp_sites_t *t, walk_t *k)
+{
+    walk_t look = *k;
+    for (; look.depth < DEPTH; look.depth++) {
+        function_t *fn = function_of(t, at(&look.at)->function);
+        if (!thin(fn))
+            return;
+        cursor_t caller = look.at;
+        if (!outward(&caller))
+            return;
+        if (fn->ncallers >= SHARED_CALLERS) {
+            take(&look);
+            *k = look;
+            k->depth++;
+            return;
+        }
+        look.at = caller;
+    }
+}
+
 void pp_wrappers_apply(const pp_wrappers_t *w, pp_profile_t *p, const pp_profile_t *from)
 {
     pp_sites_t t;
@@ -158,29 +219,17 @@ void pp_wrappers_apply(const pp_wrappers_t *w, pp_profile_t *p, const pp_profile
         pp_stack_t *s = &p->stacks[i];
         if (!s->nlocs)
             continue;
-        cursor_t c = {s, pp_alloc_frame(s->locs, s->nlocs), 0}, site = c;
-        const pp_frame_t *via = NULL;
-        bool found = false; /* a shared wrapper: only named ones after it */
-        for (int d = 0; d < DEPTH; d++) {
-            const pp_frame_t *f = at(&c);
-            function_t *fn = function_of(&t, f->function);
-            bool thin = fn->nlines <= THIN_LINES, shared = fn->ncallers >= SHARED_CALLERS;
-            bool wrapper = named(w, fn) || (w->detect && !found && thin && shared);
-            if (!wrapper && !(w->detect && !found && thin))
-                break;              /* neither a wrapper nor thin below one */
-            cursor_t caller = c;
-            if (!outward(&caller))
-                break;              /* the root calls no one's wrapper */
-            if (wrapper) {
-                found |= !named(w, fn);
-                via = f, site = caller;
-            }
-            c = caller;
+        cursor_t c = {s, pp_alloc_frame(s->locs, s->nlocs), 0};
+        walk_t k = {c, c, NULL, 0};
+        if (!skip_named(w, &t, &k) && w->detect) {
+            skip_shared(&t, &k);
+            if (k.via)
+                skip_named(w, &t, &k);
         }
-        s->via = via;
-        s->site_frame = site.frame;
-        if (s->alloc_frame != site.loc) {
-            s->alloc_frame = site.loc;
+        s->via = k.via;
+        s->site_frame = k.site.frame;
+        if (s->alloc_frame != k.site.loc) {
+            s->alloc_frame = k.site.loc;
             pp_stack_reweigh(p, s);
         }
     }

@@ -428,14 +428,14 @@ def source_line(pattern):
 
 @check("wrappers-top-exact")
 def _(name):
-    # rate 1: every caller of xalloc and xgrow is a site of its own with its
+    # rate 1: every caller of must_get and xgrow is a site of its own with its
     # exact count; make_node and parse_value stay sites; no wrapper is a row
     truth, files = wrappers_run("wrap", ["1"])
     rows = top_rows(tool("top", "-w", "alloc_objects", "-n", "100", *files).stdout)
     fold = folded(tool("fold", "-w", "alloc_objects", *files).stdout)
     got = {(f, v): n for f, v, _, n in rows}
-    bad = [f"{s} via xalloc: {got.get((s, 'xalloc'))}, want {truth[s][0]}" for s in XALLOC_SITES
-           if got.get((s, "xalloc")) != truth[s][0]]
+    bad = [f"{s} via must_get: {got.get((s, 'must_get'))}, want {truth[s][0]}" for s in XALLOC_SITES
+           if got.get((s, "must_get")) != truth[s][0]]
     bad += [f"{s} at wrappers.c:{l}, want the line of its XALLOC_SITE" for f, v, l, _ in rows for s in [f]
             if s in XALLOC_SITES and l != f"wrappers.c:{source_line('XALLOC_SITE(' + s)}"]
     bad += [f"{s} via xgrow: {got.get((s, 'xgrow'))}, its stacks in fold {ending(fold, s + ';xgrow')}"
@@ -443,9 +443,13 @@ def _(name):
     bad += [] if got.get(("make_node", None)) == truth["make_node"][0] else [f"make_node: {got.get(('make_node', None))}"]
     parse = [n for f, v, _, n in rows if f == "parse_value" and v is None]
     bad += [] if len(parse) == 4 and sum(parse) == truth["parse_value"][0] else [f"parse_value rows {parse}"]
-    bad += [f"a wrapper is a row: {r}" for r in rows if r[0] in ("xalloc", "try_alloc", "xgrow")]
-    result(not bad, name, "xalloc's five callers and xgrow's four named as the sites, exact; make_node (two callers) "
-           "and parse_value (four lines) stay sites" if not bad else "; ".join(bad))
+    one = got.get(("one_caller", "zalloc_usable"))
+    bad += [] if one == truth["one_caller"][0] else [f"one_caller via zalloc_usable: {one}, want {truth['one_caller'][0]}"]
+    bad += [f"a wrapper is a row: {r}" for r in rows
+            if r[0] in ("must_get", "checked", "xgrow", "zalloc_usable", "ztry_alloc_internal")]
+    result(not bad, name, "must_get's five callers and xgrow's four (by shape), zalloc_usable's one (by name) named as "
+           "the sites, exact; make_node (two callers, under allocate_lists) and parse_value (four lines) stay sites"
+           if not bad else "; ".join(bad))
 
 
 @check("wrappers-report")
@@ -457,9 +461,9 @@ def _(name):
     stack = blocks.get("Stack candidates: freed before the allocating function returned", "")
     bad = [f"{s} not grown via xgrow" for s in XGROW_SITES
            if not re.search(r"^  %s via xgrow \(wrappers\.c:\d+\)  10 reallocs per object" % s, grown, re.M)]
-    bad += [f"{s} not a stack candidate via xalloc" for s in XALLOC_SITES
-            if not re.search(r"^  %s via xalloc \(wrappers\.c:\d+\)  100%% frame-local" % s, stack, re.M)]
-    bad += [f"a wrapper named: {l}" for l in out.splitlines() if re.match(r"  (xalloc|try_alloc|xgrow) ", l)]
+    bad += [f"{s} not a stack candidate via must_get" for s in XALLOC_SITES
+            if not re.search(r"^  %s via must_get \(wrappers\.c:\d+\)  100%% frame-local" % s, stack, re.M)]
+    bad += [f"a wrapper named: {l}" for l in out.splitlines() if re.match(r"  (must_get|checked|xgrow) ", l)]
     result(not bad, name, "realloc growth and stack candidates named by the wrappers' callers" if not bad
            else "; ".join(bad) + "\n" + out)
 
@@ -470,8 +474,8 @@ def _(name):
     bad = []
     off = {(f, v): n for f, v, _, n in top_rows(tool("top", "--no-wrappers", "-w", "alloc_objects", *files).stdout)}
     total = sum(truth[s][0] for s in XALLOC_SITES)
-    if off.get(("try_alloc", None)) != total or any(v for _, v in off):
-        bad.append(f"--no-wrappers: try_alloc {off.get(('try_alloc', None))}, want {total}, no via: {off}")
+    if off.get(("checked", None)) != total or any(v for _, v in off):
+        bad.append(f"--no-wrappers: checked {off.get(('checked', None))}, want {total}, no via: {off}")
     named = {(f, v): n for f, v, _, n in top_rows(tool("top", "--wrapper", "^make_node$", "-w", "alloc_objects",
                                                        *files).stdout)}
     if named.get(("build_list", "make_node")) != 1500 or named.get(("build_queue", "make_node")) != 2500:
@@ -493,12 +497,12 @@ def _(name):
     rate = 512 * 1024
     rows = top_rows(tool("top", "-n", "100", *files).stdout)
     got = {(f, v): n for f, v, _, n in rows}
-    bad = [f"{s} via xalloc: {got.get((s, 'xalloc'))} B, want {truth[s][1]} +- {5 * (truth[s][1] * rate) ** 0.5:.0f}"
+    bad = [f"{s} via must_get: {got.get((s, 'must_get'))} B, want {truth[s][1]} +- {5 * (truth[s][1] * rate) ** 0.5:.0f}"
            for s in XALLOC_SITES
-           if abs(got.get((s, "xalloc"), 0) - truth[s][1]) > 5 * (truth[s][1] * rate) ** 0.5 + 0.005 * truth[s][1]]
-    bad += [f"a wrapper is a row: {r}" for r in rows if r[0] in ("xalloc", "try_alloc", "xgrow")]
-    result(not bad, name, "at 512 KiB the callers of xalloc are the sites, each within 5 sigma: " +
-           ", ".join(f"{s} {got.get((s, 'xalloc'), 0) / truth[s][1]:.3f}x" for s in XALLOC_SITES)
+           if abs(got.get((s, "must_get"), 0) - truth[s][1]) > 5 * (truth[s][1] * rate) ** 0.5 + 0.005 * truth[s][1]]
+    bad += [f"a wrapper is a row: {r}" for r in rows if r[0] in ("must_get", "checked", "xgrow")]
+    result(not bad, name, "at 512 KiB the callers of must_get are the sites, each within 5 sigma: " +
+           ", ".join(f"{s} {got.get((s, 'must_get'), 0) / truth[s][1]:.3f}x" for s in XALLOC_SITES)
            if not bad else "; ".join(bad))
 
 

@@ -2,11 +2,15 @@
  *
  *   wrappers SCALE [GROW_SCALE]
  *
- * xalloc, a plain wrapper with an inlined helper, is called from five
- * functions (site_a .. site_e); xgrow, a realloc wrapper, from four
- * (grow_a .. grow_d). Two functions are sites although they allocate for
- * others: make_node (one malloc line, but only two callers) and
- * parse_value (called from five functions, but at four malloc lines).
+ * Wrappers found by their shape: must_get, a plain wrapper with an inlined
+ * helper, is called from five functions (site_a .. site_e); xgrow, a
+ * realloc wrapper, from four (grow_a .. grow_d). A wrapper found by its
+ * name: zalloc_usable, with one caller, through its own helper
+ * ztry_alloc_internal. Two functions are sites although they allocate for
+ * others: make_node (one malloc line, but only two callers, themselves
+ * called from allocate_lists, whose name does not make it a wrapper: a
+ * frame that is none stands between) and parse_value (called from five
+ * functions, but at four malloc lines).
  * Prints the truth, one line per site: NAME ALLOC_OBJECTS ALLOC_BYTES
  * (none for the realloc chains: their counts depend on which reallocs
  * move). SCALE multiplies the counts, GROW_SCALE (default SCALE) those of
@@ -19,7 +23,7 @@
 
 void *volatile sink; /* stores the compiler cannot drop */
 
-static inline __attribute__((always_inline)) void *try_alloc(size_t n)
+static inline __attribute__((always_inline)) void *checked(size_t n)
 {
     void *p = malloc(n);
     if (!p)
@@ -27,7 +31,26 @@ static inline __attribute__((always_inline)) void *try_alloc(size_t n)
     return p;
 }
 
-NOINLINE void *xalloc(size_t n) { return try_alloc(n); }
+NOINLINE void *must_get(size_t n) { return checked(n); }
+
+NOINLINE static void *ztry_alloc_internal(size_t n) { return malloc(n); }
+
+NOINLINE void *zalloc_usable(size_t n)
+{
+    void *p = ztry_alloc_internal(n);
+    if (!p)
+        abort();
+    return p;
+}
+
+NOINLINE void one_caller(long scale)
+{
+    for (long i = 0; i < 700 * scale; i++) {
+        sink = zalloc_usable(200);
+        free(sink);
+    }
+    printf("one_caller %ld %ld\n", 700 * scale, 700 * 200 * scale);
+}
 
 NOINLINE void *xgrow(void *p, size_t n)
 {
@@ -42,7 +65,7 @@ NOINLINE void *xgrow(void *p, size_t n)
     NOINLINE void name(long scale)                     \
     {                                                  \
         for (long i = 0; i < (count) * scale; i++) {   \
-            sink = xalloc(size);                       \
+            sink = must_get(size);                     \
             free(sink);                                \
         }                                              \
         printf(#name " %ld %ld\n", (long)(count) * scale, (long)(count) * scale * (size)); \
@@ -108,6 +131,12 @@ NOINLINE void build_queue(long scale)
     free_list(l);
 }
 
+NOINLINE void allocate_lists(long scale)
+{
+    build_list(scale);
+    build_queue(scale);
+}
+
 /* four allocating lines: it does more than allocate for its callers */
 NOINLINE void *parse_value(int kind)
 {
@@ -142,7 +171,8 @@ int main(int argc, char **argv)
     long scale = argc > 1 ? atol(argv[1]) : 1, grow = argc > 2 ? atol(argv[2]) : scale;
     site_a(scale), site_b(scale), site_c(scale), site_d(scale), site_e(scale);
     grow_a(grow), grow_b(grow), grow_c(grow), grow_d(grow);
-    build_list(scale), build_queue(scale);
+    allocate_lists(scale);
+    one_caller(scale);
     printf("make_node %ld %ld\n", 4000 * scale, 4000 * scale * (long)sizeof(struct node));
     read_a(scale), read_b(scale), read_c(scale), read_d(scale), read_e(scale);
     printf("parse_value %ld %ld\n", parsed_objects, parsed_bytes);
