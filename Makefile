@@ -7,15 +7,15 @@ CC      ?= gcc
 BUILD   := build
 
 WARN    := -Wall -Wextra -Werror
-BASE    := -std=gnu11 -g $(WARN) -fPIC -fvisibility=hidden -fno-builtin -D_GNU_SOURCE -Iinclude -Ialloc -Iprof
+BASE    := -std=gnu11 -g $(WARN) -fPIC -fvisibility=hidden -fno-builtin -D_GNU_SOURCE -Iinclude -Ialloc -Iprof -Ihttp
 CFLAGS_LIB := $(BASE) -O2 -fno-plt
 SAN_ASAN := -O1 -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
 SAN_TSAN := -O1 -fsanitize=thread
 
-ALLOC_SRC   := $(sort $(wildcard alloc/*.c) $(wildcard pool/*.c) $(wildcard prof/*.c))
+ALLOC_SRC   := $(sort $(wildcard alloc/*.c) $(wildcard pool/*.c) $(wildcard prof/*.c) $(wildcard http/*.c))
 LIB_LIBS    := -ldl -lpthread
 PRELOAD_SRC := $(sort $(wildcard preload/*.c))
-HEADERS     := $(wildcard alloc/*.h pool/*.h prof/*.h include/*.h)
+HEADERS     := $(wildcard alloc/*.h pool/*.h prof/*.h http/*.h include/*.h)
 
 LIB_OBJ := $(patsubst %.c,$(BUILD)/lib/%.o,$(ALLOC_SRC) $(PRELOAD_SRC))
 SO      := $(BUILD)/libpoolalloc.so
@@ -26,7 +26,7 @@ DEBS := gcc g++ make pkg-config libunwind-dev libdw-dev zlib1g-dev python3 sqlit
 # ... and those `make check` adds: Criterion, a browser for the flame graph's
 # test, Go's pprof to decode our pprof output, clang's libFuzzer, node for the
 # browser driver (npm installs playwright-core into build/node).
-CHECK_DEBS := libcriterion-dev chromium golang-go clang libclang-rt-14-dev nodejs
+CHECK_DEBS := libcriterion-dev chromium golang-go clang libclang-rt-14-dev nodejs python3-prometheus-client
 # ... and those `make bench` adds: the peer allocators and heaptrack.
 BENCH_DEBS := libmimalloc-dev libjemalloc-dev libtcmalloc-minimal4 heaptrack
 BENCH_C    := $(sort $(wildcard bench/workloads/*.c))
@@ -40,7 +40,7 @@ TOOL_HDR  := $(wildcard tools/*.h)
 TOOL      := $(BUILD)/poolalloc-prof
 TOOL_LIBS := -ldw -lelf -lz -lstdc++
 
-.PHONY: all deps check-deps check-tools demo-stats check check-unit check-preload check-real check-bench check-example check-fastpath check-prof demo bench bench-deps install clean
+.PHONY: all deps check-deps check-tools check-http demo-stats check check-unit check-preload check-real check-bench check-example check-fastpath check-prof demo bench bench-deps install clean
 all: $(SO) $(AR_LIB) $(BUILD)/poolalloc.pc $(TOOL)
 
 # ---- the library ------------------------------------------------------------
@@ -102,7 +102,7 @@ check-deps: deps
 
 check: deps check-deps
 	@$(MAKE) --no-print-directory all $(BUILD)/test-unit-plain $(BUILD)/test-unit-asan $(BUILD)/test-unit-tsan $(BUILD)/test-preload $(BENCH_BIN) $(PROF_BIN) $(TOOLS_TEST_BIN)
-	@$(MAKE) --no-print-directory check-unit check-preload check-real check-bench check-example check-fastpath check-prof check-tools
+	@$(MAKE) --no-print-directory check-unit check-preload check-real check-bench check-example check-fastpath check-prof check-tools check-http
 
 check-unit:
 	@echo "== unit tests (internal API, no malloc override)"; $(BUILD)/test-unit-plain
@@ -168,6 +168,25 @@ $(TOOLS_TEST)/fuzz_replay: tests/tools/fuzz_dump.c tests/tools/fuzz_replay.c too
 $(TOOLS_TEST)/fuzz_dump: tests/tools/fuzz_dump.c tools/dump.c tools/common.c $(TOOL_HDR)
 	@mkdir -p $(dir $@)
 	clang -std=gnu11 -g -O1 -D_GNU_SOURCE $(WARN) -Itools -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all -o $@ tests/tools/fuzz_dump.c tools/dump.c tools/common.c
+# The HTTP request parser's fuzz target: replayed under ASan+UBSan by make check, and
+# with libFuzzer to fuzz more: build/http-test/fuzz_request -dict=tests/http/fuzz.dict tests/http/fuzz-corpus
+HTTP_TEST := $(BUILD)/http-test
+$(HTTP_TEST)/fuzz_request_replay: tests/http/fuzz_request.c tests/tools/fuzz_replay.c http/request.c http/request.h
+	@mkdir -p $(dir $@)
+	$(CC) -std=gnu11 -O1 -g $(WARN) -D_GNU_SOURCE -Ihttp $(SAN_ASAN) -o $@ tests/http/fuzz_request.c tests/tools/fuzz_replay.c http/request.c
+$(HTTP_TEST)/fuzz_request: tests/http/fuzz_request.c http/request.c http/request.h
+	@mkdir -p $(dir $@)
+	clang -std=gnu11 -g -O1 -D_GNU_SOURCE $(WARN) -Ihttp -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all -o $@ tests/http/fuzz_request.c http/request.c
+$(HTTP_TEST)/target: tests/http/target.c
+	@mkdir -p $(dir $@)
+	$(CC) -std=gnu11 -O1 -g -fno-omit-frame-pointer -fno-builtin $(WARN) -pthread -o $@ $< -ldl
+
+check-http: $(SO) $(TOOL) $(HTTP_TEST)/target $(HTTP_TEST)/fuzz_request_replay $(HTTP_TEST)/fuzz_request
+	@echo "== POOLALLOC_HTTP: go tool pprof, Prometheus's parser, poolalloc-prof and abusive clients against a live program"; \
+	  python3 tests/http/check.py $(SO) $(TOOL) $(HTTP_TEST)/target
+	@echo "== request parser: the fuzz corpus replayed under ASan+UBSan"; \
+	  $(HTTP_TEST)/fuzz_request_replay tests/http/fuzz-corpus
+
 # playwright-core (pinned in tests/tools/package-lock.json) drives Debian's chromium.
 NODE_DIR := $(BUILD)/node
 $(NODE_DIR)/node_modules/playwright-core/package.json: tests/tools/package.json tests/tools/package-lock.json

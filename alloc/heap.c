@@ -188,6 +188,7 @@ void pa_fork_child(void)
     pthread_mutex_init(&heaps_lock, NULL);
     pa_cycle_fork_child();
     pa_prof_fork_child();
+    pa_http_fork_child();
     pa_purger_fork_child();
 }
 

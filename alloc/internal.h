@@ -241,6 +241,7 @@ typedef struct pa_options {
     int      profile_signal;    /* POOLALLOC_PROFILE_SIGNAL: dump on it, 0: none    */
     size_t   profile_pid;       /* POOLALLOC_PROFILE_PID: only this process, 0: all */
     uint64_t memory_interval_ns; /* POOLALLOC_MEMORY_INTERVAL: memory-over-time step  */
+    char     http[256];         /* POOLALLOC_HTTP: the server's address, "": off (http/) */
 } pa_options_t;
 PA_HIDDEN extern pa_options_t pa_options;
 PA_HIDDEN void pa_options_init(void);

@@ -26,7 +26,7 @@ pa_options_t pa_options = {
     .memory_interval_ns = 100000000,
 };
 
-enum kind { BOOL, DURATION, COUNT, PERCENT, PATH, SIZE, INTERVAL, SIGNAL };
+enum kind { BOOL, DURATION, COUNT, PERCENT, PATH, SIZE, INTERVAL, SIGNAL, TEXT };
 
 static const struct option {
     const char *env;
@@ -48,6 +48,7 @@ static const struct option {
     { "POOLALLOC_PROFILE_SIGNAL", SIGNAL,  &pa_options.profile_signal, "none" },  /* dump on a signal */
     { "POOLALLOC_PROFILE_PID",   COUNT,    &pa_options.profile_pid,    "0"    },  /* only this process */
     { "POOLALLOC_MEMORY_INTERVAL", DURATION, &pa_options.memory_interval_ns, "100ms" },  /* memory over time */
+    { "POOLALLOC_HTTP",          TEXT,     pa_options.http,            "off"  },  /* live profiles over HTTP */
 };
 
 static bool parse_bool(const char *s, bool *out)
@@ -190,6 +191,17 @@ static bool parse_signal(const char *s, int *out)
     return true;
 }
 
+/* Kept as written (its user checks it), or off. */
+static bool parse_text(const char *s, char *out, size_t cap)
+{
+    bool on;
+    out[0] = 0;
+    if (parse_bool(s, &on) && !on) return true;
+    if (!*s || strlen(s) >= cap) return false;
+    memcpy(out, s, strlen(s) + 1);
+    return true;
+}
+
 /* A misspelt setting would otherwise be ignored without a word. */
 static void warn_unknown(void)
 {
@@ -222,27 +234,33 @@ void pa_options_init(void)
         case SIZE:     ok = parse_size(v, o->target); break;
         case INTERVAL: ok = parse_interval(v); break;
         case SIGNAL:   ok = parse_signal(v, o->target); break;
+        case TEXT:     ok = parse_text(v, o->target, sizeof pa_options.http); break;
         }
         if (!ok) {
             static const char *expect[] = { "a boolean (0/1, yes/no, on/off)", "a duration (e.g. 50ms, 2s)", "a count",
                                             "a percentage (e.g. 100) or off", "a usable file prefix",
                                             "a size (e.g. 4096, 512k, 1m)",
-                                            "bytes and/or seconds (e.g. 1g, 30s, 1g,30s)", "a signal (e.g. SIGUSR2)" };
+                                            "bytes and/or seconds (e.g. 1g, 30s, 1g,30s)", "a signal (e.g. SIGUSR2)",
+                                            "under 256 bytes" };
             pa_message("%s=%s is not %s; using %s", o->env, v, expect[o->kind], o->dflt);
         }
     }
     warn_unknown();
-    static const char *const needs_profile[] = { "POOLALLOC_SAMPLE_RATE", "POOLALLOC_PROFILE_INTERVAL",
-                                                 "POOLALLOC_PROFILE_SIGNAL", "POOLALLOC_PROFILE_PID",
-                                                 "POOLALLOC_MEMORY_INTERVAL" };
-    for (size_t i = 0; i < sizeof needs_profile / sizeof needs_profile[0] && !pa_options.profile[0]; i++)
-        if (getenv(needs_profile[i])) pa_message("%s does nothing without POOLALLOC_PROFILE", needs_profile[i]);
+    static const char *const needs_files[] = { "POOLALLOC_PROFILE_INTERVAL", "POOLALLOC_PROFILE_SIGNAL" };
+    static const char *const needs_sampling[] = { "POOLALLOC_SAMPLE_RATE", "POOLALLOC_PROFILE_PID",
+                                                  "POOLALLOC_MEMORY_INTERVAL" };
+    for (size_t i = 0; i < sizeof needs_files / sizeof needs_files[0] && !pa_options.profile[0]; i++)
+        if (getenv(needs_files[i])) pa_message("%s does nothing without POOLALLOC_PROFILE", needs_files[i]);
+    for (size_t i = 0; i < sizeof needs_sampling / sizeof needs_sampling[0] && !pa_options.profile[0] && !pa_options.http[0]; i++)
+        if (getenv(needs_sampling[i]))
+            pa_message("%s does nothing without POOLALLOC_PROFILE or POOLALLOC_HTTP", needs_sampling[i]);
     if (pa_options.verbose)
         pa_message("stats=%d purge_delay=%llums segment_cache=%zu purge_thread=%d gogc=%lld trace=%d pool_debug=%d profile=%s "
-                   "sample_rate=%zu profile_interval=%lluB,%llums profile_signal=%d", pa_options.stats_at_exit,
+                   "sample_rate=%zu profile_interval=%lluB,%llums profile_signal=%d http=%s", pa_options.stats_at_exit,
                    (unsigned long long)(pa_options.purge_delay_ns / 1000000), pa_options.segment_cache,
                    pa_options.purge_thread, (long long)pa_options.gogc, pa_options.trace, pa_options.pool_debug,
                    pa_options.profile[0] ? pa_options.profile : "off", pa_options.sample_rate,
                    (unsigned long long)pa_options.profile_every_bytes,
-                   (unsigned long long)(pa_options.profile_every_ns / 1000000), pa_options.profile_signal);
+                   (unsigned long long)(pa_options.profile_every_ns / 1000000), pa_options.profile_signal,
+                   pa_options.http[0] ? pa_options.http : "off");
 }

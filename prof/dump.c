@@ -14,6 +14,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "out.h"
 #include "prof.h"
 
 #define FORMAT_VERSION 3
@@ -22,46 +23,16 @@ static pthread_mutex_t dump_lock = PTHREAD_MUTEX_INITIALIZER;
 static pa_prof_point_t points[PA_PROF_SERIES_MAX];   /* under dump_lock */
 
 typedef struct out {
-    int fd, err;
-    size_t len;
+    pa_out_t w;
     uint64_t stacks;
     char exe[4096];                          /* the program's path, or "" */
-    char buf[1 << 16];
 } out_t;
 
 static out_t out;
 
-static void flush_out(out_t *o)
-{
-    for (size_t done = 0; done < o->len && !o->err;) {
-        ssize_t n = write(o->fd, o->buf + done, o->len - done);
-        if (n > 0) done += (size_t)n;
-        else if (n < 0 && errno != EINTR) o->err = errno;
-    }
-    o->len = 0;
-}
+#define put(o, ...) pa_out_put(&(o)->w, __VA_ARGS__)
 
-static void put(out_t *o, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-/* Appends to the buffer; a line that does not fit is written again after
- * a flush (no line is longer than the buffer: paths are below 4 KiB). */
-static void put(out_t *o, const char *fmt, ...)
-{
-    for (;;) {
-        va_list ap;
-        va_start(ap, fmt);
-        int n = vsnprintf(o->buf + o->len, sizeof o->buf - o->len, fmt, ap);
-        va_end(ap);
-        if (n < 0) return;
-        if ((size_t)n < sizeof o->buf - o->len || o->len == 0) {
-            o->len += (size_t)n < sizeof o->buf - o->len ? (size_t)n : sizeof o->buf - o->len - 1;
-            return;
-        }
-        flush_out(o);
-    }
-}
-
-/* The GNU build-id of a loaded object, from its notes in memory, as hex. */
-static void build_id(const struct dl_phdr_info *info, char *hex, size_t cap)
+void pa_prof_build_id(const struct dl_phdr_info *info, char *hex, size_t cap)
 {
     snprintf(hex, cap, "-");
     for (int i = 0; i < info->dlpi_phnum; i++) {
@@ -84,26 +55,47 @@ static void build_id(const struct dl_phdr_info *info, char *hex, size_t cap)
     }
 }
 
-/* One line per executable segment of every loaded object. */
-static int put_mapping(struct dl_phdr_info *info, size_t size, void *arg)
+typedef struct {
+    void (*fn)(const pa_prof_mapping_t *, void *);
+    void *arg;
+    char exe[4096];
+} mappings_t;
+
+static int each_mapping(struct dl_phdr_info *info, size_t size, void *arg)
 {
     (void)size;
-    out_t *o = arg;
-    char id[130];
-    const char *name = info->dlpi_name;
+    mappings_t *m = arg;
+    pa_prof_mapping_t map;
+    map.name = info->dlpi_name;
     if (getauxval(AT_SYSINFO_EHDR) && info->dlpi_addr == getauxval(AT_SYSINFO_EHDR))
-        name = "[vdso]";                     /* no file behind it */
-    else if (!name || !*name)                /* the program itself */
-        name = o->exe[0] ? o->exe : "[program]";
-    build_id(info, id, sizeof id);
+        map.name = "[vdso]";                 /* no file behind it */
+    else if (!map.name || !*map.name)        /* the program itself */
+        map.name = m->exe[0] ? m->exe : "[program]";
+    pa_prof_build_id(info, map.build_id, sizeof map.build_id);
     for (int i = 0; i < info->dlpi_phnum; i++) {
         const ElfW(Phdr) *ph = &info->dlpi_phdr[i];
         if (ph->p_type != PT_LOAD || !(ph->p_flags & PF_X)) continue;
-        uintptr_t start = info->dlpi_addr + ph->p_vaddr;
-        put(o, "mapping 0x%lx 0x%lx 0x%lx %s %s\n", (unsigned long)start, (unsigned long)(start + ph->p_memsz),
-            (unsigned long)ph->p_offset, id, name);
+        map.start = info->dlpi_addr + ph->p_vaddr;
+        map.limit = map.start + ph->p_memsz;
+        map.offset = ph->p_offset;
+        m->fn(&map, m->arg);
     }
     return 0;
+}
+
+void pa_prof_mappings(void (*fn)(const pa_prof_mapping_t *, void *), void *arg)
+{
+    mappings_t m = { fn, arg, "" };
+    ssize_t n = readlink("/proc/self/exe", m.exe, sizeof m.exe - 1);
+    m.exe[n > 0 ? n : 0] = 0;
+    dl_iterate_phdr(each_mapping, &m);
+}
+
+/* One line per executable segment of every loaded object. */
+static void put_mapping(const pa_prof_mapping_t *m, void *arg)
+{
+    put((out_t *)arg, "mapping 0x%lx 0x%lx 0x%lx %s %s\n", (unsigned long)m->start, (unsigned long)m->limit,
+        (unsigned long)m->offset, m->build_id, m->name);
 }
 
 static uint64_t units_to_objects(uint64_t u) { return (u + PA_PROF_ONE / 2) / PA_PROF_ONE; }
@@ -116,18 +108,26 @@ static const char values[] =
     "temporary moved realloc_objects realloc_copied pool_misses peak_objects peak_space";
 _Static_assert(PA_FATES == 19, "a fate without a name in `values`");
 
-static void put_stack(const pa_prof_stack_t *st, void *arg)
+bool pa_prof_heap_values(const pa_prof_stack_t *st, uint64_t v[4])
 {
-    out_t *o = arg;
     uint64_t ao = atomic_load_explicit(&st->alloc_objects, memory_order_relaxed);
     uint64_t as = atomic_load_explicit(&st->alloc_space, memory_order_relaxed);
     uint64_t fo = atomic_load_explicit(&st->free_objects, memory_order_relaxed);
     uint64_t fs = atomic_load_explicit(&st->free_space, memory_order_relaxed);
-    if (!ao && !as) return;                  /* nothing allocated here by this process (a fork child) */
+    if (!ao && !as) return false;            /* nothing allocated here by this process (a fork child) */
     if (fo > ao) fo = ao;                    /* a free counted before its allocation, read mid-way */
     if (fs > as) fs = as;
-    put(o, "stack %llu %llu %llu %llu", (unsigned long long)units_to_objects(ao), (unsigned long long)as,
-        (unsigned long long)units_to_objects(ao - fo), (unsigned long long)(as - fs));
+    v[0] = units_to_objects(ao), v[1] = as, v[2] = units_to_objects(ao - fo), v[3] = as - fs;
+    return true;
+}
+
+static void put_stack(const pa_prof_stack_t *st, void *arg)
+{
+    out_t *o = arg;
+    uint64_t v[4];
+    if (!pa_prof_heap_values(st, v)) return;
+    put(o, "stack %llu %llu %llu %llu", (unsigned long long)v[0], (unsigned long long)v[1],
+        (unsigned long long)v[2], (unsigned long long)v[3]);
     for (int i = 0; i < PA_FATES; i++) {
         uint64_t v = atomic_load_explicit(&st->fate[i], memory_order_relaxed);
         put(o, " %llu", (unsigned long long)(i == PA_FATE_REALLOC_COPIED ? v : units_to_objects(v)));
@@ -140,61 +140,69 @@ static void put_stack(const pa_prof_stack_t *st, void *arg)
     o->stacks++;
 }
 
+/* The whole profile into fd; under dump_lock. Returns 0 or an errno. */
+static int write_locked(int fd, const char *reason, uint64_t seq)
+{
+    out_t *o = &out;
+    pa_out_open(&o->w, fd);
+    o->stacks = 0;
+    ssize_t n = readlink("/proc/self/exe", o->exe, sizeof o->exe - 1);
+    o->exe[n > 0 ? n : 0] = 0;
+    struct timespec now;
+    clock_gettime(CLOCK_REALTIME, &now);
+    put(o, "poolalloc-profile %d\n", FORMAT_VERSION);
+    put(o, "program %s\n", o->exe[0] ? o->exe : "?");
+    char cmd[256];
+    pa_program_name(cmd, sizeof cmd);
+    if (cmd[0]) put(o, "command %s\n", cmd);
+    put(o, "pid %d\n", (int)getpid());
+    put(o, "time %lld.%06ld\n", (long long)now.tv_sec, now.tv_nsec / 1000);
+    put(o, "uptime %.3f\n", (double)(pa_clock_ns() - pa_start_ns) / 1e9);
+    put(o, "reason %s\n", reason);
+    put(o, "sequence %llu\n", (unsigned long long)seq);
+    put(o, "sample_rate %zu\n", pa_options.sample_rate);
+    put(o, "profiler_memory %zu\n", pa_prof_memory());
+    put(o, "process %016llx\n", (unsigned long long)pa_prof_process);
+    uint64_t peak_bytes, peak_ns;
+    pa_prof_peak_total(&peak_bytes, &peak_ns);
+    put(o, "peak_inuse_space %llu\n", (unsigned long long)peak_bytes);
+    put(o, "peak_uptime %.3f\n", (double)peak_ns / 1e9);
+    put(o, "memory_values seconds live resident mapped allocated sampled_inuse\n");
+    put(o, "values %s\n", values);
+    size_t npoints = pa_prof_series(points, PA_PROF_SERIES_MAX, pa_cycle_allocated());
+    for (size_t i = 0; i < npoints; i++) {
+        const pa_prof_point_t *pt = &points[i];
+        put(o, "memory %.3f %llu %llu %llu %llu %llu\n", (double)pt->ns / 1e9, (unsigned long long)pt->live,
+            (unsigned long long)pt->resident, (unsigned long long)pt->mapped, (unsigned long long)pt->allocated,
+            (unsigned long long)pt->sampled);
+    }
+    pa_prof_mappings(put_mapping, o);
+    pa_prof_stacks_foreach(put_stack, o);
+    put(o, "end %llu\n", (unsigned long long)o->stacks);
+    return pa_out_flush(&o->w);
+}
+
+int pa_prof_write_fd(int fd, const char *reason, uint64_t seq)
+{
+    pa_tl_prof_busy++;
+    pthread_mutex_lock(&dump_lock);
+    int err = write_locked(fd, reason, seq);
+    pthread_mutex_unlock(&dump_lock);
+    pa_tl_prof_busy--;
+    if (err) { errno = err; return -1; }
+    return 0;
+}
+
 int pa_prof_write(const char *path, const char *reason, uint64_t seq)
 {
     char tmp[4200];
     if (snprintf(tmp, sizeof tmp, "%s.tmp", path) >= (int)sizeof tmp) { errno = ENAMETOOLONG; return -1; }
-    pa_tl_prof_busy++;
-    pthread_mutex_lock(&dump_lock);
-    out_t *o = &out;
-    o->fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-    int err = o->fd < 0 ? errno : 0;
-    if (!err) {
-        o->err = 0;
-        o->len = 0;
-        o->stacks = 0;
-        ssize_t n = readlink("/proc/self/exe", o->exe, sizeof o->exe - 1);
-        o->exe[n > 0 ? n : 0] = 0;
-        struct timespec now;
-        clock_gettime(CLOCK_REALTIME, &now);
-        put(o, "poolalloc-profile %d\n", FORMAT_VERSION);
-        put(o, "program %s\n", o->exe[0] ? o->exe : "?");
-        char cmd[256];
-        pa_program_name(cmd, sizeof cmd);
-        if (cmd[0]) put(o, "command %s\n", cmd);
-        put(o, "pid %d\n", (int)getpid());
-        put(o, "time %lld.%06ld\n", (long long)now.tv_sec, now.tv_nsec / 1000);
-        put(o, "uptime %.3f\n", (double)(pa_clock_ns() - pa_start_ns) / 1e9);
-        put(o, "reason %s\n", reason);
-        put(o, "sequence %llu\n", (unsigned long long)seq);
-        put(o, "sample_rate %zu\n", pa_options.sample_rate);
-        put(o, "profiler_memory %zu\n", pa_prof_memory());
-        put(o, "process %016llx\n", (unsigned long long)pa_prof_process);
-        uint64_t peak_bytes, peak_ns;
-        pa_prof_peak_total(&peak_bytes, &peak_ns);
-        put(o, "peak_inuse_space %llu\n", (unsigned long long)peak_bytes);
-        put(o, "peak_uptime %.3f\n", (double)peak_ns / 1e9);
-        put(o, "memory_values seconds live resident mapped allocated sampled_inuse\n");
-        put(o, "values %s\n", values);
-        size_t npoints = pa_prof_series(points, PA_PROF_SERIES_MAX, pa_cycle_allocated());
-        for (size_t i = 0; i < npoints; i++) {
-            const pa_prof_point_t *pt = &points[i];
-            put(o, "memory %.3f %llu %llu %llu %llu %llu\n", (double)pt->ns / 1e9, (unsigned long long)pt->live,
-                (unsigned long long)pt->resident, (unsigned long long)pt->mapped, (unsigned long long)pt->allocated,
-                (unsigned long long)pt->sampled);
-        }
-        dl_iterate_phdr(put_mapping, o);
-        pa_prof_stacks_foreach(put_stack, o);
-        put(o, "end %llu\n", (unsigned long long)o->stacks);
-        flush_out(o);
-        err = o->err;
-        if (close(o->fd) && !err) err = errno;
-        if (!err && rename(tmp, path)) err = errno;
-        if (err) unlink(tmp);
-    }
-    pthread_mutex_unlock(&dump_lock);
-    pa_tl_prof_busy--;
-    if (err) { errno = err; return -1; }
+    int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    if (fd < 0) return -1;
+    int err = pa_prof_write_fd(fd, reason, seq) ? errno : 0;
+    if (close(fd) && !err) err = errno;
+    if (!err && rename(tmp, path)) err = errno;
+    if (err) { unlink(tmp); errno = err; return -1; }
     return 0;
 }
 

@@ -38,6 +38,8 @@
 #ifndef PA_PROF_H
 #define PA_PROF_H
 
+#include <link.h>
+
 #include "internal.h"
 
 #define PA_PROF_MAX_FRAMES 64
@@ -150,10 +152,23 @@ PA_HIDDEN void pa_prof_series_fork_child(void);
 
 /* ---- dump.c ---- */
 PA_HIDDEN int pa_prof_write(const char *path, const char *reason, uint64_t seq);
+PA_HIDDEN int pa_prof_write_fd(int fd, const char *reason, uint64_t seq);   /* the same into fd */
+/* A stack's alloc_objects, alloc_space, inuse_objects, inuse_space as a
+ * profile gives them; false if this process allocated nothing there. */
+PA_HIDDEN bool pa_prof_heap_values(const pa_prof_stack_t *st, uint64_t v[4]);
+/* Each executable segment of every loaded object, with its file's build-id. */
+typedef struct pa_prof_mapping {
+    uintptr_t start, limit, offset;
+    const char *name;                     /* the file; "[vdso]" */
+    char build_id[130];                   /* hex, "-" if none */
+} pa_prof_mapping_t;
+PA_HIDDEN void pa_prof_mappings(void (*fn)(const pa_prof_mapping_t *, void *), void *arg);
+PA_HIDDEN void pa_prof_build_id(const struct dl_phdr_info *info, char *hex, size_t cap);
 PA_HIDDEN void pa_prof_dump_fork_child(void);
 
 /* ---- triggers.c ---- */
 PA_HIDDEN void pa_prof_tick(uint64_t allocated_total);   /* from pa_heap_tick, every 256 KiB */
 PA_HIDDEN void pa_prof_fork_child(void);
+PA_HIDDEN void pa_http_fork_child(void);          /* http/server.c: the child serves nothing */
 
 #endif /* PA_PROF_H */

@@ -39,9 +39,13 @@ static bool exited;                          /* under exit_lock */
  * sampled objects stay recognisable: the machinery keeps running). */
 static bool child_quiet;
 
+/* Profile files: POOLALLOC_PROFILE set (POOLALLOC_HTTP alone samples for
+ * the server and writes none). */
+static bool files(void) { return pa_prof_on && pa_options.profile[0]; }
+
 static bool wants_dumper(void)
 {
-    return pa_prof_on && (pa_options.profile_every_bytes || pa_options.profile_every_ns || pa_options.profile_signal);
+    return files() && (pa_options.profile_every_bytes || pa_options.profile_every_ns || pa_options.profile_signal);
 }
 
 /* Writes the process's next profile file; -1 and errno on failure. */
@@ -151,7 +155,7 @@ __attribute__((constructor(102))) static void prof_start(void)
  * is no longer in use. */
 __attribute__((destructor(101))) static void prof_exit(void)
 {
-    if (!pa_prof_on || child_quiet) return;
+    if (!files() || child_quiet) return;
     pthread_mutex_lock(&exit_lock);           /* a dump the dumper is writing ends first */
     exited = true;
     pthread_mutex_unlock(&exit_lock);
@@ -176,7 +180,7 @@ void pa_prof_fork_child(void)
 
 PA_API int pa_profile_dump(const char *path)
 {
-    if (!pa_prof_on) { errno = ENOTSUP; return -1; }
+    if (!pa_prof_on || (!path && !pa_options.profile[0])) { errno = ENOTSUP; return -1; }
     if (!path) return dump_next("api");
     return pa_prof_write(path, "api", atomic_fetch_add(&seq, 1) + 1);
 }

@@ -114,11 +114,11 @@ Test(settings, verbose_reports_the_values_in_force)
     pl_child_t c;
     run_true(env, &c);
     cr_assert(pl_exited_ok(&c), "%s; stderr: %s", pl_describe(c.status), c.err);
-    cr_assert_str_eq(c.err, "poolalloc: POOLALLOC_SAMPLE_RATE does nothing without POOLALLOC_PROFILE\n"
-                            "poolalloc: POOLALLOC_PROFILE_INTERVAL does nothing without POOLALLOC_PROFILE\n"
+    cr_assert_str_eq(c.err, "poolalloc: POOLALLOC_PROFILE_INTERVAL does nothing without POOLALLOC_PROFILE\n"
                             "poolalloc: POOLALLOC_PROFILE_SIGNAL does nothing without POOLALLOC_PROFILE\n"
+                            "poolalloc: POOLALLOC_SAMPLE_RATE does nothing without POOLALLOC_PROFILE or POOLALLOC_HTTP\n"
                             "poolalloc: stats=0 purge_delay=2000ms segment_cache=7 purge_thread=0 gogc=-1 trace=1 pool_debug=1 "
-                            "profile=off sample_rate=65536 profile_interval=1073741824B,30000ms profile_signal=12\n");
+                            "profile=off sample_rate=65536 profile_interval=1073741824B,30000ms profile_signal=12 http=off\n");
 
     /* a malformed value leaves the default in force */
     static const char *const bad[] = {
@@ -129,7 +129,7 @@ Test(settings, verbose_reports_the_values_in_force)
     cr_assert(pl_exited_ok(&c), "%s; stderr: %s", pl_describe(c.status), c.err);
     expect_line(&c, "poolalloc: POOLALLOC_GOGC=lots is not a percentage (e.g. 100) or off; using 100\n");
     expect_line(&c, "poolalloc: stats=0 purge_delay=50ms segment_cache=4 purge_thread=1 gogc=100 trace=0 pool_debug=0 profile=off sample_rate=524288 "
-                   "profile_interval=0B,0ms profile_signal=0\n");
+                   "profile_interval=0B,0ms profile_signal=0 http=off\n");
     expect_line(&c, "poolalloc: POOLALLOC_PURGE_THREAD=sometimes is not a boolean (0/1, yes/no, on/off); using 1\n");
     cr_assert_eq(pl_count_lines(c.err), 5, "stderr: \"%s\"", c.err);
 }
