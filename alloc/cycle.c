@@ -58,6 +58,7 @@ static void settle(pa_heap_t *h)
 void pa_heap_budget_init(pa_heap_t *h)
 {
     h->tick_left = PA_TICK_BYTES;
+    h->prof_switches = atomic_load_explicit(&pa_prof_switches, memory_order_relaxed);
     h->sample_left = pa_prof_interval(&h->rng);
     rearm(h);
 }
@@ -83,6 +84,12 @@ static uint64_t flush(pa_heap_t *h)
 void *pa_heap_tick(pa_heap_t *h, void *p, size_t size, size_t flags)
 {
     settle(h);
+    uint32_t switches = atomic_load_explicit(&pa_prof_switches, memory_order_relaxed);
+    if (PA_UNLIKELY(h->prof_switches != switches)) {   /* sampling was switched on or off: draw again */
+        h->prof_switches = switches;
+        h->sample_left = pa_prof_interval(&h->rng);
+        rearm(h);
+    }
     bool sample = h->sample_left < 0;
     if (sample) {
         h->sample_left = pa_prof_interval(&h->rng);

@@ -242,6 +242,8 @@ typedef struct pa_options {
     size_t   profile_pid;       /* POOLALLOC_PROFILE_PID: only this process, 0: all */
     uint64_t memory_interval_ns; /* POOLALLOC_MEMORY_INTERVAL: memory-over-time step  */
     char     http[256];         /* POOLALLOC_HTTP: the server's address, "": off (http/) */
+    bool     sampling;          /* POOLALLOC_SAMPLING: sample from the start        */
+    int      profile_switch;    /* POOLALLOC_PROFILE_SWITCH: flips sampling, 0: none */
 } pa_options_t;
 PA_HIDDEN extern pa_options_t pa_options;
 PA_HIDDEN void pa_options_init(void);

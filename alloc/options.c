@@ -24,6 +24,7 @@ pa_options_t pa_options = {
     .profile = "",
     .sample_rate = 512 << 10,
     .memory_interval_ns = 100000000,
+    .sampling = true,
 };
 
 enum kind { BOOL, DURATION, COUNT, PERCENT, PATH, SIZE, INTERVAL, SIGNAL, TEXT };
@@ -49,6 +50,8 @@ static const struct option {
     { "POOLALLOC_PROFILE_PID",   COUNT,    &pa_options.profile_pid,    "0"    },  /* only this process */
     { "POOLALLOC_MEMORY_INTERVAL", DURATION, &pa_options.memory_interval_ns, "100ms" },  /* memory over time */
     { "POOLALLOC_HTTP",          TEXT,     pa_options.http,            "off"  },  /* live profiles over HTTP */
+    { "POOLALLOC_SAMPLING",      BOOL,     &pa_options.sampling,       "1"    },  /* sample from the start */
+    { "POOLALLOC_PROFILE_SWITCH", SIGNAL,  &pa_options.profile_switch, "none" },  /* flips sampling */
 };
 
 static bool parse_bool(const char *s, bool *out)
@@ -248,7 +251,8 @@ void pa_options_init(void)
     warn_unknown();
     static const char *const needs_files[] = { "POOLALLOC_PROFILE_INTERVAL", "POOLALLOC_PROFILE_SIGNAL" };
     static const char *const needs_sampling[] = { "POOLALLOC_SAMPLE_RATE", "POOLALLOC_PROFILE_PID",
-                                                  "POOLALLOC_MEMORY_INTERVAL" };
+                                                  "POOLALLOC_MEMORY_INTERVAL", "POOLALLOC_SAMPLING",
+                                                  "POOLALLOC_PROFILE_SWITCH" };
     for (size_t i = 0; i < sizeof needs_files / sizeof needs_files[0] && !pa_options.profile[0]; i++)
         if (getenv(needs_files[i])) pa_message("%s does nothing without POOLALLOC_PROFILE", needs_files[i]);
     for (size_t i = 0; i < sizeof needs_sampling / sizeof needs_sampling[0] && !pa_options.profile[0] && !pa_options.http[0]; i++)

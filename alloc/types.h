@@ -199,6 +199,7 @@ typedef struct pa_heap {
                                             heap allocated (prof/ tells temporaries) */
     int64_t    tick_left, sample_left;   /* bytes to the next tick / sample          */
     uint64_t   rng;                      /* draws the sampling intervals             */
+    uint32_t   prof_switches;            /* pa_prof_switches when sample_left was drawn */
 } pa_heap_t;
 
 #endif /* PA_TYPES_H */

@@ -42,7 +42,7 @@ int pa_http_stats_json(int fd)
     FIELDS(JSON)
 #undef JSON
     pa_out_put(&out, "\"uptime_ns\": %llu, \"sample_rate\": %zu, \"profiling\": %s}\n",
-               (unsigned long long)s.uptime_ns, pa_options.sample_rate, pa_prof_on ? "true" : "false");
+               (unsigned long long)s.uptime_ns, pa_options.sample_rate, atomic_load(&pa_prof_sampling) ? "true" : "false");
     return pa_out_flush(&out);
 }
 
@@ -62,6 +62,6 @@ int pa_http_metrics(int fd)
                      "# TYPE poolalloc_profile_sample_rate_bytes gauge\npoolalloc_profile_sample_rate_bytes %zu\n",
                pa_options.sample_rate);
     pa_out_put(&out, "# HELP poolalloc_profiling 1 while allocations are sampled for profiles.\n"
-                     "# TYPE poolalloc_profiling gauge\npoolalloc_profiling %d\n", pa_prof_on ? 1 : 0);
+                     "# TYPE poolalloc_profiling gauge\npoolalloc_profiling %d\n", atomic_load(&pa_prof_sampling) ? 1 : 0);
     return pa_out_flush(&out);
 }

@@ -127,6 +127,8 @@ int pa_http_parse(const char *buf, size_t len, pa_http_request_t *r, const char 
             r->content_length = n;
         } else if (same_name(p, nl, "transfer-encoding")) {
             r->chunked = true;
+        } else if (same_name(p, nl, "origin")) {
+            r->has_origin = true;
         }
         p = e + 1;
     }

@@ -24,6 +24,7 @@ typedef struct pa_http_request {
     size_t head_len;               /* bytes of the head, its blank line included */
     long long content_length;      /* -1 if not given; at most PA_HTTP_MAX_LENGTH */
     bool chunked;                  /* Transfer-Encoding given: a body of unknown length */
+    bool has_origin;               /* an Origin header: sent by a browser for a web page */
 } pa_http_request_t;
 
 /* The outcome of parsing: PA_HTTP_INCOMPLETE (read more), PA_HTTP_OK (r is

@@ -12,10 +12,11 @@
  * are answered 503 and closed), a request head of PA_HTTP_MAX_HEAD bytes in
  * PA_HTTP_MAX_HEADERS lines that must arrive within HEAD_TIMEOUT, an answer
  * that must be taken within SEND_TIMEOUT, MAX_WAITING difference requests
- * (?seconds=N, N <= MAX_SECONDS) at once. Only GET and HEAD, and POST of
- * at most MAX_BODY bytes to /debug/pprof/symbol (pprof asks it to name
- * the addresses it could not name from the files: dladdr's names); one
- * request per connection. */
+ * (?seconds=N, N <= MAX_SECONDS) at once. Only GET and HEAD, POST of at
+ * most MAX_BODY bytes to /debug/pprof/symbol (pprof asks it to name the
+ * addresses it could not name from the files: dladdr's names), and POST
+ * /debug/poolalloc/sampling?on=1|0, the sampling switch; one request per
+ * connection. */
 #include <arpa/inet.h>
 #include <dlfcn.h>
 #include <errno.h>
@@ -162,6 +163,7 @@ static const char *reason_of(int status)
     switch (status) {
     case 200: return "OK";
     case 400: return "Bad Request";
+    case 403: return "Forbidden";
     case 404: return "Not Found";
     case 405: return "Method Not Allowed";
     case 411: return "Length Required";
@@ -244,6 +246,8 @@ static const char index_page[] =
     "(poolalloc-prof reads it: fates, peak, memory over time)</li>\n"
     "<li><a href=\"/debug/poolalloc/stats\">/debug/poolalloc/stats</a>: the statistics, JSON</li>\n"
     "<li><a href=\"/metrics\">/metrics</a>: the statistics for Prometheus</li>\n"
+    "<li><a href=\"/debug/poolalloc/sampling\">/debug/poolalloc/sampling</a>: whether allocations are sampled; "
+    "POST ?on=1 or ?on=0 switches</li>\n"
     "</ul>\n</body></html>\n";
 
 static int render_index(int fd) { return write(fd, index_page, sizeof index_page - 1) == sizeof index_page - 1 ? 0 : errno; }
@@ -309,9 +313,42 @@ static bool takes_body(const pa_http_request_t *r)
     return r->method == PA_HTTP_POST && !strcmp(r->path, "/debug/pprof/symbol");
 }
 
+static int render_sampling(int fd)
+{
+    pa_out_open(&symbol_out, fd);
+    pa_out_put(&symbol_out, "sampling %s\n", atomic_load(&pa_prof_sampling) ? "on" : "off");
+    return pa_out_flush(&symbol_out);
+}
+
+/* POST /debug/poolalloc/sampling?on=1 (or 0): the switch. A browser's
+ * cross-site request carries Origin, and is refused: a web page must not
+ * turn profiling on in a service on the same machine. */
+static void switch_sampling(client_t *c, const pa_http_request_t *r)
+{
+    char v[8];
+    if (r->has_origin) {
+        respond_text(c, 403, "a request from a web page (Origin) cannot switch sampling", NULL);
+        return;
+    }
+    if (r->content_length > 0 || r->chunked) {
+        respond_text(c, 413, "no request bodies", NULL);
+        return;
+    }
+    if (!pa_http_query_get(r->query, r->query_len, "on", v, sizeof v) || (strcmp(v, "1") && strcmp(v, "0"))) {
+        respond_text(c, 400, "?on=1 or ?on=0", NULL);
+        return;
+    }
+    pa_prof_switch(v[0] == '1');
+    respond_with(c, render_sampling, "text/plain; charset=utf-8", NULL, false);
+}
+
 static void route(client_t *c, const pa_http_request_t *r)
 {
     const char *p = r->path;
+    if (r->method == PA_HTTP_POST && !strcmp(p, "/debug/poolalloc/sampling")) {
+        switch_sampling(c, r);
+        return;
+    }
     if (takes_body(r)) {
         symbol_query = c->in + r->head_len;
         symbol_query_len = r->content_length > 0 ? (size_t)r->content_length : 0;
@@ -319,7 +356,8 @@ static void route(client_t *c, const pa_http_request_t *r)
         return;
     }
     if (r->method != PA_HTTP_GET && r->method != PA_HTTP_HEAD) {
-        respond_text(c, 405, "only GET and HEAD (and POST to /debug/pprof/symbol)", "Allow: GET, HEAD\r\n");
+        respond_text(c, 405, "only GET and HEAD (POST: /debug/pprof/symbol, /debug/poolalloc/sampling)",
+                     "Allow: GET, HEAD\r\n");
         return;
     }
     if (r->chunked || r->content_length > 0) {
@@ -329,6 +367,8 @@ static void route(client_t *c, const pa_http_request_t *r)
     bool head = r->method == PA_HTTP_HEAD;
     if (!strcmp(p, "/debug/pprof/symbol")) {
         respond_with(c, render_symbol_count, "text/plain; charset=utf-8", NULL, head);
+    } else if (!strcmp(p, "/debug/poolalloc/sampling")) {
+        respond_with(c, render_sampling, "text/plain; charset=utf-8", NULL, head);
     } else if (!strcmp(p, "/") || !strcmp(p, "/debug/pprof") || !strcmp(p, "/debug/pprof/")) {
         respond_with(c, render_index, "text/html; charset=utf-8", NULL, head);
     } else if (!strcmp(p, "/metrics")) {

@@ -99,6 +99,10 @@ typedef struct pa_prof_hdr {
 } pa_prof_hdr_t;
 _Static_assert(sizeof(pa_prof_hdr_t) % 16 == 0, "objects stay 16-byte aligned");
 
+PA_HIDDEN extern _Atomic(bool) pa_prof_sampling;   /* switch.c: samples are taken now */
+PA_HIDDEN extern _Atomic(uint32_t) pa_prof_switches;   /* switches so far: heaps re-draw at their tick */
+PA_HIDDEN void pa_prof_switch(bool on);           /* async-signal-safe */
+PA_HIDDEN void pa_prof_switch_start(void);        /* POOLALLOC_PROFILE_SWITCH's handler (process start) */
 PA_HIDDEN extern bool pa_prof_on;                 /* POOLALLOC_PROFILE is set          */
 PA_HIDDEN extern uint64_t pa_prof_process;        /* random; the profiles' "process" key */
 extern PA_TLS unsigned pa_tl_prof_busy;           /* > 0: this thread takes no samples */

@@ -24,6 +24,7 @@ void pa_prof_init(void)
      * process's place (a wrapper script's exec) keeps the pid and is profiled */
     pa_prof_on = (pa_options.profile[0] != 0 || pa_options.http[0] != 0) &&
                  (!pa_options.profile_pid || pa_options.profile_pid == (size_t)getpid());
+    atomic_store(&pa_prof_sampling, pa_prof_on && pa_options.sampling);   /* before any heap draws */
     rate = (double)pa_options.sample_rate;
     pa_prof_series_init();
     const uint8_t *r = (const uint8_t *)getauxval(AT_RANDOM);
@@ -84,7 +85,7 @@ static double uniform(uint64_t *s)
  * byte is equally likely to be a sample point whatever came before. */
 int64_t pa_prof_interval(uint64_t *rng)
 {
-    if (!pa_prof_on) return PA_PROF_NEVER;
+    if (!pa_prof_on || !atomic_load_explicit(&pa_prof_sampling, memory_order_relaxed)) return PA_PROF_NEVER;
     if (pa_options.sample_rate == 1) return 0;          /* every allocation */
     double x = -ln(uniform(rng)) * rate;
     return x < (double)PA_PROF_NEVER ? (int64_t)x : PA_PROF_NEVER;

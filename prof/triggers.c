@@ -137,6 +137,7 @@ __attribute__((constructor(102))) static void prof_start(void)
     pa_process_init();
     if (!pa_prof_on) return;
     pa_prof_stacks_start();
+    pa_prof_switch_start();
     atomic_store(&next_bytes, pa_options.profile_every_bytes);
     sem_init(&wake, 0, 0);
     if (pa_options.profile_signal) {

@@ -340,6 +340,90 @@ def _(name):
            if not bad else "; ".join(bad))
 
 
+def live_leaves(t, weight="alloc_objects"):
+    """{leaf function: weight} of the live text profile"""
+    st, _, body = get(t.url + "/debug/poolalloc/profile")
+    path = os.path.join(WORK, f"switch.{time.time()}.prof")
+    with open(path, "wb") as f:
+        f.write(body)
+    return folded_leaves(path, weight)
+
+
+SPINS = ["spin_0", "spin_1", "spin_2", "spin_3"]
+
+
+@check("sampling-switch-http")
+def _(name):
+    # started with sampling off: nothing is sampled; switched on while four
+    # threads run, each thread's site gets samples; switched off, none more
+    t = Target(POOLALLOC_SAMPLING="off")
+    bad = []
+    try:
+        t.cmd("build")
+        before = live_leaves(t)
+        bad += [f"sampled while off: {before}"] if any(before.get(x) for x in SITES) else []
+        st, _, b = get(t.url + "/debug/poolalloc/sampling")
+        bad += [] if b == b"sampling off\n" else [f"GET sampling: {b!r}"]
+        t.p.stdin.write("spin 2.5\n")
+        t.p.stdin.flush()
+        time.sleep(0.7)   # the four threads run, unsampled
+        st, _, b = get(t.url + "/debug/poolalloc/sampling?on=1", data=b"", method="POST")
+        bad += [] if (st, b) == (200, b"sampling on\n") else [f"POST on=1: {st} {b!r}"]
+        prom_on = get(t.url + "/metrics")[2]
+        time.sleep(1.0)
+        st, _, b = get(t.url + "/debug/poolalloc/sampling?on=0", data=b"", method="POST")
+        bad += [] if (st, b) == (200, b"sampling off\n") else [f"POST on=0: {st} {b!r}"]
+        if t.p.stdout.readline().strip() != "spun":
+            bad.append("spin did not end")
+        during = live_leaves(t)
+        bad += [f"{x}: no samples while on" for x in SPINS if not during.get(x)]
+        t.cmd("spin 1")
+        after = live_leaves(t)
+        bad += [f"{x}: {during.get(x)} -> {after.get(x)} while off" for x in SPINS if after.get(x) != during.get(x)]
+        bad += [] if b"poolalloc_profiling 1" in prom_on else ["/metrics poolalloc_profiling was not 1 while on"]
+        bad += [] if b"poolalloc_profiling 0" in get(t.url + "/metrics")[2] else ["/metrics poolalloc_profiling not 0 after"]
+        st, _, b = get(t.url + "/debug/poolalloc/sampling?on=1", data=b"", method="POST")
+        req = urllib.request.Request(t.url + "/debug/poolalloc/sampling?on=0", data=b"", method="POST",
+                                     headers={"Origin": "http://evil.example"})
+        try:
+            code = urllib.request.urlopen(req, timeout=5).status
+        except urllib.error.HTTPError as e:
+            code = e.code
+        bad += [] if code == 403 else [f"a POST with Origin: {code}, want 403"]
+        bad += [] if get(t.url + "/debug/poolalloc/sampling")[2] == b"sampling on\n" else ["Origin switched it"]
+        st, _, b = get(t.url + "/debug/poolalloc/sampling?on=yes", data=b"", method="POST")
+        bad += [] if st == 400 else [f"?on=yes: {st}"]
+    finally:
+        t.close()
+    result(not bad, name, "off from the start: no samples; on over HTTP while 4 threads ran: samples at each "
+           f"thread's site ({[during.get(x) for x in SPINS]}); off: none more; Origin refused"
+           if not bad else "; ".join(bad))
+
+
+@check("sampling-switch-signal")
+def _(name):
+    t = Target(POOLALLOC_SAMPLING="off", POOLALLOC_PROFILE_SWITCH="SIGUSR2")
+    bad = []
+    try:
+        t.cmd("window")
+        first = live_leaves(t).get("window_site", 0)
+        os.kill(t.p.pid, 12)
+        line = t.p.stderr.readline()
+        bad += [] if line == "poolalloc: sampling on\n" else [f"stderr after the signal: {line!r}"]
+        t.cmd("window")
+        on = live_leaves(t).get("window_site", 0)
+        os.kill(t.p.pid, 12)
+        line = t.p.stderr.readline()
+        bad += [] if line == "poolalloc: sampling off\n" else [f"stderr after the second signal: {line!r}"]
+        t.cmd("window")
+        off = live_leaves(t).get("window_site", 0)
+        bad += [] if first == 0 and on > 0 and off == on else [f"window_site: off {first}, on {on}, off again {off}"]
+    finally:
+        t.close()
+    result(not bad, name, f"SIGUSR2 flips sampling: window_site {first} samples while off, {on} after the switch on, "
+           f"{off} after the switch off" if not bad else "; ".join(bad))
+
+
 if T:
     T.close()
 finish(WORK)

@@ -5,6 +5,8 @@
  *            320 blocks of 64 KiB, keep_mid keeps 20000 of 1000 B, churn
  *            allocates and frees 400000 of 100 B; then the main thread
  *            keeps 40 more at keep_big; then "built"
+ *   spin S   four threads (spin_0 .. spin_3, a site each) malloc and free
+ *            256 B for S seconds; then "spun"
  *   window   one thread churns 50 MB in 4 KiB blocks at window_site; then
  *            "window N" (the bytes)
  *   stats    pa_stats_get (found with dlsym: the program is not linked
@@ -38,6 +40,25 @@ NOINLINE void window_site(void)
     void *volatile p = malloc(4096);
     free(p);
 }
+
+static double now(void);
+
+/* four threads, each its own site */
+#define SPINNER(k)                                   \
+    NOINLINE void *spin_##k(void *arg)               \
+    {                                                \
+        double end = *(double *)arg;                 \
+        while (now() < end)                          \
+            for (int i = 0; i < 100; i++) {          \
+                void *volatile p = malloc(256);      \
+                free(p);                             \
+            }                                        \
+        return NULL;                                 \
+    }
+SPINNER(0)
+SPINNER(1)
+SPINNER(2)
+SPINNER(3)
 
 static void *builder(void *arg)
 {
@@ -77,6 +98,13 @@ int main(void)
             for (int i = 0; i < 4; i++) pthread_join(t[i], NULL);
             for (int i = 0; i < 40; i++) main_big[i] = keep_big();   /* stacks through __libc_start_main */
             printf("built\n");
+        } else if (!strncmp(line, "spin", 4)) {
+            double end = now() + atof(line + 4);
+            void *(*fn[4])(void *) = {spin_0, spin_1, spin_2, spin_3};
+            pthread_t t[4];
+            for (int i = 0; i < 4; i++) pthread_create(&t[i], NULL, fn[i], &end);
+            for (int i = 0; i < 4; i++) pthread_join(t[i], NULL);
+            printf("spun\n");
         } else if (!strncmp(line, "window", 6)) {
             long n = 50000000 / 4096;
             for (long i = 0; i < n; i++) window_site();
