@@ -352,6 +352,26 @@ def live_leaves(t, weight="alloc_objects"):
 SPINS = ["spin_0", "spin_1", "spin_2", "spin_3"]
 
 
+@check("poolalloc-prof-url")
+def _(name):
+    # poolalloc-prof reads a live process by its URL
+    t = target()
+    r = subprocess.run([TOOL, "fold", "-w", "inuse_space", t.url], capture_output=True, text=True, timeout=120)
+    live = {}
+    for line in r.stdout.splitlines():
+        stack, w = line.rsplit(" ", 1)
+        live[stack.split(";")[-1]] = live.get(stack.split(";")[-1], 0) + int(w)
+    st, _, body = get(t.url + "/debug/poolalloc/profile")
+    path = os.path.join(WORK, "url.prof")
+    with open(path, "wb") as f:
+        f.write(body)
+    ours = folded_leaves(path, "inuse_space")
+    bad = [] if r.returncode == 0 and all(live.get(x) == ours.get(x) for x in SITES) else [f"fold URL {live} vs {ours}"]
+    e = subprocess.run([TOOL, "top", f"http://127.0.0.1:{t.port}/nope"], capture_output=True, text=True, timeout=60)
+    bad += [] if e.returncode == 1 and len(e.stderr.splitlines()) == 1 and "answered 404" in e.stderr else [f"404: {e.stderr!r}"]
+    result(not bad, name, "poolalloc-prof fold URL equals the text profile; a 404 is one line" if not bad else "; ".join(bad))
+
+
 @check("sampling-switch-http")
 def _(name):
     # started with sampling off: nothing is sampled; switched on while four
