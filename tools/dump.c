@@ -3,7 +3,6 @@
  * is a "FILE:LINE: why" message, never a crash: this parser is fuzzed
  * (tests/tools/fuzz_dump.c). */
 #include "dump.h"
-#include "fetch.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -628,13 +627,6 @@ out:
 
 pp_dump_t *pp_dump_read(const char *path, char *err, size_t err_size)
 {
-    if (pp_is_url(path)) {                   /* a live process (POOLALLOC_HTTP) */
-        pp_buf_t b = {0};
-        pp_dump_t *d = pp_fetch(path, &b, err, err_size) ? pp_dump_parse(path, b.data ? b.data : "", b.len, err, err_size)
-                                                         : NULL;
-        pp_buf_free(&b);
-        return d;
-    }
     bool is_stdin = strcmp(path, "-") == 0;
     const char *name = is_stdin ? "(stdin)" : path;
     int fd = is_stdin ? 0 : open(path, O_RDONLY | O_CLOEXEC);

@@ -12,6 +12,7 @@
 
 #include "common.h"
 #include "dump.h"
+#include "fetch.h"
 #include "flamegraph.h"
 #include "fold.h"
 #include "pprof.h"
@@ -273,7 +274,14 @@ static pp_dump_t **read_dumps(char **paths, int n)
         struct stat st;
         if (stat(paths[i], &st) == 0 && S_ISDIR(st.st_mode))
             pp_die("%s: is a directory (give the .prof files: DIR/*.prof)", paths[i]);
-        d[i] = pp_dump_read(paths[i], err, sizeof err);
+        if (pp_is_url(paths[i])) { /* a live process (POOLALLOC_HTTP) */
+            pp_buf_t b = {0};
+            d[i] = pp_fetch(paths[i], &b, err, sizeof err) ? pp_dump_parse(paths[i], b.data ? b.data : "", b.len, err, sizeof err)
+                                                           : NULL;
+            pp_buf_free(&b);
+        } else {
+            d[i] = pp_dump_read(paths[i], err, sizeof err);
+        }
         if (!d[i])
             pp_die("%s", err);
     }
