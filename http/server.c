@@ -177,14 +177,22 @@ static const char *reason_of(int status)
     }
 }
 
+/* A slot's fields but its buffers: those are touched only as far as a
+ * request fills them, so an idle server costs no resident memory. */
+static void reset(client_t *c, int fd, state_t state, uint64_t deadline)
+{
+    c->fd = fd, c->state = state, c->deadline = deadline;
+    c->len = c->head_len = c->head_sent = 0;
+    c->body = -1, c->body_sent = c->body_len = 0;
+    c->base = NULL, c->window_ns = 0, c->allocs = false;
+}
+
 static void close_client(client_t *c)
 {
     if (c->fd >= 0) close(c->fd);
     if (c->body >= 0) close(c->body);
     pa_http_snapshot_free(c->base);
-    c->fd = c->body = -1;
-    c->base = NULL;
-    c->state = FREE;
+    reset(c, -1, FREE, 0);
 }
 
 /* The answer is the memfd body (or none) after this head. */
@@ -477,7 +485,7 @@ static void accept_clients(void)
             close(fd);
             continue;
         }
-        *c = (client_t){ .fd = fd, .state = READING, .body = -1, .deadline = pa_clock_ns() + HEAD_TIMEOUT };
+        reset(c, fd, READING, pa_clock_ns() + HEAD_TIMEOUT);
     }
 }
 
@@ -488,7 +496,7 @@ static void *serve(void *arg)
     sigfillset(&all);
     pthread_sigmask(SIG_BLOCK, &all, NULL);   /* the program's signals are not ours to take */
     pa_tl_prof_busy++;                        /* nothing of ours is the program's */
-    for (int i = 0; i < MAX_CLIENTS; i++) clients[i] = (client_t){ .fd = -1, .body = -1 };
+    for (int i = 0; i < MAX_CLIENTS; i++) reset(&clients[i], -1, FREE, 0);
     struct pollfd pf[MAX_CLIENTS + 1];
     int who[MAX_CLIENTS + 1];
     for (;;) {
@@ -565,6 +573,6 @@ void pa_http_fork_child(void)
         if (clients[i].fd >= 0) close(clients[i].fd);
         if (clients[i].body >= 0) close(clients[i].body);
         pa_http_snapshot_free(clients[i].base);  /* the child's copy of the parent's */
-        clients[i] = (client_t){ .fd = -1, .body = -1 };
+        reset(&clients[i], -1, FREE, 0);
     }
 }
