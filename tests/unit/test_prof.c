@@ -29,12 +29,13 @@
 /* ---- settings, put back at the end of each test ------------------------------- */
 
 static size_t saved_rate;
-static bool saved_on;
+static bool saved_on, saved_sampling;
 
 static void save_settings(void)
 {
     saved_rate = pa_options.sample_rate;
     saved_on = pa_prof_on;
+    saved_sampling = atomic_load(&pa_prof_sampling);
 }
 
 static void restore_settings(void)
@@ -42,15 +43,18 @@ static void restore_settings(void)
     pa_options.sample_rate = saved_rate;
     pa_prof_init();                           /* rate back, pa_prof_on from pa_options.profile */
     pa_prof_on = saved_on;
+    atomic_store(&pa_prof_sampling, saved_sampling);
 }
 
 TestSuite(prof, .init = save_settings, .fini = restore_settings);
 
-/* The rate sample.c works with is read by pa_prof_init. */
+/* The rate sample.c works with is read by pa_prof_init; sampling switched on
+ * (the tests set pa_prof_on themselves). */
 static void set_rate(size_t rate)
 {
     pa_options.sample_rate = rate;
     pa_prof_init();
+    atomic_store(&pa_prof_sampling, true);
 }
 
 /* ---- weights --------------------------------------------------------------------- */
@@ -191,6 +195,11 @@ Test(prof, interval_is_zero_at_rate_1_and_never_when_off)
     set_rate(4096);
     pa_prof_on = false;
     cr_assert_eq(pa_prof_interval(&rng), PA_PROF_NEVER);
+    pa_prof_on = true;                        /* ready, but sampling switched off */
+    atomic_store(&pa_prof_sampling, false);
+    for (int i = 0; i < 1000; i++) cr_assert_eq(pa_prof_interval(&rng), PA_PROF_NEVER);
+    atomic_store(&pa_prof_sampling, true);
+    cr_assert_neq(pa_prof_interval(&rng), PA_PROF_NEVER);
 }
 
 /* The heap's countdown (cycle.c) with these intervals and weights: n
