@@ -58,7 +58,7 @@ static void settle(pa_heap_t *h)
 void pa_heap_budget_init(pa_heap_t *h)
 {
     h->tick_left = PA_TICK_BYTES;
-    h->prof_switches = atomic_load_explicit(&pa_prof_switches, memory_order_relaxed);
+    h->prof_switches = atomic_load_explicit(&pa_prof_switches, memory_order_acquire);
     h->sample_left = pa_prof_interval(&h->rng);
     rearm(h);
 }
@@ -84,7 +84,7 @@ static uint64_t flush(pa_heap_t *h)
 void *pa_heap_tick(pa_heap_t *h, void *p, size_t size, size_t flags)
 {
     settle(h);
-    uint32_t switches = atomic_load_explicit(&pa_prof_switches, memory_order_relaxed);
+    uint32_t switches = atomic_load_explicit(&pa_prof_switches, memory_order_acquire);   /* then the state */
     if (PA_UNLIKELY(h->prof_switches != switches)) {   /* sampling was switched on or off: draw again */
         h->prof_switches = switches;
         h->sample_left = pa_prof_interval(&h->rng);

@@ -242,10 +242,14 @@ typedef struct pa_options {
     size_t   profile_pid;       /* POOLALLOC_PROFILE_PID: only this process, 0: all */
     uint64_t memory_interval_ns; /* POOLALLOC_MEMORY_INTERVAL: memory-over-time step  */
     char     http[256];         /* POOLALLOC_HTTP: the server's address, "": off (http/) */
+    size_t   http_pid;          /* POOLALLOC_HTTP_PID: the process that serves, 0: this */
     bool     sampling;          /* POOLALLOC_SAMPLING: sample from the start        */
     int      profile_switch;    /* POOLALLOC_PROFILE_SWITCH: flips sampling, 0: none */
 } pa_options_t;
 PA_HIDDEN extern pa_options_t pa_options;
 PA_HIDDEN void pa_options_init(void);
+/* POOLALLOC_HTTP is set and this process serves it: not a program that
+ * inherited the setting from the one serving (POOLALLOC_HTTP_PID). */
+PA_HIDDEN bool pa_http_serves(void);
 
 #endif /* PA_INTERNAL_H */

@@ -50,6 +50,7 @@ static const struct option {
     { "POOLALLOC_PROFILE_PID",   COUNT,    &pa_options.profile_pid,    "0"    },  /* only this process */
     { "POOLALLOC_MEMORY_INTERVAL", DURATION, &pa_options.memory_interval_ns, "100ms" },  /* memory over time */
     { "POOLALLOC_HTTP",          TEXT,     pa_options.http,            "off"  },  /* live profiles over HTTP */
+    { "POOLALLOC_HTTP_PID",      COUNT,    &pa_options.http_pid,       "0"    },  /* set by the serving process */
     { "POOLALLOC_SAMPLING",      BOOL,     &pa_options.sampling,       "1"    },  /* sample from the start */
     { "POOLALLOC_PROFILE_SWITCH", SIGNAL,  &pa_options.profile_switch, "none" },  /* flips sampling */
 };
@@ -192,6 +193,11 @@ static bool parse_signal(const char *s, int *out)
     if (n == 0 || n >= NSIG || n == SIGKILL || n == SIGSTOP) return false;   /* cannot be caught */
     *out = (int)n;
     return true;
+}
+
+bool pa_http_serves(void)
+{
+    return pa_options.http[0] && (!pa_options.http_pid || pa_options.http_pid == (size_t)getpid());
 }
 
 /* Kept as written (its user checks it), or off. */

@@ -12,10 +12,20 @@ pa_global_stats_t pa_gstats;
 
 #define LOAD(x) atomic_load_explicit(&(x), memory_order_relaxed)
 
+/* One segment or huge block, under the locks that keep it mapped, taken
+ * for it alone: a reader of the statistics (a /metrics scrape) holds up
+ * allocating threads for one mincore, not one per segment of the heap. */
 static void add_resident(pa_segment_t *s, void *arg)
 {
     uint64_t *resident = arg;
     unsigned char vec[PA_SEG_SIZE / PA_OS_PAGE];
+    pa_segment_lock();
+    pa_huge_lock();
+    if (!atomic_load_explicit(&pa_segmap[(uintptr_t)s >> PA_SEG_SHIFT], memory_order_acquire)) {
+        pa_huge_unlock();                    /* unmapped since the map was read */
+        pa_segment_unlock();
+        return;
+    }
     size_t size = s->map_size;
     for (size_t off = 0; off < size; off += PA_SEG_SIZE) {
         size_t len = size - off < PA_SEG_SIZE ? size - off : PA_SEG_SIZE;
@@ -23,6 +33,8 @@ static void add_resident(pa_segment_t *s, void *arg)
         for (size_t i = 0; i < (len + PA_OS_PAGE - 1) / PA_OS_PAGE; i++)
             *resident += (vec[i] & 1) ? PA_OS_PAGE : 0;
     }
+    pa_huge_unlock();
+    pa_segment_unlock();
 }
 
 /* Sums the counters: every field but resident_bytes, without touching the
@@ -88,13 +100,8 @@ void pa_stats_counters(pa_stats_t *out)
 PA_API void pa_stats_get(pa_stats_t *out)
 {
     pa_stats_counters(out);
-    /* no segment may be unmapped while we read its header: hold both locks */
     uint64_t resident = 0;
-    pa_segment_lock();
-    pa_huge_lock();
     pa_segmap_foreach(add_resident, &resident);
-    pa_huge_unlock();
-    pa_segment_unlock();
     out->resident_bytes = resident;
 }
 

@@ -25,7 +25,7 @@
 #include "out.h"
 
 #define MAX_MAPPINGS 2048
-#define MAX_FRAMES ((size_t)1 << 22)      /* distinct frames indexed at most */
+#define MAX_SLOTS ((size_t)1 << 22)       /* the location table's largest size (64 MiB) */
 
 /* ---- gzip of stored blocks ------------------------------------------------ */
 
@@ -169,21 +169,46 @@ typedef struct { uint64_t address, id; } slot_t;
 
 typedef struct {
     slot_t *slot;
-    size_t cap, n, bytes;
+    size_t cap, n;
+    bool full;                             /* an address found no room: the answer fails */
 } locations_t;
 
-/* 0 when the table is three quarters full (stacks kept coming meanwhile) */
+static slot_t *slots_map(size_t cap)
+{
+    void *p = mmap(NULL, cap * sizeof(slot_t), PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    return p == MAP_FAILED ? NULL : p;
+}
+
+static slot_t *slot_of(slot_t *slot, size_t cap, uint64_t address)
+{
+    size_t i = (size_t)((address * 0x9e3779b97f4a7c15u) >> 20) & (cap - 1);
+    while (slot[i].id && slot[i].address != address) i = (i + 1) & (cap - 1);
+    return &slot[i];
+}
+
+/* Doubles the table (at most MAX_SLOTS); false if it cannot. */
+static bool grow(locations_t *l)
+{
+    slot_t *bigger = l->cap < MAX_SLOTS ? slots_map(2 * l->cap) : NULL;
+    if (!bigger) return false;
+    for (size_t i = 0; i < l->cap; i++)
+        if (l->slot[i].id) *slot_of(bigger, 2 * l->cap, l->slot[i].address) = l->slot[i];
+    munmap(l->slot, l->cap * sizeof(slot_t));
+    l->slot = bigger, l->cap *= 2;
+    return true;
+}
+
+/* The id of address's Location, numbered from 1 as addresses come; 0 if
+ * the table is full and cannot grow. */
 static uint64_t location_id(locations_t *l, uint64_t address)
 {
-    if (l->n >= l->cap / 4 * 3) return 0;
-    size_t i = (size_t)((address * 0x9e3779b97f4a7c15u) >> 20) & (l->cap - 1);
-    for (;; i = (i + 1) & (l->cap - 1)) {
-        if (l->slot[i].address == address) return l->slot[i].id;
-        if (!l->slot[i].id) {
-            l->slot[i] = (slot_t){ address, ++l->n };
-            return l->n;
-        }
+    if (l->n >= l->cap / 4 * 3 && !grow(l)) {
+        l->full = true;
+        return 0;
     }
+    slot_t *s = slot_of(l->slot, l->cap, address);
+    if (!s->id) *s = (slot_t){ address, ++l->n };
+    return s->id;
 }
 
 /* ---- snapshots: the base of a difference ---------------------------------- */
@@ -256,7 +281,7 @@ static void put_sample(const pa_prof_stack_t *st, void *arg)
         uintptr_t a = (uintptr_t)st->frames[i];
         if (st->frames[i] == PA_PROF_TRUNCATED) continue;   /* the mark of a cut stack: no code there */
         uint64_t id = location_id(&s->loc, a - 1);
-        if (!id) return;                                 /* no room: this late stack is left out */
+        if (!id) return;                                 /* no room: the answer fails (EFBIG) */
         varint(&li, id);
     }
     for (int i = 0; i < 4; i++) varint(&vi, (uint64_t)d[i]);
@@ -277,15 +302,10 @@ static void value_type(int field, int type, int unit)
 
 int pa_http_pprof(int fd, const pa_http_snapshot_t *base, const char *default_type, uint64_t duration_ns)
 {
-    size_t c[2] = { 0, 0 };
-    pa_prof_stacks_foreach(count_stack, c);
-    if (c[1] > MAX_FRAMES / 2) return EFBIG;
     samples_t s = { .base = base };
-    s.loc.cap = 1024;
-    while (s.loc.cap < 2 * (c[1] + c[1] / 4 + 1024)) s.loc.cap *= 2;   /* and the stacks that appear meanwhile */
-    s.loc.bytes = s.loc.cap * sizeof(slot_t);
-    s.loc.slot = mmap(NULL, s.loc.bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-    if (s.loc.slot == MAP_FAILED) return ENOMEM;
+    s.loc.cap = 4096;                                    /* 64 KiB; doubled as addresses come */
+    s.loc.slot = slots_map(s.loc.cap);
+    if (!s.loc.slot) return ENOMEM;
     nmaps = 0;
     pa_prof_mappings(add_mapping, NULL);
 
@@ -324,6 +344,7 @@ int pa_http_pprof(int fd, const pa_http_snapshot_t *base, const char *default_ty
     value_type(11, S_SPACE, S_BYTES);                    /* period_type */
     emit_uint(12, pa_options.sample_rate);               /* period */
     if (default_type) emit_uint(14, S_DEFAULT);          /* default_sample_type */
-    munmap(s.loc.slot, s.loc.bytes);
-    return gz_close(&gz);
+    munmap(s.loc.slot, s.loc.cap * sizeof(slot_t));
+    int err = gz_close(&gz);
+    return s.loc.full ? EFBIG : err;
 }

@@ -129,6 +129,11 @@ int pa_http_parse(const char *buf, size_t len, pa_http_request_t *r, const char 
             r->chunked = true;
         } else if (same_name(p, nl, "origin")) {
             r->has_origin = true;
+        } else if (same_name(p, nl, "host")) {
+            if (r->host) return fail(why, 400, "Host given twice");
+            const char *ve = le;
+            while (ve > val && (ve[-1] == ' ' || ve[-1] == '\t')) ve--;
+            r->host = val, r->host_len = (size_t)(ve - val);
         }
         p = e + 1;
     }

@@ -25,6 +25,8 @@ typedef struct pa_http_request {
     long long content_length;      /* -1 if not given; at most PA_HTTP_MAX_LENGTH */
     bool chunked;                  /* Transfer-Encoding given: a body of unknown length */
     bool has_origin;               /* an Origin header: sent by a browser for a web page */
+    const char *host;              /* the Host value in the caller's buffer, trimmed; NULL if none */
+    size_t host_len;
 } pa_http_request_t;
 
 /* The outcome of parsing: PA_HTTP_INCOMPLETE (read more), PA_HTTP_OK (r is

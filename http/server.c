@@ -42,8 +42,10 @@
 #define MAX_BODY (64 << 10)               /* of a POST to /debug/pprof/symbol */
 #define MAX_WAITING 4
 #define MAX_SECONDS 300
+#define MAX_HELD ((off_t)64 << 20)       /* bytes of answers held at once */
 #define HEAD_TIMEOUT (5 * 1000000000ull)
 #define SEND_TIMEOUT (30 * 1000000000ull)
+#define ACCEPT_PAUSE (100 * 1000000ull)   /* out of fds: the listener rests */
 
 typedef enum { FREE, READING, WAITING, SENDING } state_t;
 
@@ -56,7 +58,7 @@ typedef struct {
     char head[1024];                      /* the status line and headers (and an error's text) */
     size_t head_len, head_sent;
     int body;                             /* a memfd, or -1 */
-    off_t body_sent, body_len;
+    off_t body_sent, body_len, body_size; /* body_size: what the memfd holds (counted in held) */
     pa_http_snapshot_t *base;             /* WAITING: the profile N seconds ago */
     uint64_t window_ns;
     bool allocs;                          /* WAITING: for /allocs (its default type) */
@@ -64,7 +66,12 @@ typedef struct {
 
 static client_t clients[MAX_CLIENTS];
 static int listener = -1;
+static dev_t listener_dev;                /* its identity: the program may close it and reuse the number */
+static ino_t listener_ino;
+static bool loopback;                     /* bound to 127.0.0.0/8 or ::1: Host must name it (DNS rebinding) */
 static char where[300];                   /* the address, as said at start */
+static char unix_path[108];               /* a unix socket to remove at exit, "" if none */
+static off_t held;                        /* bytes of answers in memfds now */
 
 /* ---- the address ---------------------------------------------------------- */
 
@@ -73,6 +80,7 @@ static char where[300];                   /* the address, as said at start */
 static bool parse_address(const char *s, struct sockaddr_storage *sa, socklen_t *len)
 {
     memset(sa, 0, sizeof *sa);
+    if (!strcasecmp(s, "on") || !strcasecmp(s, "yes") || !strcasecmp(s, "true")) s = "6060";   /* Go's habit */
     if (!strncmp(s, "unix:", 5)) {
         struct sockaddr_un *u = (struct sockaddr_un *)sa;
         size_t n = strlen(s + 5);
@@ -125,14 +133,32 @@ static int open_listener(const char *spec)
     if (fd < 0) goto fail;
     int one = 1;
     if (sa.ss_family != AF_UNIX) setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+    int bound;
     if (sa.ss_family == AF_UNIX) {
-        struct stat st;                   /* a socket left by an earlier run: replace it */
+        /* a socket left by an earlier run is replaced; a live one (someone
+         * answers on it) is not. Created owner-only (umask, before bind:
+         * there is no moment it is open to others). */
         const char *path = ((struct sockaddr_un *)&sa)->sun_path;
-        if (lstat(path, &st) == 0 && S_ISSOCK(st.st_mode)) unlink(path);
+        struct stat st;
+        if (lstat(path, &st) == 0 && S_ISSOCK(st.st_mode)) {
+            int probe = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+            if (probe >= 0 && connect(probe, (struct sockaddr *)&sa, len) && errno == ECONNREFUSED) unlink(path);
+            if (probe >= 0) close(probe);
+        }
+        mode_t old = umask(0177);
+        bound = bind(fd, (struct sockaddr *)&sa, len);
+        umask(old);
+        if (!bound) snprintf(unix_path, sizeof unix_path, "%s", path);
+    } else {
+        bound = bind(fd, (struct sockaddr *)&sa, len);
     }
-    if (bind(fd, (struct sockaddr *)&sa, len) || listen(fd, 64)) goto fail;
+    if (bound || listen(fd, 64)) goto fail;
+    int high = fcntl(fd, F_DUPFD_CLOEXEC, 512);   /* out of the way of a program that reuses low numbers */
+    if (high >= 0) close(fd), fd = high;
+    struct stat self;
+    fstat(fd, &self);
+    listener_dev = self.st_dev, listener_ino = self.st_ino;
     if (sa.ss_family == AF_UNIX) {
-        chmod(((struct sockaddr_un *)&sa)->sun_path, 0600);   /* the owner's only */
         snprintf(where, sizeof where, "%s", spec);
     } else {
         struct sockaddr_storage got;
@@ -141,17 +167,19 @@ static int open_listener(const char *spec)
         getsockname(fd, (struct sockaddr *)&got, &gl);
         if (got.ss_family == AF_INET) {
             struct sockaddr_in *a = (struct sockaddr_in *)&got;
+            loopback = (ntohl(a->sin_addr.s_addr) >> 24) == 127;
             inet_ntop(AF_INET, &a->sin_addr, ip, sizeof ip);
             snprintf(where, sizeof where, "http://%s:%u", ip, ntohs(a->sin_port));
         } else {
             struct sockaddr_in6 *a = (struct sockaddr_in6 *)&got;
+            loopback = IN6_IS_ADDR_LOOPBACK(&a->sin6_addr);
             inet_ntop(AF_INET6, &a->sin6_addr, ip, sizeof ip);
             snprintf(where, sizeof where, "http://[%s]:%u", ip, ntohs(a->sin6_port));
         }
     }
     return fd;
 fail:
-    pa_message("POOLALLOC_HTTP=%s: %s; no server", spec, strerror(errno));
+    pa_message("POOLALLOC_HTTP=%s: %s; no server", spec, strerror(errno));   /* at start: strerror may allocate */
     if (fd >= 0) close(fd);
     return -1;
 }
@@ -183,7 +211,7 @@ static void reset(client_t *c, int fd, state_t state, uint64_t deadline)
 {
     c->fd = fd, c->state = state, c->deadline = deadline;
     c->len = c->head_len = c->head_sent = 0;
-    c->body = -1, c->body_sent = c->body_len = 0;
+    c->body = -1, c->body_sent = c->body_len = c->body_size = 0;
     c->base = NULL, c->window_ns = 0, c->allocs = false;
 }
 
@@ -191,6 +219,7 @@ static void close_client(client_t *c)
 {
     if (c->fd >= 0) close(c->fd);
     if (c->body >= 0) close(c->body);
+    held -= c->body_size;
     pa_http_snapshot_free(c->base);
     reset(c, -1, FREE, 0);
 }
@@ -208,7 +237,9 @@ static void respond(client_t *c, int status, const char *type, const char *extra
     c->body = body;
     c->body_sent = 0;
     c->body_len = head_only ? 0 : n;
+    c->body_size = 0;
     if (head_only && body >= 0) close(body), c->body = -1;
+    if (c->body >= 0) c->body_size = n, held += n;
     c->state = SENDING;
     c->deadline = pa_clock_ns() + SEND_TIMEOUT;
 }
@@ -228,14 +259,35 @@ static void respond_text(client_t *c, int status, const char *text, const char *
 
 static int new_body(void) { return memfd_create("poolalloc-http", MFD_CLOEXEC); }
 
+/* strerror may allocate (an unknown number, another locale): not here */
+static const char *errno_text(int err)
+{
+    switch (err) {
+    case ENOMEM: return "out of memory";
+    case ENOSPC: return "no space for the answer";
+    case EMFILE: case ENFILE: return "out of file descriptors";
+    case EFBIG: return "the profile has too many distinct frames to index";
+    default: return "cannot render the answer";
+    }
+}
+
+/* Answers 503 when the answers held would pass MAX_HELD. */
+static bool too_much_held(client_t *c)
+{
+    if (held < MAX_HELD) return false;
+    respond_text(c, 503, "busy: too many answers being taken at once", "Retry-After: 5\r\n");
+    return true;
+}
+
 /* Renders with fn into a memfd and answers it; 500 on failure. */
 static void respond_with(client_t *c, int (*fn)(int), const char *type, const char *extra, bool head_only)
 {
+    if (too_much_held(c)) return;
     int body = new_body();
     int err = body < 0 ? errno : fn(body);
     if (err) {
         if (body >= 0) close(body);
-        respond_text(c, 500, strerror(err), NULL);
+        respond_text(c, 500, errno_text(err), NULL);
         return;
     }
     respond(c, 200, type, extra, body, head_only);
@@ -297,11 +349,12 @@ static bool profiling_off(client_t *c)
 
 static void answer_pprof(client_t *c, const pa_http_snapshot_t *base, bool allocs, uint64_t window_ns)
 {
+    if (too_much_held(c)) return;
     int body = new_body();
     int err = body < 0 ? errno : pa_http_pprof(body, base, allocs ? "alloc_space" : NULL, window_ns);
     if (err) {
         if (body >= 0) close(body);
-        respond_text(c, err == EFBIG ? 503 : 500, err == EFBIG ? "the profile has too many frames to index" : strerror(err), NULL);
+        respond_text(c, err == EFBIG ? 503 : 500, errno_text(err), NULL);
         return;
     }
     respond(c, 200, "application/octet-stream", allocs ? "Content-Disposition: attachment; filename=\"allocs\"\r\n"
@@ -350,9 +403,35 @@ static void switch_sampling(client_t *c, const pa_http_request_t *r)
     respond_with(c, render_sampling, "text/plain; charset=utf-8", NULL, false);
 }
 
+/* Bound to loopback, the Host must name loopback (or be absent, HTTP/1.0):
+ * a web page whose name was made to resolve to 127.0.0.1 (DNS rebinding)
+ * sends its own name and is refused. */
+static bool host_ok(const pa_http_request_t *r)
+{
+    if (!loopback || !r->host) return true;
+    char h[64];
+    size_t n = r->host_len;
+    if (n >= sizeof h) return false;
+    memcpy(h, r->host, n), h[n] = 0;
+    char *end = h[0] == '[' ? strchr(h, ']') : strrchr(h, ':');
+    if (h[0] == '[') {
+        if (!end || (end[1] && end[1] != ':')) return false;
+        *end = 0;
+        struct in6_addr a6;
+        return inet_pton(AF_INET6, h + 1, &a6) == 1;
+    }
+    if (end) *end = 0;
+    struct in_addr a4;
+    return !strcasecmp(h, "localhost") || inet_pton(AF_INET, h, &a4) == 1;
+}
+
 static void route(client_t *c, const pa_http_request_t *r)
 {
     const char *p = r->path;
+    if (!host_ok(r)) {
+        respond_text(c, 403, "bound to loopback: the Host must be localhost or an address", NULL);
+        return;
+    }
     if (r->method == PA_HTTP_POST && !strcmp(p, "/debug/poolalloc/sampling")) {
         switch_sampling(c, r);
         return;
@@ -426,22 +505,27 @@ static void route(client_t *c, const pa_http_request_t *r)
 
 static void on_readable(client_t *c)
 {
+    bool ended = false;                   /* the client sent all it will (EOF, or an error) */
     for (;;) {
         if (c->len == sizeof c->in) break;
         ssize_t n = read(c->fd, c->in + c->len, sizeof c->in - c->len);
         if (n > 0) { c->len += (size_t)n; continue; }
         if (n < 0 && errno == EINTR) continue;
-        if (n == 0 || (errno != EAGAIN && errno != EWOULDBLOCK)) { close_client(c); return; }
+        if (n == 0 || (errno != EAGAIN && errno != EWOULDBLOCK)) ended = true;
         break;
     }
     pa_http_request_t r;
     const char *why;
     int rc = pa_http_parse(c->in, c->len, &r, &why);
+    if (rc == PA_HTTP_INCOMPLETE && ended) { close_client(c); return; }   /* half a request, no more to come */
     if (rc == PA_HTTP_INCOMPLETE) return;
     if (rc == PA_HTTP_OK && takes_body(&r)) {
         if (r.chunked || r.content_length < 0) rc = 411, why = "a Content-Length is required";
         else if (r.content_length > MAX_BODY) rc = 413, why = "at most 64 KiB of addresses";
-        else if (c->len < r.head_len + (size_t)r.content_length) return;   /* the rest of the body */
+        else if (c->len < r.head_len + (size_t)r.content_length) {       /* the rest of the body */
+            if (ended) close_client(c);
+            return;
+        }
     }
     shutdown(c->fd, SHUT_RD);             /* one request: what follows is not read */
     if (rc == PA_HTTP_OK) route(c, &r);
@@ -469,11 +553,31 @@ static void on_writable(client_t *c)
     close_client(c);                      /* all sent */
 }
 
+static uint64_t accept_paused_until;
+
+/* The listening socket is still ours: a program that closes every fd (a
+ * daemon's start) may have closed it, and its number may name the
+ * program's own socket or file now. */
+static bool listener_ours(void)
+{
+    struct stat st;
+    return listener >= 0 && fstat(listener, &st) == 0 && st.st_dev == listener_dev && st.st_ino == listener_ino;
+}
+
+static void lose_listener(void)
+{
+    pa_message("POOLALLOC_HTTP: the program closed the server's socket; no more answers");
+    listener = -1;
+}
+
 static void accept_clients(void)
 {
-    for (;;) {
+    for (int k = 0; k < MAX_CLIENTS; k++) {   /* a flood of connections does not keep us here */
         int fd = accept4(listener, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
-        if (fd < 0) return;
+        if (fd < 0) {
+            if (errno == EMFILE || errno == ENFILE) accept_paused_until = pa_clock_ns() + ACCEPT_PAUSE;
+            return;
+        }
         client_t *c = NULL;
         for (int i = 0; i < MAX_CLIENTS && !c; i++)
             if (clients[i].state == FREE) c = &clients[i];
@@ -501,8 +605,12 @@ static void *serve(void *arg)
     int who[MAX_CLIENTS + 1];
     for (;;) {
         uint64_t now = pa_clock_ns(), next = now + 1000000000ull;
+        if (listener >= 0 && !listener_ours()) lose_listener();
         int n = 0;
-        pf[n++] = (struct pollfd){ .fd = listener, .events = POLLIN };
+        bool resting = now < accept_paused_until;
+        if (resting && accept_paused_until < next) next = accept_paused_until;
+        /* a negative fd is ignored by poll: no listener, or resting */
+        pf[n++] = (struct pollfd){ .fd = listener >= 0 && !resting ? listener : -1, .events = POLLIN };
         for (int i = 0; i < MAX_CLIENTS; i++) {
             client_t *c = &clients[i];
             if (c->state == FREE) continue;
@@ -516,10 +624,16 @@ static void *serve(void *arg)
         for (int k = 1; k < n; k++) {
             client_t *c = &clients[who[k]];
             if (!pf[k].revents || c->state == FREE) continue;
+            if (pf[k].revents & POLLNVAL) {   /* the program closed it: the number is not ours to close */
+                c->fd = -1;
+                close_client(c);
+                continue;
+            }
             if (c->state == READING) on_readable(c);
             if (c->state == SENDING && (pf[k].revents & (POLLOUT | POLLERR | POLLHUP))) on_writable(c);
         }
         if (pf[0].revents & POLLIN) accept_clients();
+        if (pf[0].revents & POLLNVAL) lose_listener();
         now = pa_clock_ns();
         for (int i = 0; i < MAX_CLIENTS; i++) {
             client_t *c = &clients[i];
@@ -537,10 +651,20 @@ static void *serve(void *arg)
     return NULL;
 }
 
+__attribute__((destructor(101))) static void http_stop(void)
+{
+    if (unix_path[0]) unlink(unix_path);
+}
+
 __attribute__((constructor(103))) static void http_start(void)
 {
     pa_process_init();
-    if (!pa_options.http[0] || !pa_prof_on) return;
+    if (!pa_http_serves() || !pa_prof_on) return;
+    /* the programs this one runs inherit POOLALLOC_HTTP: they would take
+     * the port or the socket (or fail on it); this names the one that serves */
+    char pid[24];
+    snprintf(pid, sizeof pid, "%d", (int)getpid());
+    setenv("POOLALLOC_HTTP_PID", pid, 1);
     listener = open_listener(pa_options.http);
     if (listener < 0) return;
     pthread_t t;
@@ -563,16 +687,13 @@ __attribute__((constructor(103))) static void http_start(void)
 }
 
 /* The server thread did not survive the fork: the child lets go of the
- * listening socket and of the parent's clients (their fds are copies). */
+ * listening socket. The parent's clients are left as they are (their fds
+ * are close-on-exec copies; the thread that owned them may have been
+ * between two steps at the fork), and so is a unix socket's path. */
 void pa_http_fork_child(void)
 {
-    if (listener < 0) return;
-    close(listener);
+    int fd = listener;
     listener = -1;
-    for (int i = 0; i < MAX_CLIENTS; i++) {
-        if (clients[i].fd >= 0) close(clients[i].fd);
-        if (clients[i].body >= 0) close(clients[i].body);
-        pa_http_snapshot_free(clients[i].base);  /* the child's copy of the parent's */
-        reset(&clients[i], -1, FREE, 0);
-    }
+    unix_path[0] = 0;
+    if (fd >= 0) close(fd);
 }

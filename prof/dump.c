@@ -169,7 +169,9 @@ static int write_locked(int fd, const char *reason, uint64_t seq)
     put(o, "peak_uptime %.3f\n", (double)peak_ns / 1e9);
     put(o, "memory_values seconds live resident mapped allocated sampled_inuse\n");
     put(o, "values %s\n", values);
-    size_t npoints = pa_prof_series(points, PA_PROF_SERIES_MAX, pa_cycle_allocated());
+    /* a dump served live takes a point only on the tick's terms: a client
+     * polling it must not crowd the series */
+    size_t npoints = pa_prof_series(points, PA_PROF_SERIES_MAX, pa_cycle_allocated(), strcmp(reason, "http") != 0);
     for (size_t i = 0; i < npoints; i++) {
         const pa_prof_point_t *pt = &points[i];
         put(o, "memory %.3f %llu %llu %llu %llu %llu\n", (double)pt->ns / 1e9, (unsigned long long)pt->live,

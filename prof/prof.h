@@ -151,7 +151,7 @@ typedef struct pa_prof_point {
 PA_HIDDEN void pa_prof_series_init(void);
 PA_HIDDEN void pa_prof_series_tick(uint64_t allocated);    /* every 256 KiB a thread allocates */
 PA_HIDDEN void pa_prof_series_cycle(uint64_t allocated);   /* after each reclaim cycle */
-PA_HIDDEN size_t pa_prof_series(pa_prof_point_t *out, size_t cap, uint64_t allocated);
+PA_HIDDEN size_t pa_prof_series(pa_prof_point_t *out, size_t cap, uint64_t allocated, bool always);
 PA_HIDDEN void pa_prof_series_fork_child(void);
 
 /* ---- dump.c ---- */

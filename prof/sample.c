@@ -22,7 +22,7 @@ void pa_prof_init(void)
     /* POOLALLOC_PROFILE_PID: the processes that inherit the setting but have
      * another pid (children) run unprofiled; a program exec'd in the
      * process's place (a wrapper script's exec) keeps the pid and is profiled */
-    pa_prof_on = (pa_options.profile[0] != 0 || pa_options.http[0] != 0) &&
+    pa_prof_on = (pa_options.profile[0] != 0 || pa_http_serves()) &&
                  (!pa_options.profile_pid || pa_options.profile_pid == (size_t)getpid());
     atomic_store(&pa_prof_sampling, pa_prof_on && pa_options.sampling);   /* before any heap draws */
     rate = (double)pa_options.sample_rate;

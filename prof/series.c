@@ -71,10 +71,12 @@ void pa_prof_series_cycle(uint64_t allocated)
     if (pa_prof_on) pa_prof_series_tick(allocated);
 }
 
-size_t pa_prof_series(pa_prof_point_t *out, size_t cap, uint64_t allocated)
+size_t pa_prof_series(pa_prof_point_t *out, size_t cap, uint64_t allocated, bool always)
 {
     pthread_mutex_lock(&lock);
-    take(pa_clock_ns(), allocated);          /* the dump's own moment ends the series */
+    uint64_t now = pa_clock_ns();
+    if (always || now - atomic_load_explicit(&last_ns, memory_order_relaxed) >= atomic_load_explicit(&step_ns, memory_order_relaxed))
+        take(now, allocated);                /* the dump's own moment ends the series */
     size_t n = npoints < cap ? npoints : cap;
     for (size_t i = 0; i < n; i++) out[i] = points[i];
     pthread_mutex_unlock(&lock);

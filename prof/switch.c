@@ -29,10 +29,11 @@ static void say(const char *text, size_t n)   /* async-signal-safe */
     if (fd >= 0 && write(fd, text, n) < 0) return;
 }
 
-void pa_prof_switch(bool on)
+/* The state is stored before the epoch moves (both sequentially
+ * consistent), and heaps read the epoch with acquire before the state: a
+ * heap that sees the new epoch sees the new state. */
+static void switched(bool was, bool on)
 {
-    if (!pa_prof_on) return;
-    bool was = atomic_exchange(&pa_prof_sampling, on);
     atomic_fetch_add(&pa_prof_switches, 1);
     if (was == on) return;
     static const char yes[] = "poolalloc: sampling on\n", no[] = "poolalloc: sampling off\n";
@@ -40,11 +41,19 @@ void pa_prof_switch(bool on)
     else say(no, sizeof no - 1);
 }
 
+void pa_prof_switch(bool on)
+{
+    if (pa_prof_on) switched(atomic_exchange(&pa_prof_sampling, on), on);
+}
+
+/* Flips the state in one step: two signals close together flip it twice. */
 static void on_signal(int sig)
 {
     (void)sig;
     int saved = errno;
-    pa_prof_switch(!atomic_load(&pa_prof_sampling));
+    bool was = atomic_load(&pa_prof_sampling);
+    while (!atomic_compare_exchange_weak(&pa_prof_sampling, &was, !was)) {}
+    switched(was, !was);
     errno = saved;
 }
 

@@ -46,6 +46,20 @@ class Target:
             raise RuntimeError(f"no server line on stderr: {line!r}")
         self.url, self.port = m.group(1), int(m.group(2))
 
+    @classmethod
+    def unix(cls, path, **env):
+        """the target serving on a unix socket"""
+        t = cls.__new__(cls)
+        e = {k: v for k, v in os.environ.items() if not k.startswith("POOLALLOC_")}
+        e.update(LD_PRELOAD=LIB, POOLALLOC_HTTP="unix:" + path, **env)
+        t.p = subprocess.Popen([TARGET], stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                               text=True, env=e)
+        line = t.p.stderr.readline()
+        if "serving live profiles" not in line:
+            t.p.kill()
+            raise RuntimeError(f"no server line on stderr: {line!r}")
+        return t
+
     def cmd(self, c):
         self.p.stdin.write(c + "\n")
         self.p.stdin.flush()
@@ -83,6 +97,18 @@ def raw(port, data, timeout=10):
         if not b:
             break
         out += b
+    s.close()
+    return out
+
+
+def unix_get(path, request):
+    s = socket.socket(socket.AF_UNIX)
+    s.settimeout(10)
+    s.connect(path)
+    s.sendall(request)
+    out = b""
+    while chunk := s.recv(65536):
+        out += chunk
     s.close()
     return out
 
@@ -370,6 +396,60 @@ def _(name):
     e = subprocess.run([TOOL, "top", f"http://127.0.0.1:{t.port}/nope"], capture_output=True, text=True, timeout=60)
     bad += [] if e.returncode == 1 and len(e.stderr.splitlines()) == 1 and "answered 404" in e.stderr else [f"404: {e.stderr!r}"]
     result(not bad, name, "poolalloc-prof fold URL equals the text profile; a 404 is one line" if not bad else "; ".join(bad))
+
+
+def cpu_ticks(pid):
+    with open(f"/proc/{pid}/stat") as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return int(fields[11]) + int(fields[12])
+
+
+@check("hardening")
+def _(name):
+    bad = []
+    t = target()
+    # DNS rebinding: bound to loopback, a request naming another host is refused
+    for host, want in ((b"evil.example", 403), (b"evil.example:80", 403), (b"localhost:1", 200),
+                       (b"127.0.0.1:%d" % t.port, 200), (b"[::1]", 200)):
+        ans = raw(t.port, b"GET /metrics HTTP/1.1\r\nHost: " + host + b"\r\n\r\n")
+        if not ans.startswith(b"HTTP/1.1 %d" % want):
+            bad.append(f"Host {host!r}: {ans[:40]!r}, want {want}")
+    # a client that sends its request and half-closes still gets the answer
+    s = socket.create_connection(("127.0.0.1", t.port), timeout=10)
+    s.sendall(b"GET /metrics HTTP/1.1\r\n\r\n")
+    s.shutdown(socket.SHUT_WR)
+    ans = b""
+    while chunk := s.recv(65536):
+        ans += chunk
+    s.close()
+    bad += [] if ans.startswith(b"HTTP/1.1 200") else [f"half-closed client: {ans[:40]!r}"]
+    # unix socket: a live one is not taken over; a child run by the service
+    # (it inherits POOLALLOC_HTTP) does not serve
+    sock = os.path.join(WORK, "live.sock")
+    a = Target.unix(sock)
+    b = subprocess.run([TARGET], input="exit\n", capture_output=True, text=True, timeout=30,
+                       env=dict(os.environ, LD_PRELOAD=LIB, POOLALLOC_HTTP="unix:" + sock))
+    spawned = a.cmd("spawn")
+    ans = unix_get(sock, b"GET /debug/poolalloc/profile HTTP/1.1\r\n\r\n")
+    m = re.search(rb"\npid (\d+)\n", ans)
+    if not m or int(m.group(1)) != a.p.pid:
+        bad.append(f"the socket answers for {m and m.group(1)}, not the service {a.p.pid}")
+    if "serving" in b.stderr or spawned != "spawned 0":
+        bad.append(f"a second process took the live socket: {b.stderr!r}; spawn {spawned!r}")
+    # the program closes every fd: the server stops, says so once, and does not spin
+    a.cmd("closeall")
+    line = a.p.stderr.readline()
+    c0 = cpu_ticks(a.p.pid)
+    time.sleep(1.0)
+    spent = cpu_ticks(a.p.pid) - c0
+    if "closed the server's socket" not in line or spent > 10:
+        bad.append(f"after closeall: {line!r}, {spent} ticks of CPU in 1 s")
+    a.close()
+    bad += [] if not os.path.exists(sock) else ["the unix socket was left behind at exit"]
+    result(not bad, name, "Host must name loopback; half-closed client answered; a live unix socket is not taken over "
+           "and a spawned child does not serve; a closed listening socket stops the server without spinning; the socket "
+           "removed at exit"
+           if not bad else "; ".join(bad))
 
 
 @check("sampling-switch-http")

@@ -27,6 +27,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         if (n == 0 || n >= sizeof r.path || r.path[0] != '/') abort();
         if (r.head_len == 0 || r.head_len > size || r.head_len > PA_HTTP_MAX_HEAD) abort();
         if (r.query && (r.query < buf || r.query + r.query_len > buf + size)) abort();
+        if (r.host && (r.host < buf || r.host + r.host_len > buf + r.head_len)) abort();
         if (r.method > PA_HTTP_OTHER) abort();
         if (r.content_length < -1 || r.content_length > PA_HTTP_MAX_LENGTH) abort();
         char v[64];

@@ -9,6 +9,9 @@
  *            256 B for S seconds; then "spun"
  *   window   one thread churns 50 MB in 4 KiB blocks at window_site; then
  *            "window N" (the bytes)
+ *   spawn    runs /bin/sleep 0.3 through system(): a child that inherits
+ *            the environment; then "spawned STATUS"
+ *   closeall closes every fd from 3 to 1023, as a daemon does; "closed"
  *   stats    pa_stats_get (found with dlsym: the program is not linked
  *            with poolalloc) as NAME VALUE pairs on one line
  *   busy S   one thread mallocs and frees for S seconds; "busy OPS_PER_S"
@@ -16,6 +19,7 @@
  * Between commands it allocates nothing, so what the server reports then
  * is what the program did. */
 #include <dlfcn.h>
+#include <unistd.h>
 #include <pthread.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -105,6 +109,12 @@ int main(void)
             for (int i = 0; i < 4; i++) pthread_create(&t[i], NULL, fn[i], &end);
             for (int i = 0; i < 4; i++) pthread_join(t[i], NULL);
             printf("spun\n");
+        } else if (!strncmp(line, "spawn", 5)) {
+            int rc = system("exec /bin/sleep 0.3");
+            printf("spawned %d\n", rc);
+        } else if (!strncmp(line, "closeall", 8)) {
+            for (int fd = 3; fd < 1024; fd++) close(fd);   /* as a daemon does at start */
+            printf("closed\n");
         } else if (!strncmp(line, "window", 6)) {
             long n = 50000000 / 4096;
             for (long i = 0; i < n; i++) window_site();
