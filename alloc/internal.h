@@ -92,6 +92,11 @@ static inline uint64_t pa_div_magic(uint32_t d) { return UINT64_MAX / d + 1; }
 PA_HIDDEN void pa_message(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 PA_HIDDEN void pa_stderr_keep(void);   /* a copy of stderr for output at exit */
 PA_HIDDEN void pa_program_name(char *out, size_t cap);   /* argv[0]'s name, "" if unknown */
+/* A detached thread of poolalloc's own (256 KiB of stack, every signal
+ * blocked, named); 0 or an errno. Called outside malloc. */
+PA_HIDDEN int  pa_thread_start(void *(*fn)(void *), const char *name);
+/* fn handles sig (SA_RESTART, nothing masked); 0 or an errno. */
+PA_HIDDEN int  pa_signal_handle(int sig, void (*fn)(int));
 PA_HIDDEN int  pa_stderr_fd(void);     /* 2, that copy once 2 is closed, or -1  */
 PA_HIDDEN _Noreturn void pa_fatal(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 

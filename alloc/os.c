@@ -2,6 +2,8 @@
  * message helpers (which must never allocate: they format on the stack). */
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -11,6 +13,7 @@
 #include <unistd.h>
 
 #include "internal.h"
+#include "prof.h"
 
 /* Maps `size` bytes at an address r with (r + offset) % align == 0 (align a
  * power of two >= 4 KiB, offset a multiple of 4 KiB). Over-maps by `align` and
@@ -118,6 +121,35 @@ int pa_stderr_fd(void)
         fd = stderr_copy;
     errno = saved;
     return fd;
+}
+
+int pa_thread_start(void *(*fn)(void *), const char *name)
+{
+    pthread_attr_t attr;
+    pthread_attr_init(&attr);
+    pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+    pthread_attr_setstacksize(&attr, 256 << 10);
+    sigset_t all, old;
+    sigfillset(&all);
+    pthread_sigmask(SIG_SETMASK, &all, &old);   /* the thread starts with them blocked */
+    pthread_t t;
+    pa_tl_prof_busy++;                          /* pthread_create's own allocations */
+    int err = pthread_create(&t, &attr, fn, NULL);
+    pa_tl_prof_busy--;
+    pthread_sigmask(SIG_SETMASK, &old, NULL);
+    pthread_attr_destroy(&attr);
+    if (!err) pthread_setname_np(t, name);
+    return err;
+}
+
+int pa_signal_handle(int sig, void (*fn)(int))
+{
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = fn;
+    sa.sa_flags = SA_RESTART;
+    sigemptyset(&sa.sa_mask);
+    return sigaction(sig, &sa, NULL) ? errno : 0;
 }
 
 /* The program's name as it was run: argv[0]'s last component, from

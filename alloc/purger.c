@@ -113,18 +113,7 @@ static void start(void)
     pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
     pthread_cond_init(&wake, &ca);
     pthread_condattr_destroy(&ca);
-    pthread_attr_t attr;
-    pthread_attr_init(&attr);
-    pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
-    sigset_t all, old;
-    sigfillset(&all);
-    pthread_sigmask(SIG_SETMASK, &all, &old);   /* the thread inherits the mask */
-    pthread_t t;
-    pa_tl_prof_busy++;                          /* pthread_create's own allocations */
-    int err = pthread_create(&t, &attr, run, NULL);
-    pa_tl_prof_busy--;
-    pthread_sigmask(SIG_SETMASK, &old, NULL);
-    pthread_attr_destroy(&attr);
+    int err = pa_thread_start(run, "poolalloc-purge");
     if (err) {
         atomic_store(&state, GAVE_UP);
         pa_message("cannot start the purge thread (%s); free memory is returned on the malloc slow path only",

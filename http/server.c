@@ -596,9 +596,6 @@ static void accept_clients(void)
 static void *serve(void *arg)
 {
     (void)arg;
-    sigset_t all;
-    sigfillset(&all);
-    pthread_sigmask(SIG_BLOCK, &all, NULL);   /* the program's signals are not ours to take */
     pa_tl_prof_busy++;                        /* nothing of ours is the program's */
     for (int i = 0; i < MAX_CLIENTS; i++) reset(&clients[i], -1, FREE, 0);
     struct pollfd pf[MAX_CLIENTS + 1];
@@ -667,22 +664,13 @@ __attribute__((constructor(103))) static void http_start(void)
     setenv("POOLALLOC_HTTP_PID", pid, 1);
     listener = open_listener(pa_options.http);
     if (listener < 0) return;
-    pthread_t t;
-    pthread_attr_t attr;
-    pthread_attr_init(&attr);
-    pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
-    pthread_attr_setstacksize(&attr, 256 << 10);
-    pa_tl_prof_busy++;
-    int err = pthread_create(&t, &attr, serve, NULL);
-    pa_tl_prof_busy--;
-    pthread_attr_destroy(&attr);
+    int err = pa_thread_start(serve, "poolalloc-http");
     if (err) {
         pa_message("POOLALLOC_HTTP: cannot start the server thread: %s; no server", strerror(err));
         close(listener);
         listener = -1;
         return;
     }
-    pthread_setname_np(t, "poolalloc-http");
     pa_message("serving live profiles on %s (GET /debug/pprof/ lists them)", where);
 }
 

@@ -59,12 +59,6 @@ static void on_signal(int sig)
 
 void pa_prof_switch_start(void)
 {
-    if (!pa_options.profile_switch) return;
-    struct sigaction sa;
-    memset(&sa, 0, sizeof sa);
-    sa.sa_handler = on_signal;
-    sa.sa_flags = SA_RESTART;
-    sigemptyset(&sa.sa_mask);
-    if (sigaction(pa_options.profile_switch, &sa, NULL))
-        pa_message("cannot handle signal %d for the sampling switch: %s", pa_options.profile_switch, strerror(errno));
+    int err = pa_options.profile_switch ? pa_signal_handle(pa_options.profile_switch, on_signal) : 0;
+    if (err) pa_message("cannot handle signal %d for the sampling switch: %s", pa_options.profile_switch, strerror(err));
 }

@@ -61,10 +61,7 @@ static int dump_next(const char *reason)
 
 static void *dumper(void *arg)
 {
-    (void)arg;
-    sigset_t all;
-    sigfillset(&all);
-    pthread_sigmask(SIG_BLOCK, &all, NULL);   /* the program's signals are not ours to take */
+    (void)arg;                                /* started with every signal blocked: not ours to take */
     pa_tl_prof_busy++;                        /* our own allocations are not the program's */
     uint64_t every = pa_options.profile_every_ns, next_time = every ? pa_clock_ns() + every : 0;
     for (;;) {
@@ -90,20 +87,8 @@ static void *dumper(void *arg)
 static void start_dumper(void)
 {
     if (!wants_dumper() || atomic_exchange(&dumper_running, true)) return;
-    pthread_t t;
-    pthread_attr_t attr;
-    pthread_attr_init(&attr);
-    pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
-    pthread_attr_setstacksize(&attr, 256 << 10);
-    pa_tl_prof_busy++;
-    int err = pthread_create(&t, &attr, dumper, NULL);
-    pa_tl_prof_busy--;
-    pthread_attr_destroy(&attr);
-    if (err) {
-        pa_message("cannot start the profile dumper thread: %s; interval and signal dumps are off", strerror(err));
-        return;
-    }
-    pthread_setname_np(t, "poolalloc-prof");
+    int err = pa_thread_start(dumper, "poolalloc-prof");
+    if (err) pa_message("cannot start the profile dumper thread: %s; interval and signal dumps are off", strerror(err));
 }
 
 static void on_signal(int sig)
@@ -140,15 +125,8 @@ __attribute__((constructor(102))) static void prof_start(void)
     pa_prof_switch_start();
     atomic_store(&next_bytes, pa_options.profile_every_bytes);
     sem_init(&wake, 0, 0);
-    if (pa_options.profile_signal) {
-        struct sigaction sa;
-        memset(&sa, 0, sizeof sa);
-        sa.sa_handler = on_signal;
-        sa.sa_flags = SA_RESTART;
-        sigemptyset(&sa.sa_mask);
-        if (sigaction(pa_options.profile_signal, &sa, NULL))
-            pa_message("cannot handle signal %d for profile dumps: %s", pa_options.profile_signal, strerror(errno));
-    }
+    int err = pa_options.profile_signal ? pa_signal_handle(pa_options.profile_signal, on_signal) : 0;
+    if (err) pa_message("cannot handle signal %d for profile dumps: %s", pa_options.profile_signal, strerror(err));
     start_dumper();
 }
 

@@ -99,6 +99,12 @@ SITES = {  # the folded tail of each site of sites.cc, inline frames expanded
 WEIGHTS = ["alloc_objects", "alloc_space", "inuse_objects", "inuse_space"]
 
 
+def report_blocks(files):
+    """report's text, and its sections by their title line"""
+    out = tool("report", *files).stdout
+    return out, {b.splitlines()[0]: b for b in out.split("\n\n")[1:] if b.strip()}
+
+
 @check("help")
 def _(name):
     r = tool("--help")
@@ -166,8 +172,7 @@ def _(name):
 @check("report")
 def _(name):
     truth, files = profile_run("exact", ["1"])
-    out = tool("report", *files).stdout
-    blocks = {b.splitlines()[0]: b for b in out.split("\n\n")[1:] if b.strip()}
+    out, blocks = report_blocks(files)
     leaks = blocks.get("Leak suspects: objects never freed", "")
     stack = blocks.get("Stack candidates: freed before the allocating function returned", "")
     ok = out.startswith("report of ") and re.search(r"^  void shapes::make_boxes<double>\(int\) \(sites\.cc:\d+\)  "
@@ -455,8 +460,7 @@ def _(name):
 @check("wrappers-report")
 def _(name):
     truth, files = wrappers_run("wrap", ["1"])
-    out = tool("report", *files).stdout
-    blocks = {b.splitlines()[0]: b for b in out.split("\n\n")[1:] if b.strip()}
+    out, blocks = report_blocks(files)
     grown = blocks.get("Grown by realloc: preallocate", "")
     stack = blocks.get("Stack candidates: freed before the allocating function returned", "")
     bad = [f"{s} not grown via xgrow" for s in XGROW_SITES
