@@ -26,7 +26,7 @@ DEBS := gcc g++ make pkg-config libunwind-dev libdw-dev zlib1g-dev python3 sqlit
 # ... and those `make check` adds: Criterion, a browser for the flame graph's
 # test, Go's pprof to decode our pprof output, clang's libFuzzer, node for the
 # browser driver (npm installs playwright-core into build/node).
-CHECK_DEBS := libcriterion-dev chromium golang-go clang libclang-rt-14-dev nodejs python3-prometheus-client
+CHECK_DEBS := libcriterion-dev chromium golang-go clang libclang-rt-14-dev nodejs python3-prometheus-client valgrind
 # ... and those `make bench` adds: the peer allocators and heaptrack.
 BENCH_DEBS := libmimalloc-dev libjemalloc-dev libtcmalloc-minimal4 heaptrack
 BENCH_C    := $(sort $(wildcard bench/workloads/*.c))

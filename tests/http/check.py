@@ -452,6 +452,33 @@ def _(name):
            if not bad else "; ".join(bad))
 
 
+def instructions(env, n):
+    """callgrind's instruction count for target running `loop n`"""
+    out = os.path.join(WORK, f"cg.{time.time()}")
+    e = {k: v for k, v in os.environ.items() if not k.startswith("POOLALLOC_")}
+    e.update(LD_PRELOAD=LIB, **env)
+    r = subprocess.run(["valgrind", "--tool=callgrind", f"--callgrind-out-file={out}", TARGET],
+                       input=f"loop {n}\nexit\n", capture_output=True, text=True, timeout=300, env=e)
+    m = re.search(r"Collected : (\d+)", r.stderr)
+    if r.returncode != 0 or not m:
+        raise RuntimeError(f"valgrind: {r.stderr.strip()[-300:]}")
+    return int(m.group(1))
+
+
+@check("switched-off-costs-nothing")
+def _(name):
+    # the instructions of a million mallocs and frees, startup taken away:
+    # with the server running and sampling switched off, the same as without
+    n = 1000000
+    per = {}
+    for label, env in (("plain", {}), ("off", {"POOLALLOC_HTTP": "127.0.0.1:0", "POOLALLOC_SAMPLING": "off"}),
+                       ("on", {"POOLALLOC_HTTP": "127.0.0.1:0"})):
+        per[label] = (instructions(env, n) - instructions(env, 0)) / n
+    ok = per["off"] - per["plain"] < 0.5 and per["on"] > per["off"]
+    result(ok, name, f"instructions per malloc+free (and the loop): {per['plain']:.2f} without the server, "
+           f"{per['off']:.2f} with it and sampling off, {per['on']:.2f} sampling on (callgrind)")
+
+
 @check("sampling-switch-http")
 def _(name):
     # started with sampling off: nothing is sampled; switched on while four

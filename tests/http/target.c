@@ -9,6 +9,8 @@
  *            256 B for S seconds; then "spun"
  *   window   one thread churns 50 MB in 4 KiB blocks at window_site; then
  *            "window N" (the bytes)
+ *   loop N   N mallocs and frees of 16..1024 B on this thread (a fixed
+ *            amount of work, for instruction counts); then "looped N"
  *   spawn    runs /bin/sleep 0.3 through system(): a child that inherits
  *            the environment; then "spawned STATUS"
  *   closeall closes every fd from 3 to 1023, as a daemon does; "closed"
@@ -109,6 +111,15 @@ int main(void)
             for (int i = 0; i < 4; i++) pthread_create(&t[i], NULL, fn[i], &end);
             for (int i = 0; i < 4; i++) pthread_join(t[i], NULL);
             printf("spun\n");
+        } else if (!strncmp(line, "loop", 4)) {
+            long n = atol(line + 4);
+            uint64_t x = 88172645463325252ull;
+            for (long i = 0; i < n; i++) {
+                x ^= x << 13, x ^= x >> 7, x ^= x << 17;
+                void *volatile p = malloc(16 + (size_t)(x % 1009));
+                free(p);
+            }
+            printf("looped %ld\n", n);
         } else if (!strncmp(line, "spawn", 5)) {
             int rc = system("exec /bin/sleep 0.3");
             printf("spawned %d\n", rc);
