@@ -11,8 +11,9 @@
  * can stall the program or grow its memory: MAX_CLIENTS connections (more
  * are answered 503 and closed), a request head of PA_HTTP_MAX_HEAD bytes in
  * PA_HTTP_MAX_HEADERS lines that must arrive within HEAD_TIMEOUT, an answer
- * that must be taken within SEND_TIMEOUT, MAX_WAITING difference requests
- * (?seconds=N, N <= MAX_SECONDS) at once. Only GET and HEAD, POST of at
+ * that must be taken within SEND_TIMEOUT, MAX_HELD bytes of answers held,
+ * MAX_WAITING difference requests (?seconds=N, N <= MAX_SECONDS) at once;
+ * bound to loopback, a Host that names loopback. Only GET and HEAD, POST of at
  * most MAX_BODY bytes to /debug/pprof/symbol (pprof asks it to name the
  * addresses it could not name from the files: dladdr's names), and POST
  * /debug/poolalloc/sampling?on=1|0, the sampling switch; one request per
