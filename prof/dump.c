@@ -32,7 +32,8 @@ static out_t out;
 
 #define put(o, ...) pa_out_put(&(o)->w, __VA_ARGS__)
 
-void pa_prof_build_id(const struct dl_phdr_info *info, char *hex, size_t cap)
+/* The GNU build-id of a loaded object, from its notes in memory, as hex. */
+static void build_id(const struct dl_phdr_info *info, char *hex, size_t cap)
 {
     snprintf(hex, cap, "-");
     for (int i = 0; i < info->dlpi_phnum; i++) {
@@ -71,7 +72,7 @@ static int each_mapping(struct dl_phdr_info *info, size_t size, void *arg)
         map.name = "[vdso]";                 /* no file behind it */
     else if (!map.name || !*map.name)        /* the program itself */
         map.name = m->exe[0] ? m->exe : "[program]";
-    pa_prof_build_id(info, map.build_id, sizeof map.build_id);
+    build_id(info, map.build_id, sizeof map.build_id);
     for (int i = 0; i < info->dlpi_phnum; i++) {
         const ElfW(Phdr) *ph = &info->dlpi_phdr[i];
         if (ph->p_type != PT_LOAD || !(ph->p_flags & PF_X)) continue;

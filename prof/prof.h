@@ -38,7 +38,6 @@
 #ifndef PA_PROF_H
 #define PA_PROF_H
 
-#include <link.h>
 
 #include "internal.h"
 
@@ -167,7 +166,6 @@ typedef struct pa_prof_mapping {
     char build_id[130];                   /* hex, "-" if none */
 } pa_prof_mapping_t;
 PA_HIDDEN void pa_prof_mappings(void (*fn)(const pa_prof_mapping_t *, void *), void *arg);
-PA_HIDDEN void pa_prof_build_id(const struct dl_phdr_info *info, char *hex, size_t cap);
 PA_HIDDEN void pa_prof_dump_fork_child(void);
 
 /* ---- triggers.c ---- */
