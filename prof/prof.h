@@ -38,7 +38,6 @@
 #ifndef PA_PROF_H
 #define PA_PROF_H
 
-
 #include "internal.h"
 
 #define PA_PROF_MAX_FRAMES 64
