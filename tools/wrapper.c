@@ -189,13 +189,19 @@ static bool skip_named(const pp_wrappers_t *w, pp_sites_t *t, walk_t *k)
     return any;
 }
 
+/* A frame the symbolizer could not name (MODULE+0xOFFSET, a stripped
+ * program) is one address, not a function: its callers say nothing of
+ * what it does, so the shape rule leaves it alone. */
+static bool unnamed(const pp_frame_t *f) { return !f->file && strstr(f->function, "+0x"); }
+
 /* Past the first shared thin function and the thin ones it calls. */
 static void skip_shared(pp_sites_t *t, walk_t *k)
 {
     walk_t look = *k;
     for (; look.depth < DEPTH; look.depth++) {
-        function_t *fn = function_of(t, at(&look.at)->function);
-        if (!thin(fn))
+        const pp_frame_t *f = at(&look.at);
+        function_t *fn = function_of(t, f->function);
+        if (!thin(fn) || unnamed(f))
             return;
         cursor_t caller = look.at;
         if (!outward(&caller))
