@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """http_load.py -- what serving live profiles costs the program.
 
-    bench/http_load.py LIB TARGET [--rounds 5] [--seconds 5] [--clients 64] [--every 1.0]
+    bench/http_load.py LIB TARGET [--rounds 5] [--seconds 5] [--clients 64] [--every 1.0] [--pin]
 
 TARGET is tests/http/target.c built (make build/http-test/target). Each
 round runs its `busy SECONDS` command (one thread, malloc and free as fast
@@ -14,9 +14,10 @@ rotates from round to round:
            (and every fourth /metrics) once every EVERY seconds, as a fleet
            of scrapers would: 64 clients at 1 s is 64 requests a second
 Prints each round and the medians, and the ratios to plain. The clients
-run in this process (threads), on the same machine: on a 2-core machine
-their own CPU competes with the program's, so `loaded` is an upper bound of
-what the server costs.
+run in this process (threads), on the same machine. --pin puts the
+program (its busy thread and the server's thread) on CPU 0 and the clients
+on CPU 1: the server's work then comes out of the program's core, the worst
+case, and the clients' does not.
 """
 import argparse
 import os
@@ -29,7 +30,7 @@ import time
 import urllib.request
 
 
-def run(lib, target, seconds, server, clients, every):
+def run(lib, target, seconds, server, clients, every, pin):
     env = {k: v for k, v in os.environ.items() if not k.startswith("POOLALLOC_")}
     env["LD_PRELOAD"] = lib
     if server:
@@ -37,7 +38,7 @@ def run(lib, target, seconds, server, clients, every):
     else:
         env["POOLALLOC_PROFILE"] = os.path.join(tempfile.mkdtemp(prefix="http_load."), "p")
     p = subprocess.Popen([target], stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                         env=env)
+                         env=env, preexec_fn=(lambda: os.sched_setaffinity(0, {0})) if pin else None)
     url = None
     if server:
         m = re.search(r"(http://127\.0\.0\.1:\d+)", p.stderr.readline())
@@ -81,14 +82,18 @@ def main():
     ap.add_argument("--seconds", type=float, default=5)
     ap.add_argument("--clients", type=int, default=64)
     ap.add_argument("--every", type=float, default=1.0)
+    ap.add_argument("--pin", action="store_true", help="the program on CPU 0, the clients on CPU 1")
     a = ap.parse_args()
+    if a.pin:
+        os.sched_setaffinity(0, {1})
     modes = [("plain", False, 0), ("server", True, 0), ("loaded", True, a.clients)]
     got = {m[0]: [] for m in modes}
     for r in range(a.rounds):
         order = modes[r % 3:] + modes[:r % 3]
         line = []
         for name, server, clients in order:
-            ops, pulled = run(os.path.abspath(a.lib), os.path.abspath(a.target), a.seconds, server, clients, a.every)
+            ops, pulled = run(os.path.abspath(a.lib), os.path.abspath(a.target), a.seconds, server, clients, a.every,
+                              a.pin)
             got[name].append(ops)
             line.append(f"{name} {ops / 1e6:.1f} M ops/s" + (f" ({pulled} answers)" if clients else ""))
         print(f"round {r + 1}: " + ", ".join(line), flush=True)
