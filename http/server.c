@@ -11,7 +11,8 @@
  * can stall the program or grow its memory: MAX_CLIENTS connections (more
  * are answered 503 and closed), a request head of PA_HTTP_MAX_HEAD bytes in
  * PA_HTTP_MAX_HEADERS lines that must arrive within HEAD_TIMEOUT, an answer
- * that must be taken within SEND_TIMEOUT, MAX_HELD bytes of answers held,
+ * that must keep being taken (SEND_TIMEOUT without a byte, SEND_LIMIT in
+ * all), MAX_HELD bytes of answers held,
  * MAX_WAITING difference requests (?seconds=N, N <= MAX_SECONDS) at once;
  * bound to loopback, a Host that names loopback. Only GET and HEAD, POST of at
  * most MAX_BODY bytes to /debug/pprof/symbol (pprof asks it to name the
@@ -45,7 +46,8 @@
 #define MAX_SECONDS 300
 #define MAX_HELD ((off_t)64 << 20)       /* bytes of answers held at once */
 #define HEAD_TIMEOUT (5 * 1000000000ull)
-#define SEND_TIMEOUT (30 * 1000000000ull)
+#define SEND_TIMEOUT (30 * 1000000000ull)   /* without taking a byte */
+#define SEND_LIMIT (600 * 1000000000ull)    /* for the whole answer */
 #define ACCEPT_PAUSE (100 * 1000000ull)   /* out of fds: the listener rests */
 
 typedef enum { FREE, READING, WAITING, SENDING } state_t;
@@ -54,6 +56,7 @@ typedef struct {
     int fd;
     state_t state;
     uint64_t deadline;                    /* of the state: closed when passed */
+    uint64_t send_by;                     /* SENDING: the whole answer taken by then */
     size_t len;
     char in[PA_HTTP_MAX_HEAD + MAX_BODY];
     char head[1024];                      /* the status line and headers (and an error's text) */
@@ -242,7 +245,15 @@ static void respond(client_t *c, int status, const char *type, const char *extra
     if (head_only && body >= 0) close(body), c->body = -1;
     if (c->body >= 0) c->body_size = n, held += n;
     c->state = SENDING;
-    c->deadline = pa_clock_ns() + SEND_TIMEOUT;
+    uint64_t now = pa_clock_ns();
+    c->deadline = now + SEND_TIMEOUT, c->send_by = now + SEND_LIMIT;
+}
+
+/* A client that takes bytes keeps its answer going, up to SEND_LIMIT. */
+static void progressed(client_t *c)
+{
+    uint64_t idle = pa_clock_ns() + SEND_TIMEOUT;
+    c->deadline = idle < c->send_by ? idle : c->send_by;
 }
 
 /* A short text answer, its text in the head buffer. */
@@ -537,7 +548,7 @@ static void on_writable(client_t *c)
 {
     while (c->head_sent < c->head_len) {
         ssize_t n = send(c->fd, c->head + c->head_sent, c->head_len - c->head_sent, MSG_NOSIGNAL);
-        if (n > 0) { c->head_sent += (size_t)n; continue; }
+        if (n > 0) { c->head_sent += (size_t)n; progressed(c); continue; }
         if (n < 0 && errno == EINTR) continue;
         if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) return;
         close_client(c);
@@ -545,7 +556,7 @@ static void on_writable(client_t *c)
     }
     while (c->body >= 0 && c->body_sent < c->body_len) {
         ssize_t n = sendfile(c->fd, c->body, &c->body_sent, (size_t)(c->body_len - c->body_sent));
-        if (n > 0) continue;
+        if (n > 0) { progressed(c); continue; }
         if (n < 0 && errno == EINTR) continue;
         if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) return;
         close_client(c);
