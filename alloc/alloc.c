@@ -6,12 +6,15 @@
 #include "fast.h"
 #include "prof.h"
 
+/* The slices a large block of `size` bytes takes. */
+static size_t slices(size_t size) { return (size + PA_SLICE_SIZE - 1) >> PA_SLICE_SHIFT; }
+
 /* One object of 128 KiB..2 MiB in a run of slices of the heap's segments: no
  * system call, and its start is 64 KiB aligned. Large pages live on the full
  * list with the notify bit set, so a remote free tells the owner at once. */
 static void *large_alloc(pa_heap_t *h, size_t size)
 {
-    size_t n = (size + PA_SLICE_SIZE - 1) >> PA_SLICE_SHIFT;
+    size_t n = slices(size);
     pa_heap_take_remote_blocks(h);           /* large blocks other threads freed */
     pa_page_t *pg = pa_segment_page_alloc(h, n);
     if (!pg) return NULL;
@@ -136,7 +139,7 @@ static bool large_grow(void *p, size_t size)
     if (s->kind != PA_SEG_NORMAL || s->heap != h) return false;
     pa_page_t *pg = pa_page_of(s, p);
     if (pg->class_id != PA_CLASS_LARGE) return false;
-    size_t n = (size + PA_SLICE_SIZE - 1) >> PA_SLICE_SHIFT;
+    size_t n = slices(size);
     if (!pa_segment_page_grow(pg, n)) return false;
     PA_STAT_ADD(h->large_alloc_bytes, (n << PA_SLICE_SHIFT) - pg->block_size);
     pa_heap_charge(h, NULL, (n << PA_SLICE_SHIFT) - pg->block_size, 0);
@@ -176,8 +179,7 @@ void *pa_realloc_impl(void *p, size_t size)
             b = pa_grow_in_place(b, have, size);
             if (b) return b;
         } else if (have > PA_SMALL_MAX) {    /* grown as the object unsampled would be */
-            size_t want = size <= PA_LARGE_MAX ? (size + PA_SLICE_SIZE - 1) & ~(size_t)(PA_SLICE_SIZE - 1)
-                                               : pa_huge_usable_for(size);
+            size_t want = size <= PA_LARGE_MAX ? slices(size) << PA_SLICE_SHIFT : pa_huge_usable_for(size);
             b = pa_grow_in_place(b, pa_block_size(b), want + off);
             if (b) return pa_prof_kept(b + off, size, want);   /* the header moved with it */
         }
