@@ -7,6 +7,7 @@
 
 #include <stdarg.h>
 #include <string.h>
+#include <sys/types.h>
 
 #include "types.h"
 
@@ -98,6 +99,11 @@ PA_HIDDEN int  pa_thread_start(void *(*fn)(void *), const char *name);
 /* fn handles sig (SA_RESTART, nothing masked); 0 or an errno. */
 PA_HIDDEN int  pa_signal_handle(int sig, void (*fn)(int));
 PA_HIDDEN int  pa_stderr_fd(void);     /* 2, that copy once 2 is closed, or -1  */
+/* Which file an fd is, to tell later whether the fd still is that file: a
+ * program that closes every descriptor may reuse the number for its own. */
+typedef struct pa_file_id { dev_t dev; ino_t ino; } pa_file_id_t;
+PA_HIDDEN bool pa_file_id(int fd, pa_file_id_t *id);          /* false if fd is not open */
+PA_HIDDEN bool pa_file_is(int fd, const pa_file_id_t *id);
 PA_HIDDEN _Noreturn void pa_fatal(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
 /* ---- os.c -------------------------------------------------------------- */

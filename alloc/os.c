@@ -97,17 +97,29 @@ uint64_t pa_clock_fine_ns(void)
  * trusted only while it is still the file stderr was at start: a program that
  * closes every descriptor may have reused its number for a file of its own. */
 static int stderr_copy = -1;
-static dev_t stderr_dev;
-static ino_t stderr_ino;
+static pa_file_id_t stderr_id;
+
+bool pa_file_id(int fd, pa_file_id_t *id)
+{
+    struct stat st;
+    if (fstat(fd, &st) != 0) return false;
+    id->dev = st.st_dev, id->ino = st.st_ino;
+    return true;
+}
+
+bool pa_file_is(int fd, const pa_file_id_t *id)
+{
+    pa_file_id_t now;
+    return fd >= 0 && pa_file_id(fd, &now) && now.dev == id->dev && now.ino == id->ino;
+}
 
 void pa_stderr_keep(void)
 {
-    struct stat st;
-    if (stderr_copy >= 0 || fstat(2, &st) != 0) return;
+    pa_file_id_t id;
+    if (stderr_copy >= 0 || !pa_file_id(2, &id)) return;
     int fd = fcntl(2, F_DUPFD_CLOEXEC, 3);
     if (fd < 0) return;
-    stderr_dev = st.st_dev;
-    stderr_ino = st.st_ino;
+    stderr_id = id;
     stderr_copy = fd;
 }
 
@@ -115,10 +127,8 @@ int pa_stderr_fd(void)
 {
     int saved = errno;
     int fd = -1;
-    struct stat st;
     if (fcntl(2, F_GETFD) >= 0) fd = 2;
-    else if (stderr_copy >= 0 && fstat(stderr_copy, &st) == 0 && st.st_dev == stderr_dev && st.st_ino == stderr_ino)
-        fd = stderr_copy;
+    else if (pa_file_is(stderr_copy, &stderr_id)) fd = stderr_copy;
     errno = saved;
     return fd;
 }

@@ -70,8 +70,7 @@ typedef struct {
 
 static client_t clients[MAX_CLIENTS];
 static int listener = -1;
-static dev_t listener_dev;                /* its identity: the program may close it and reuse the number */
-static ino_t listener_ino;
+static pa_file_id_t listener_id;         /* the program may close it and reuse the number */
 static bool loopback;                     /* bound to 127.0.0.0/8 or ::1: Host must name it (DNS rebinding) */
 static char where[300];                   /* the address, as said at start */
 static char unix_path[108];               /* a unix socket to remove at exit, "" if none */
@@ -159,9 +158,7 @@ static int open_listener(const char *spec)
     if (bound || listen(fd, 64)) goto fail;
     int high = fcntl(fd, F_DUPFD_CLOEXEC, 512);   /* out of the way of a program that reuses low numbers */
     if (high >= 0) close(fd), fd = high;
-    struct stat self;
-    fstat(fd, &self);
-    listener_dev = self.st_dev, listener_ino = self.st_ino;
+    pa_file_id(fd, &listener_id);
     if (sa.ss_family == AF_UNIX) {
         snprintf(where, sizeof where, "%s", spec);
     } else {
@@ -570,11 +567,7 @@ static uint64_t accept_paused_until;
 /* The listening socket is still ours: a program that closes every fd (a
  * daemon's start) may have closed it, and its number may name the
  * program's own socket or file now. */
-static bool listener_ours(void)
-{
-    struct stat st;
-    return listener >= 0 && fstat(listener, &st) == 0 && st.st_dev == listener_dev && st.st_ino == listener_ino;
-}
+static bool listener_ours(void) { return pa_file_is(listener, &listener_id); }
 
 static void lose_listener(void)
 {
