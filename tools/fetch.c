@@ -47,7 +47,8 @@ static int connect_to(const char *host, const char *port, char *why, size_t n)
     return fd;
 }
 
-bool pp_fetch(const char *url, pp_buf_t *body, char *err, size_t err_size)
+/* GETs url's path into body; false with why in err. */
+static bool fetch(const char *url, pp_buf_t *body, char *err, size_t err_size)
 {
     const char *h = url + 7, *slash = strchr(h, '/');
     const char *path = slash && slash[1] ? slash : "/debug/poolalloc/profile";
@@ -110,4 +111,12 @@ bool pp_fetch(const char *url, pp_buf_t *body, char *err, size_t err_size)
     pp_buf_put(body, b, blen);
     pp_buf_free(&all);
     return true;
+}
+
+pp_dump_t *pp_dump_fetch(const char *url, char *err, size_t err_size)
+{
+    pp_buf_t b = {0};
+    pp_dump_t *d = fetch(url, &b, err, err_size) ? pp_dump_parse(url, b.data ? b.data : "", b.len, err, err_size) : NULL;
+    pp_buf_free(&b);
+    return d;
 }

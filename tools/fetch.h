@@ -7,11 +7,13 @@
 #include <stddef.h>
 
 #include "common.h"
+#include "dump.h"
 
 /* True if path names a server ("http://HOST:PORT[/PATH]") rather than a file. */
 bool pp_is_url(const char *path);
-/* GETs url's path, /debug/poolalloc/profile when it has none, into body;
- * false with "URL: why" in err. Plain HTTP/1.1, 30 s at most. */
-bool pp_fetch(const char *url, pp_buf_t *body, char *err, size_t err_size);
+/* The dump a live process serves at url (its /debug/poolalloc/profile when
+ * the URL has no path), read as pp_dump_read reads a file; NULL with
+ * "URL: why" in err. Plain HTTP/1.1, 30 s at most. */
+pp_dump_t *pp_dump_fetch(const char *url, char *err, size_t err_size);
 
 #endif

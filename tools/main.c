@@ -274,14 +274,7 @@ static pp_dump_t **read_dumps(char **paths, int n)
         struct stat st;
         if (stat(paths[i], &st) == 0 && S_ISDIR(st.st_mode))
             pp_die("%s: is a directory (give the .prof files: DIR/*.prof)", paths[i]);
-        if (pp_is_url(paths[i])) { /* a live process (POOLALLOC_HTTP) */
-            pp_buf_t b = {0};
-            d[i] = pp_fetch(paths[i], &b, err, sizeof err) ? pp_dump_parse(paths[i], b.data ? b.data : "", b.len, err, sizeof err)
-                                                           : NULL;
-            pp_buf_free(&b);
-        } else {
-            d[i] = pp_dump_read(paths[i], err, sizeof err);
-        }
+        d[i] = pp_is_url(paths[i]) ? pp_dump_fetch(paths[i], err, sizeof err) : pp_dump_read(paths[i], err, sizeof err);
         if (!d[i])
             pp_die("%s", err);
     }
@@ -429,11 +422,17 @@ static int cmd_fold(const command_t *c, int argc, char **argv)
 }
 
 /* "PROGRAM and others (2 processes), sample rate 512 KiB" (the SVG shows the total) */
+/* The program as it was run (argv[0]'s name), else its file's name. */
+static const char *program_name(const pp_profile_t *p)
+{
+    return p->command ? p->command : pp_basename(p->program ? p->program : "?");
+}
+
 static char *describe(const pp_profile_t *p)
 {
     char rate[32];
     pp_buf_t b = {0};
-    pp_buf_printf(&b, "%s", p->command ? p->command : pp_basename(p->program ? p->program : "?"));
+    pp_buf_printf(&b, "%s", program_name(p));
     if (p->nprocesses > 1)
         pp_buf_printf(&b, " and others (%zu processes)", p->nprocesses);
     int64_t sr = p->sample_rate > INT64_MAX ? INT64_MAX : (int64_t)p->sample_rate; /* any dec is valid */
@@ -656,8 +655,7 @@ static int html_page(output_t *out, void *arg)
         fl[nf++] = (pp_html_flame_t){want[i].id, want[i].label,
                                      written(page_flame, &(page_flame_t){&p, want[i].weight, title})};
     }
-    char *sub = describe(&p), *title = xasprintf("poolalloc profile of %s",
-                                                 p.command ? p.command : pp_basename(p.program ? p.program : "?"));
+    char *sub = describe(&p), *title = xasprintf("poolalloc profile of %s", program_name(&p));
     char rate[32];
     char *subtitle = xasprintf("%s; %.3f s%s", sub, p.uptime_max,
                                p.peak_inuse_space ? xasprintf(", peak in use %s", pp_format_value(rate, sizeof rate,
