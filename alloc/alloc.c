@@ -20,7 +20,7 @@ static void *large_alloc(pa_heap_t *h, size_t size)
     if (!pg) return NULL;
     pa_page_setup(pg, PA_CLASS_LARGE, n << PA_SLICE_SHIFT);
     pg->capacity = 1;
-    atomic_store_explicit(&pg->carved, pg->block_size, memory_order_relaxed);
+    pa_page_set_carved(pg, 1);
     pg->used_m1 = 0 - PA_FULL_BIAS;          /* one block, full-listed */
     atomic_store_explicit(&pg->xfree, 1, memory_order_relaxed);
     pa_queue_push_back(&h->full, pg);
@@ -32,7 +32,7 @@ static void *large_alloc(pa_heap_t *h, size_t size)
 
 /* `align` is 0 or a power of two > 16 that the caller has folded into size
  * where a size class can serve it (see pa_memalign_impl). */
-void *pa_malloc_generic(pa_heap_t *h, size_t size, size_t align)
+void *pa_malloc_generic(size_t size, pa_heap_t *h, size_t align)
 {
     if (PA_UNLIKELY(h == &pa_heap_empty)) {
         h = pa_heap_get_or_init();
@@ -71,7 +71,7 @@ void *pa_memalign_impl(size_t align, size_t size)
     if (size > SIZE_MAX - align) { errno = ENOMEM; return NULL; }
     size_t rounded = (size + align - 1) & ~(align - 1);
     if (rounded == 0) rounded = align;
-    if (align <= PA_SLICE_SIZE && rounded <= PA_LARGE_MAX) return pa_malloc_generic(pa_tl_heap, rounded, align);
+    if (align <= PA_SLICE_SIZE && rounded <= PA_LARGE_MAX) return pa_malloc_generic(rounded, pa_tl_heap, align);
     pa_heap_t *h = pa_heap_get_or_init();
     void *p = h ? pa_huge_alloc(size ? size : 1, align, false) : NULL;
     if (!p) { errno = ENOMEM; return NULL; }
@@ -102,7 +102,7 @@ size_t pa_block_size(const void *p)
         if (s->kind != PA_SEG_NORMAL)        /* never read a huge block's "descriptors" */
             return s->kind == PA_SEG_HUGE && (uint8_t *)s + s->huge_offset == p ? s->huge_size : 0;
         pa_page_t *pg = pa_page_of(s, p);
-        return pa_page_is_block_start(pg, p) ? pg->block_size : 0;
+        return pa_page_is_block_start_any(pg, p) ? pg->block_size : 0;
     }
     /* huge blocks aligned to more than half a segment keep their header in the
      * 4 MiB just below the block */
@@ -144,8 +144,8 @@ static bool large_grow(void *p, size_t size)
     PA_STAT_ADD(h->large_alloc_bytes, (n << PA_SLICE_SHIFT) - pg->block_size);
     pa_heap_charge(h, NULL, (n << PA_SLICE_SHIFT) - pg->block_size, 0);
     pg->block_size = (uint32_t)(n << PA_SLICE_SHIFT);
-    atomic_store_explicit(&pg->carved, pg->block_size, memory_order_relaxed);
     pg->div_magic = pa_div_magic(pg->block_size);
+    pa_page_set_carved(pg, 1);
     return true;
 }
 

@@ -2,8 +2,9 @@
  *
  * malloc: thread heap -> current page of the size class -> pop its free list
  *         -> subtract the size from the heap's countdown (TICKS AND SAMPLES, types.h).
- * free:   segment bitmap says "ours" -> page from the address -> block start
- *         check -> owner is this thread: push on the page's local list.
+ * free:   segment map says "ours" -> owner is this thread -> page from the
+ *         address -> block start check -> not marked free -> push on the
+ *         page's list.
  * No lock, no atomic read-modify-write; everything else is out of line. */
 #ifndef PA_FAST_H
 #define PA_FAST_H
@@ -37,7 +38,18 @@ static inline void *pa_malloc_inline(size_t size)
             return pa_heap_charge(h, b, size, 0);
         }
     }
-    return pa_malloc_generic(h, size, 0);
+    return pa_malloc_generic(size, h, 0);
+}
+
+/* The owner puts free block b back on its page. */
+static inline __attribute__((always_inline)) void pa_page_push(pa_heap_t *h, pa_page_t *pg, pa_block_t *b)
+{
+    b->next = pg->free;                      /* LIFO: the next malloc reuses it hot */
+    b->key = pa_free_mark(pg);
+    pg->free = b;
+    PA_STAT_INC(h->frees[pg->class_id]);
+    /* the page became empty, or is on the full list (PA_FULL_BIAS) */
+    if (PA_UNLIKELY(--pg->used_m1 < 0)) pa_page_free_event(h, pg);
 }
 
 static inline __attribute__((always_inline)) void pa_free_inline(void *p)
@@ -52,14 +64,8 @@ static inline __attribute__((always_inline)) void pa_free_inline(void *p)
     pa_page_t *pg = pa_page_of(s, p);
     if (PA_UNLIKELY(!pa_page_is_block_start(pg, p))) { pa_free_generic(p); return; }
     pa_block_t *b = (pa_block_t *)p;
-    uintptr_t mark = pa_free_mark(b);
-    if (PA_UNLIKELY(b->key == mark)) pa_free_double(b);
-    b->next = pg->free;                      /* LIFO: the next malloc reuses it hot */
-    b->key = mark;
-    pg->free = b;
-    PA_STAT_INC(h->frees[pg->class_id]);
-    /* the page became empty, or is on the full list (PA_FULL_BIAS) */
-    if (PA_UNLIKELY(--pg->used_m1 < 0)) pa_page_free_event(h, pg);
+    if (PA_UNLIKELY(b->key == pa_free_mark(pg))) { pa_free_marked(h, pg, b); return; }
+    pa_page_push(h, pg, b);
 }
 
 #endif /* PA_FAST_H */

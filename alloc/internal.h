@@ -16,7 +16,7 @@ PA_HIDDEN extern pa_heap_t pa_heap_empty;          /* has no pages: forces slow 
 PA_HIDDEN extern pa_page_t pa_page_empty;          /* a page with no free blocks     */
 extern PA_TLS pa_heap_t *pa_tl_heap;               /* this thread's heap             */
 extern PA_TLS bool pa_tl_exiting;                  /* its heap was given up at exit  */
-PA_HIDDEN extern uintptr_t pa_free_key;            /* random, set once at init       */
+PA_HIDDEN extern uintptr_t pa_random_seed;         /* random, set once at init       */
 PA_HIDDEN extern _Atomic(uint8_t) pa_segmap[];     /* one byte per 4 MiB (segmap.c)  */
 #define PA_SEGMAP_SIZE ((size_t)1 << (48 - PA_SEG_SHIFT))
 
@@ -63,31 +63,60 @@ static inline pa_page_t *pa_page_of(pa_segment_t *s, const void *p)
 }
 
 /* True iff p is the start of a block of page pg that was carved already (not
- * interior, not header, not the untouched rest of the page). */
-static inline bool pa_page_is_block_start(const pa_page_t *pg, const void *p)
+ * interior, not header, not the untouched rest of the page), in one multiply
+ * and one compare. With off = p - start (p lies in pg's segment, so |off| <
+ * 4 MiB) and c = pg->div_magic, (uint32_t)off * c is k * e for off = k *
+ * block_size, where e = c * block_size mod 2^64 is in 1..block_size-1, and
+ * at least 2^64 / block_size (far above any limit) for every other off
+ * (Lemire et al., "Faster remainder by direct computation", 2019).
+ * pg->carved_limit is the number of blocks carved times e. */
+static inline bool pa_block_start_below(const pa_page_t *pg, const void *p, uint64_t limit)
 {
-    uint64_t off = (uint64_t)((const uint8_t *)p - pg->start);
-    return off < atomic_load_explicit(&pg->carved, memory_order_relaxed) &&
-           (uint64_t)(uint32_t)off * pg->div_magic < pg->div_magic;
+    uint32_t off = (uint32_t)((uintptr_t)p - (uintptr_t)pg->start);
+    return (uint64_t)off * pg->div_magic < limit;
 }
 
-/* What a free block holds in its second word: the process's random key xor
- * the block's address. Program data equals it only by a 1-in-2^64 chance, and
- * a copy of one free block's bytes into another block does not match there.
- * (The page descriptor's address alone would not do: within a segment it
- * xors with the block's to a small integer, which data holds all the time.) */
+/* From the page's owner thread (the only writer of carved_limit). */
+static inline bool pa_page_is_block_start(const pa_page_t *pg, const void *p)
+{
+    return pa_block_start_below(pg, p, pg->carved_limit);
+}
+
+/* From any thread. */
+static inline bool pa_page_is_block_start_any(const pa_page_t *pg, const void *p)
+{
+    return pa_block_start_below(pg, p, __atomic_load_n(&pg->carved_limit, __ATOMIC_RELAXED));
+}
+
 /* page->used_m1 (types.h): a full-listed page has PA_FULL_BIAS taken off, so
  * it stays negative whatever its count (at most 4096 blocks). */
 #define PA_FULL_BIAS (1 << 30)
 static inline bool pa_page_in_full(const pa_page_t *pg) { return pg->used_m1 < -1; }
 static inline bool pa_page_is_unused(const pa_page_t *pg) { return pg->used_m1 == -1; }
 
-static inline uintptr_t pa_free_mark(const void *b)
+/* What a free block holds in its second word: the address of its page's
+ * descriptor, which the free fast path has in a register anyway. Program
+ * data holds it only by accident (nothing hands out pointers to
+ * descriptors), and a match is confirmed by a walk of the page's lists
+ * before the owner aborts (pa_free_suspect). */
+static inline uintptr_t pa_free_mark(const pa_page_t *pg)
 {
-    return pa_free_key ^ (uintptr_t)b;
+    return (uintptr_t)pg;
 }
 
-static inline uint64_t pa_div_magic(uint32_t d) { return UINT64_MAX / d + 1; }
+/* The multiplier of pa_page_is_block_start: ceil(2^64 / d), one more when d
+ * is a power of two (there it would leave e = 0). */
+static inline uint64_t pa_div_magic(uint32_t d)
+{
+    return UINT64_MAX / d + 1 + ((d & (d - 1)) == 0);
+}
+
+/* Sets what pa_page_is_block_start accepts: the first n blocks. */
+static inline void pa_page_set_carved(pa_page_t *pg, uint32_t n)
+{
+    __atomic_store_n(&pg->carved_limit, n * (pg->div_magic * pg->block_size), __ATOMIC_RELAXED);
+}
+
 
 /* ---- messages (never allocate) ----------------------------------------- */
 PA_HIDDEN void pa_message(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
@@ -161,7 +190,7 @@ PA_HIDDEN void pa_process_init(void);
 PA_HIDDEN extern uint64_t pa_start_ns;            /* clock at process init           */
 
 /* ---- alloc.c / free.c / huge.c ----------------------------------------- */
-PA_HIDDEN void *pa_malloc_generic(pa_heap_t *h, size_t size, size_t align);
+PA_HIDDEN void *pa_malloc_generic(size_t size, pa_heap_t *h, size_t align);
 PA_HIDDEN void  pa_free_generic(void *p);
 PA_HIDDEN void *pa_memalign_impl(size_t align, size_t size);
 PA_HIDDEN void *pa_calloc_impl(size_t count, size_t size);
@@ -171,6 +200,7 @@ PA_HIDDEN size_t pa_usable(const void *p);
 PA_HIDDEN size_t pa_usable_size_checked(const void *p, const char *fn);
 PA_HIDDEN void  pa_free_remote(pa_page_t *pg, pa_block_t *b);
 PA_HIDDEN _Noreturn void pa_free_double(void *b);
+PA_HIDDEN void  pa_free_marked(pa_heap_t *h, pa_page_t *pg, pa_block_t *b);   /* aborts if b is free */
 PA_HIDDEN void *pa_grow_in_place(void *b, size_t have, size_t size);   /* large or huge block b */
 PA_HIDDEN size_t pa_huge_usable_for(size_t size);
 PA_HIDDEN void *pa_huge_alloc(size_t size, size_t align, bool zero);

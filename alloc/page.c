@@ -23,9 +23,9 @@ void pa_page_setup(pa_page_t *pg, size_t class_id, size_t block_size)
     pg->class_id = (uint8_t)class_id;
     pg->block_size = (uint32_t)block_size;
     pg->div_magic = pa_div_magic((uint32_t)block_size);
-    pg->reserved = (uint32_t)(((size_t)pg->slice_count << PA_SLICE_SHIFT) / block_size);
+    pg->reserved = (uint16_t)(((size_t)pg->slice_count << PA_SLICE_SHIFT) / block_size);
     pg->capacity = 0;
-    atomic_store_explicit(&pg->carved, 0, memory_order_relaxed);
+    pa_page_set_carved(pg, 0);
     pg->used_m1 = -1;
     pg->next = pg->prev = NULL;
     atomic_store_explicit(&pg->xfree, 0, memory_order_relaxed);
@@ -45,13 +45,13 @@ bool pa_page_extend(pa_page_t *pg)
     for (uint32_t i = 0; i + 1 < n; i++, p += pg->block_size) {
         pa_block_t *b = (pa_block_t *)p;
         b->next = (pa_block_t *)(p + pg->block_size);
-        b->key = pa_free_mark(b);
+        b->key = pa_free_mark(pg);
     }
     ((pa_block_t *)p)->next = pg->free;
-    ((pa_block_t *)p)->key = pa_free_mark(p);
+    ((pa_block_t *)p)->key = pa_free_mark(pg);
     pg->free = (pa_block_t *)first;
     pg->capacity += n;
-    atomic_store_explicit(&pg->carved, pg->capacity * pg->block_size, memory_order_relaxed);
+    pa_page_set_carved(pg, pg->capacity);
     return true;
 }
 

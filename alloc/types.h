@@ -94,7 +94,7 @@
 
 typedef struct pa_block {
     struct pa_block *next;
-    uintptr_t key;          /* pa_free_mark while free: a second free aborts          */
+    uintptr_t key;          /* pa_free_mark (its page) while free; 0 once handed out  */
 } pa_block_t;
 
 struct pa_heap;
@@ -105,22 +105,22 @@ typedef struct pa_page {
     pa_block_t *free;          /* blocks to allocate                              */
     pa_block_t *local_free;    /* blocks waiting for the next refill of free      */
     uint8_t    *start;         /* address of block 0 (NULL: not a page)          */
-    uint64_t    div_magic;     /* off is a multiple of block_size iff
-                                  (uint32_t)off * div_magic < div_magic          */
+    uint64_t    div_magic;     /* pa_page_is_block_start's multiplier           */
     int32_t     used_m1;       /* blocks handed out and not yet collected back,
                                   minus one (-1: none), less PA_FULL_BIAS while
                                   on the heap's full list: so free() learns
                                   "now empty or full-listed" from one sign   */
     uint32_t    block_size;
     uint32_t    capacity;      /* blocks carved into lists so far                 */
-    uint32_t    reserved;      /* blocks that fit in the page                     */
+    uint16_t    reserved;      /* blocks that fit in the page (at most 4096)      */
     uint8_t     class_id;      /* 1..88, PA_CLASS_LARGE, or 0 for no page        */
     uint8_t     slice_count;   /* length of the run (first descriptor only)      */
-    uint8_t     pad1_;
-    uint8_t     pad0_;
-    _Atomic(uint32_t) carved;  /* bytes from start carved into blocks so far:
-                                  free() refuses what lies beyond; only grows
-                                  while the page lives, read by remote frees  */
+    uint64_t    carved_limit;  /* blocks carved so far, scaled for
+                                  pa_page_is_block_start: free() refuses what
+                                  lies beyond; only grows while the page lives.
+                                  Other threads read it with __atomic_load_n
+                                  (a plain read in the owner's fast path
+                                  compares straight from memory)            */
     struct pa_page *page;      /* the run's first descriptor (itself if first or
                                   not in a page): free()'s O(1) lookup          */
     /* --- second cache line: written by other threads or rarely --- */

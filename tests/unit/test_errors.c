@@ -420,7 +420,7 @@ static uint8_t *block_before_uncarved(size_t size, size_t room, pa_page_t **page
         uint8_t *p = pa_malloc(size);
         cr_assert_not_null(p);
         pa_page_t *pg = pa_page_of(pa_segment_of(p), p);
-        if (pg->carved + room <= (size_t)pg->reserved * pg->block_size) { *page = pg; return p; }
+        if (((size_t)pg->capacity * pg->block_size) + room <= (size_t)pg->reserved * pg->block_size) { *page = pg; return p; }
     }
     cr_assert_fail("no page of %zu-byte blocks with %zu bytes uncarved", size, room);
     return NULL;
@@ -439,7 +439,7 @@ Test(errors, free_of_uncarved_block_in_every_page_kind)
         size_t bs = pa_class_size(pa_class_of(sizes[i]));
         uint8_t *p = block_before_uncarved(sizes[i], 2 * bs, &pg);
         uint8_t *end = pg->start + (size_t)pg->reserved * pg->block_size;
-        uint8_t *next = pg->start + pg->carved;
+        uint8_t *next = pg->start + (size_t)pg->capacity * pg->block_size;
         expect_free_aborts(next, invalid);                     /* the next block to be carved */
         expect_free_aborts(next + bs, invalid);
         expect_free_aborts(end - bs, invalid);                 /* the page's last block */

@@ -90,3 +90,54 @@ Test(sizeclass, class_slices)
         else cr_assert_geq((n * PA_SLICE_SIZE) / bs, 8, "class %zu: fewer than 8 blocks per page", c);
     }
 }
+
+/* One address of a segment checked against pa_page_is_block_start: it must
+ * say yes exactly for the first `carved` block starts of the page. */
+static void check_offset(const pa_page_t *pg, uintptr_t seg, uintptr_t a, uint32_t carved)
+{
+    intptr_t off = (intptr_t)a - (intptr_t)pg->start;
+    bool want = off >= 0 && off % pg->block_size == 0 && (size_t)off / pg->block_size < carved;
+    bool got = pa_page_is_block_start(pg, (void *)a);
+    cr_assert_eq(got, want, "block %u B, page at +%#zx, %u carved: +%#zx says %d", pg->block_size,
+                 (size_t)((uintptr_t)pg->start - seg), carved, (size_t)(a - seg), got);
+}
+
+/* The block-start test is one multiply and one compare (internal.h); checked
+ * for every class and large block size, pages at the start and the end of a
+ * segment, 0, 1, some and all blocks carved: every 16-byte step from 64 KiB
+ * before the page to 64 KiB after it, a spread of addresses over the whole
+ * segment, and every byte around block 0, the last carved block and the
+ * page's end. Power-of-two sizes need the adjusted multiplier. */
+Test(sizeclass, block_start_test_is_exact)
+{
+    static uint8_t seg_memory[2 * PA_SEG_SIZE];
+    uintptr_t seg = ((uintptr_t)seg_memory + PA_SEG_MASK) & ~(uintptr_t)PA_SEG_MASK, end = seg + PA_SEG_SIZE;
+    size_t sizes[PA_CLASSES + 40], pages[PA_CLASSES + 40], n_sizes = 0;
+    for (size_t c = 1; c < PA_CLASSES; c++, n_sizes++) {
+        sizes[n_sizes] = pa_class_size(c);
+        pages[n_sizes] = pa_class_slices(c) * PA_SLICE_SIZE;
+    }
+    for (size_t s = 2; s <= PA_LARGE_MAX / PA_SLICE_SIZE; s++, n_sizes++) sizes[n_sizes] = pages[n_sizes] = s * PA_SLICE_SIZE;
+    for (size_t i = 0; i < n_sizes; i++) {
+        uint32_t d = (uint32_t)sizes[i];
+        uint32_t reserved = (uint32_t)(pages[i] / d);
+        size_t at[2] = { PA_SLICE_SIZE, PA_SEG_SIZE - pages[i] };
+        for (int w = 0; w < 2; w++) {
+            pa_page_t pg = { .start = (uint8_t *)seg + at[w], .block_size = d, .div_magic = pa_div_magic(d) };
+            uintptr_t first = (uintptr_t)pg.start, last = first + pages[i];
+            uint32_t carved_counts[] = { 0, 1, reserved / 2, reserved };
+            for (size_t k = 0; k < 4; k++) {
+                uint32_t carved = carved_counts[k];
+                pa_page_set_carved(&pg, carved);
+                for (uintptr_t a = first - PA_SLICE_SIZE; a < last + PA_SLICE_SIZE; a += 16)
+                    if (a >= seg && a < end) check_offset(&pg, seg, a, carved);
+                for (uintptr_t a = seg; a < end; a += 4096 + 16) check_offset(&pg, seg, a, carved);
+                uintptr_t edges[] = { first, first + (carved ? carved - 1 : 0) * (size_t)d,
+                                      first + (size_t)carved * d, last };
+                for (size_t e = 0; e < 4; e++)
+                    for (uintptr_t a = edges[e] - 40; a < edges[e] + 40; a++)
+                        if (a >= seg && a < end) check_offset(&pg, seg, a, carved);
+            }
+        }
+    }
+}
