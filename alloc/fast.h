@@ -45,7 +45,7 @@ static inline void *pa_malloc_inline(size_t size)
 static inline __attribute__((always_inline)) void pa_page_push(pa_heap_t *h, pa_page_t *pg, pa_block_t *b)
 {
     b->next = pg->free;                      /* LIFO: the next malloc reuses it hot */
-    b->key = pa_free_mark(pg);
+    b->key = pa_free_mark(b);
     pg->free = b;
     PA_STAT_INC(h->frees[pg->class_id]);
     /* the page became empty, or is on the full list (PA_FULL_BIAS) */
@@ -54,17 +54,19 @@ static inline __attribute__((always_inline)) void pa_page_push(pa_heap_t *h, pa_
 
 static inline __attribute__((always_inline)) void pa_free_inline(void *p)
 {
-    uintptr_t a = (uintptr_t)p;
-    if (PA_UNLIKELY(!pa_segmap_has(a))) { pa_free_generic(p); return; }
-    pa_segment_t *s = pa_segment_of(p);
+    uintptr_t idx = (uintptr_t)p >> PA_SEG_SHIFT;
     pa_heap_t *h = pa_tl_heap;
-    /* only a normal segment of this thread's heap gets here: its descriptors
-     * are real (in a huge block they would be the program's data) */
-    if (PA_UNLIKELY(s->heap != h)) { pa_free_generic(p); return; }
-    pa_page_t *pg = pa_page_of(s, p);
+    /* only a normal segment of this thread's heap gets past the map: its
+     * descriptors are real (in a huge block they would be the program's data) */
+    if (PA_UNLIKELY(idx >= PA_SEGMAP_SIZE ||
+                    atomic_load_explicit(&pa_segmap[idx], memory_order_relaxed) != h->tag)) {
+        pa_free_generic(p);
+        return;
+    }
+    pa_page_t *pg = pa_page_of(pa_segment_of(p), p);
     if (PA_UNLIKELY(!pa_page_is_block_start(pg, p))) { pa_free_generic(p); return; }
     pa_block_t *b = (pa_block_t *)p;
-    if (PA_UNLIKELY(b->key == pa_free_mark(pg))) { pa_free_marked(h, pg, b); return; }
+    if (PA_UNLIKELY(b->key == pa_free_mark(b))) pa_free_double(b);
     pa_page_push(h, pg, b);
 }
 

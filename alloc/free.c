@@ -1,37 +1,16 @@
 /* free.c — everything free() does off its fast path: NULL, huge blocks,
  * pointers that are not ours, frees from another thread (remote.c), sampled
- * objects, and double frees. */
+ * objects, double frees, and the frees of a thread whose heap has no tag
+ * (types.h). */
 #include "fast.h"
 #include "prof.h"
 
+/* The block carries the free mark (pa_free_mark): it is free already, on one
+ * of its page's lists or its owner's remote list. Program data holds the mark
+ * only by a 1-in-2^64 chance, so no list walk confirms it. */
 void pa_free_double(void *b)
 {
     pa_fatal("free(): double free %p", b);
-}
-
-/* True if b is on list (at most `bound` blocks are looked at, so a list a
- * program corrupted cannot hold the walk forever). */
-static bool list_holds(const pa_block_t *list, const pa_block_t *b, uint32_t bound)
-{
-    for (; list && bound; list = list->next, bound--)
-        if (list == b) return true;
-    return false;
-}
-
-/* The owner frees b, which carries its page's free mark: free already, or
- * program data that happens to equal the mark. A walk tells which: every
- * free block of a page is on its free or local_free list, on its remote list
- * or on the owner heap's remote_blocks (only the owner takes from either, so
- * walking them from here is safe). */
-void pa_free_marked(pa_heap_t *h, pa_page_t *pg, pa_block_t *b)
-{
-    uint32_t bound = pg->capacity + 1;
-    pa_block_t *remote = (pa_block_t *)(atomic_load_explicit(&pg->xfree, memory_order_acquire) & PA_XFREE_PTR);
-    if (list_holds(pg->free, b, bound) || list_holds(pg->local_free, b, bound) ||
-        list_holds(remote, b, bound) ||
-        list_holds(atomic_load_explicit(&h->remote_blocks, memory_order_acquire), b, (uint32_t)1 << 24))
-        pa_free_double(b);
-    pa_page_push(h, pg, b);
 }
 
 void pa_free_generic(void *p)
@@ -48,11 +27,16 @@ void pa_free_generic(void *p)
     }
     if (s && s->kind == PA_SEG_HUGE_CACHED && (uint8_t *)s + s->huge_offset == p)
         pa_fatal("free(): double free %p", p);          /* freed already, now cached */
-    /* the fast path took this thread's own blocks: what is left is another heap's */
-    if (s && s->kind == PA_SEG_NORMAL && s->heap && s->heap != pa_tl_heap) {
+    /* another heap's block, or this thread's in a heap without a tag (the
+     * fast path took the blocks of a heap with one) */
+    if (s && s->kind == PA_SEG_NORMAL && s->heap) {
         pa_page_t *pg = pa_page_of(s, p);
         if (pa_page_is_block_start_any(pg, p) && pg->class_id) {
-            pa_free_remote(pg, (pa_block_t *)p);
+            pa_heap_t *h = pa_tl_heap;
+            pa_block_t *b = p;
+            if (s->heap != h) pa_free_remote(pg, b);
+            else if (b->key == pa_free_mark(b)) pa_free_double(b);
+            else pa_page_push(h, pg, b);
             return;
         }
     }

@@ -10,11 +10,11 @@
 #include "prof.h"
 
 pa_page_t pa_page_empty;
-pa_heap_t pa_heap_empty = { .direct = { [0 ... PA_CLASSES] = &pa_page_empty },
+pa_heap_t pa_heap_empty = { .tag = PA_TAG_NONE, .direct = { [0 ... PA_CLASSES] = &pa_page_empty },
                             .small = { [0 ... PA_DIRECT_SLOTS - 1] = &pa_page_empty } };
 PA_TLS pa_heap_t *pa_tl_heap = &pa_heap_empty;
 PA_TLS bool pa_tl_exiting;
-uintptr_t pa_random_seed = 0x9e3779b97f4a7c15u;
+uintptr_t pa_free_key = 0x9e3779b97f4a7c15u;
 
 static pthread_mutex_t heaps_lock = PTHREAD_MUTEX_INITIALIZER;
 static pa_heap_t *all_heaps, *abandoned;
@@ -97,9 +97,10 @@ static pa_heap_t *heap_new(void)
     for (size_t c = 0; c <= PA_CLASSES; c++) h->direct[c] = &pa_page_empty;
     for (size_t i = 0; i < PA_DIRECT_SLOTS; i++) h->small[i] = &pa_page_empty;
     pthread_mutex_init(&h->segments_lock, NULL);
-    h->rng = pa_random_seed ^ (uintptr_t)h ^ pa_clock_ns();
+    h->rng = pa_free_key ^ (uintptr_t)h ^ pa_clock_ns();
     pa_heap_budget_init(h);
-    atomic_fetch_add_explicit(&pa_gstats.heaps, 1, memory_order_relaxed);
+    uint64_t made = atomic_fetch_add_explicit(&pa_gstats.heaps, 1, memory_order_relaxed);
+    h->tag = made <= PA_TAG_NONE - 1 - PA_TAG_FIRST ? (uint8_t)(PA_TAG_FIRST + made) : PA_TAG_NONE;
     pthread_mutex_lock(&heaps_lock);
     h->next_all = all_heaps;
     all_heaps = h;
@@ -135,9 +136,13 @@ pa_heap_t *pa_heap_get_or_init(void)
     if (h != &pa_heap_empty) return h;
     pa_process_init();
     pthread_mutex_lock(&heaps_lock);
-    h = abandoned;
+    /* a heap with a tag first: a heap without one frees on the slow path */
+    pa_heap_t **pick = &abandoned;
+    for (pa_heap_t **pp = &abandoned; *pp; pp = &(*pp)->next_abandoned)
+        if ((*pp)->tag != PA_TAG_NONE) { pick = pp; break; }
+    h = *pick;
     if (h) {
-        abandoned = h->next_abandoned;
+        *pick = h->next_abandoned;
         h->abandoned = false;
         h->next_abandoned = NULL;
         atomic_fetch_sub_explicit(&pa_gstats.heaps_abandoned, 1, memory_order_relaxed);
@@ -211,8 +216,9 @@ void pa_process_init(void)
     if (at_random) {
         uint64_t rnd[2];
         memcpy(rnd, at_random, sizeof rnd);
-        pa_random_seed ^= rnd[0] ^ (rnd[1] << 1);
+        pa_free_key ^= rnd[0] ^ (rnd[1] << 1);
     }
+    pa_free_key |= 1;              /* never 0, so a zeroed key is never "free" */
     pa_prof_init();
     pthread_key_create(&exit_key, heap_abandon);
     pthread_atfork(pa_fork_prepare, pa_fork_parent, pa_fork_child);

@@ -111,7 +111,7 @@ static size_t cache_split(pa_segment_t *s, size_t keep, bool dirty, uint8_t **un
         t->dirty_slices = dirty;
         t->cached_at_ns = s->cached_at_ns;
         if (!dirty) atomic_fetch_add_explicit(&pa_gstats.committed, PA_OS_PAGE, memory_order_relaxed);
-        pa_segmap_set(t, true);
+        pa_segmap_set(t, PA_MAP_SHARED);
         cache_put(t, dirty);
         s->map_size = cut;
         return 0;
@@ -184,7 +184,7 @@ void *pa_huge_alloc(size_t size, size_t align, bool zero)
     pa_segment_t *s = off == HUGE_HDR ? cache_take(map_size, &dirty) : NULL;
     if (s && s->map_size < map_size) {
         pa_segment_t *grown = remap_grow(s, map_size);
-        if (!grown) { pa_segmap_set(s, false); unmap_now(s); }
+        if (!grown) { pa_segmap_set(s, PA_MAP_NOT_OURS); unmap_now(s); }
         s = grown;
     }
     bool reused = s != NULL;
@@ -199,7 +199,7 @@ void *pa_huge_alloc(size_t size, size_t align, bool zero)
         s->kind = PA_SEG_HUGE;
         s->map_size = map_size;
         s->heap = NULL;
-        pa_segmap_set(s, true);
+        pa_segmap_set(s, PA_MAP_SHARED);
     }
     s->huge_offset = off;
     s->huge_size = s->map_size - off;
@@ -236,8 +236,8 @@ static pa_segment_t *remap_grow(pa_segment_t *s, size_t map_size)
             atomic_fetch_sub_explicit(&pa_gstats.committed, map_size, memory_order_relaxed);
             return NULL;
         }
-        pa_segmap_set(s, false);
-        pa_segmap_set(t, true);
+        pa_segmap_set(s, PA_MAP_NOT_OURS);
+        pa_segmap_set(t, PA_MAP_SHARED);
         pa_huge_unlock();
         moved = t;
         /* the reservation was counted as mapped and committed; the old range is gone */
@@ -301,7 +301,7 @@ void pa_huge_free(pa_segment_t *s)
     } else {
         evict[n_evict++] = s;
     }
-    for (size_t i = 0; i < n_evict; i++) pa_segmap_set(evict[i], false);
+    for (size_t i = 0; i < n_evict; i++) pa_segmap_set(evict[i], PA_MAP_NOT_OURS);
     pthread_mutex_unlock(&huge_lock);
     for (size_t i = 0; i < n_evict; i++) unmap_now(evict[i]);
     pa_purger_wake();                        /* a cached block to purge in time */
@@ -321,7 +321,7 @@ bool pa_huge_cache_trim(uint64_t now, uint64_t evict_before)
         pa_segment_t *s = cache[i].seg;
         if (s->cached_at_ns < evict_before || now >= s->cached_at_ns + 10 * pa_options.purge_delay_ns) {
             evict[n_evict++] = take_slot(i);
-            pa_segmap_set(s, false);
+            pa_segmap_set(s, PA_MAP_NOT_OURS);
             continue;
         }
         if (cache[i].dirty && now >= s->cached_at_ns + pa_options.purge_delay_ns) { purge_slot(i); released = true; }

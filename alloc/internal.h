@@ -16,7 +16,7 @@ PA_HIDDEN extern pa_heap_t pa_heap_empty;          /* has no pages: forces slow 
 PA_HIDDEN extern pa_page_t pa_page_empty;          /* a page with no free blocks     */
 extern PA_TLS pa_heap_t *pa_tl_heap;               /* this thread's heap             */
 extern PA_TLS bool pa_tl_exiting;                  /* its heap was given up at exit  */
-PA_HIDDEN extern uintptr_t pa_random_seed;         /* random, set once at init       */
+PA_HIDDEN extern uintptr_t pa_free_key;            /* random, set once at init       */
 PA_HIDDEN extern _Atomic(uint8_t) pa_segmap[];     /* one byte per 4 MiB (segmap.c)  */
 #define PA_SEGMAP_SIZE ((size_t)1 << (48 - PA_SEG_SHIFT))
 
@@ -66,7 +66,7 @@ static inline pa_page_t *pa_page_of(pa_segment_t *s, const void *p)
  * interior, not header, not the untouched rest of the page), in one multiply
  * and one compare. With off = p - start (p lies in pg's segment, so |off| <
  * 4 MiB) and c = pg->div_magic, (uint32_t)off * c is k * e for off = k *
- * block_size, where e = c * block_size mod 2^64 is in 1..block_size-1, and
+ * block_size, where e = c * block_size mod 2^64 is in 1..block_size, and
  * at least 2^64 / block_size (far above any limit) for every other off
  * (Lemire et al., "Faster remainder by direct computation", 2019).
  * pg->carved_limit is the number of blocks carved times e. */
@@ -94,14 +94,16 @@ static inline bool pa_page_is_block_start_any(const pa_page_t *pg, const void *p
 static inline bool pa_page_in_full(const pa_page_t *pg) { return pg->used_m1 < -1; }
 static inline bool pa_page_is_unused(const pa_page_t *pg) { return pg->used_m1 == -1; }
 
-/* What a free block holds in its second word: the address of its page's
- * descriptor, which the free fast path has in a register anyway. Program
- * data holds it only by accident (nothing hands out pointers to
- * descriptors), and a match is confirmed by a walk of the page's lists
- * before the owner aborts (pa_free_suspect). */
-static inline uintptr_t pa_free_mark(const pa_page_t *pg)
+/* What a free block holds in its second word: the process's random key xor
+ * the block's address. Program data equals it only by a 1-in-2^64 chance, and
+ * a copy of bytes from elsewhere (a free block, or stale marks left in the
+ * uninitialised part of a block) does not match at another address. (The
+ * page descriptor's address alone, which the fast path has in a register,
+ * saved 2 instructions but was left everywhere in a page's memory by its
+ * frees; the descriptor xor the block is a small integer within a segment.) */
+static inline uintptr_t pa_free_mark(const void *b)
 {
-    return (uintptr_t)pg;
+    return pa_free_key ^ (uintptr_t)b;
 }
 
 /* The multiplier of pa_page_is_block_start: ceil(2^64 / d), one more when d
@@ -145,7 +147,7 @@ PA_HIDDEN uint64_t pa_clock_ns(void);
 PA_HIDDEN uint64_t pa_clock_fine_ns(void);       /* the same clock, to the nanosecond   */
 
 /* ---- segmap.c ---------------------------------------------------------- */
-PA_HIDDEN void pa_segmap_set(const void *seg, bool on);
+PA_HIDDEN void pa_segmap_set(const void *seg, uint8_t value);   /* a PA_MAP_* value or a heap tag */
 PA_HIDDEN void pa_segmap_foreach(void (*fn)(pa_segment_t *, void *), void *arg);
 
 /* ---- segment.c --------------------------------------------------------- */
@@ -200,7 +202,6 @@ PA_HIDDEN size_t pa_usable(const void *p);
 PA_HIDDEN size_t pa_usable_size_checked(const void *p, const char *fn);
 PA_HIDDEN void  pa_free_remote(pa_page_t *pg, pa_block_t *b);
 PA_HIDDEN _Noreturn void pa_free_double(void *b);
-PA_HIDDEN void  pa_free_marked(pa_heap_t *h, pa_page_t *pg, pa_block_t *b);   /* aborts if b is free */
 PA_HIDDEN void *pa_grow_in_place(void *b, size_t have, size_t size);   /* large or huge block b */
 PA_HIDDEN size_t pa_huge_usable_for(size_t size);
 PA_HIDDEN void *pa_huge_alloc(size_t size, size_t align, bool zero);

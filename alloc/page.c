@@ -45,10 +45,10 @@ bool pa_page_extend(pa_page_t *pg)
     for (uint32_t i = 0; i + 1 < n; i++, p += pg->block_size) {
         pa_block_t *b = (pa_block_t *)p;
         b->next = (pa_block_t *)(p + pg->block_size);
-        b->key = pa_free_mark(pg);
+        b->key = pa_free_mark(b);
     }
     ((pa_block_t *)p)->next = pg->free;
-    ((pa_block_t *)p)->key = pa_free_mark(pg);
+    ((pa_block_t *)p)->key = pa_free_mark(p);
     pg->free = (pa_block_t *)first;
     pg->capacity += n;
     pa_page_set_carved(pg, pg->capacity);

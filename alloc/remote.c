@@ -46,11 +46,9 @@ void pa_free_remote(pa_page_t *pg, pa_block_t *b)
 {
     size_t class_id = pg->class_id, bytes = pg->block_size;
     bool large = class_id == PA_CLASS_LARGE;
-    /* A block that carries the free mark is free already (pa_free_mark). Its
-     * lists belong to the owner, so unlike pa_free_marked this thread cannot
-     * confirm it by a walk: the mark decides. */
-    if (PA_UNLIKELY(b->key == pa_free_mark(pg))) pa_free_double(b);
-    b->key = pa_free_mark(pg);
+    /* A block that carries the free mark is free already (pa_free_mark). */
+    if (PA_UNLIKELY(b->key == pa_free_mark(b))) pa_free_double(b);
+    b->key = pa_free_mark(b);
     pa_heap_t *h = pa_tl_heap;
     /* A thread that only frees (a consumer) takes a heap for its counters:
      * the global orphan counters below would be shared by every such thread,

@@ -27,6 +27,7 @@ static _Atomic(uint64_t) cache_next_expiry;
 static void heap_link(pa_heap_t *h, pa_segment_t *s)
 {
     s->heap = h;
+    pa_segmap_set(s, h->tag != PA_TAG_NONE ? h->tag : PA_MAP_SHARED);
     s->prev = NULL;
     s->next = h->segments;
     if (h->segments) h->segments->prev = s;
@@ -61,7 +62,7 @@ static pa_segment_t *segment_new(void)
     for (size_t i = 0; i < PA_SLICES; i++) s->pages[i].page = &s->pages[i];
     atomic_fetch_sub_explicit(&pa_gstats.committed, PA_SEG_SIZE - PA_SLICE_SIZE, memory_order_relaxed);
     atomic_fetch_add_explicit(&pa_gstats.segments, 1, memory_order_relaxed);
-    pa_segmap_set(s, true);
+    pa_segmap_set(s, PA_MAP_SHARED);
     return s;
 }
 
@@ -102,6 +103,7 @@ static void segment_release(pa_segment_t *s)
 {
     uint64_t now = pa_clock_ns();
     s->heap = NULL;
+    pa_segmap_set(s, PA_MAP_SHARED);
     s->cached_at_ns = now;
     if (!s->purge_at_ns) s->purge_at_ns = now + pa_options.purge_delay_ns;
     pa_segment_t *evict = NULL;
@@ -116,7 +118,7 @@ static void segment_release(pa_segment_t *s)
         evict = *pp;
         *pp = NULL;
         cache_count--;
-        pa_segmap_set(evict, false);
+        pa_segmap_set(evict, PA_MAP_NOT_OURS);
     }
     uint64_t exp = atomic_load_explicit(&cache_next_expiry, memory_order_relaxed);
     if (!exp || s->purge_at_ns < exp) atomic_store_explicit(&cache_next_expiry, s->purge_at_ns, memory_order_relaxed);
@@ -142,7 +144,7 @@ bool pa_segment_cache_trim(uint64_t now, uint64_t evict_before)
             cache_count--;
             s->next = doomed;
             doomed = s;
-            pa_segmap_set(s, false);
+            pa_segmap_set(s, PA_MAP_NOT_OURS);
             continue;
         }
         if (s->purge_at_ns && now >= s->purge_at_ns) released |= purge_dirty(s, false, now);

@@ -2,9 +2,10 @@
  *
  * SEGMENTS. All small and medium memory lives in segments: 4 MiB regions
  * aligned to 4 MiB, so `ptr & ~(PA_SEG_SIZE-1)` finds the segment of any
- * pointer inside one. A process-wide bitmap (segmap.c) has one bit per 4 MiB of
- * address space, set for every segment start we mapped; free() tests that bit
- * first, which is how it tells in O(1) whether a pointer is ours at all.
+ * pointer inside one. A process-wide map (segmap.c) has one byte per 4 MiB of
+ * address space, set for every segment start we mapped to the owning heap's
+ * tag (or PA_MAP_SHARED); free() compares that byte with its heap's tag
+ * first, which is how it tells in O(1) whether a pointer is ours and its own.
  *
  * SLICES AND PAGES. A segment is cut into 64 slices of 64 KiB. Slice 0 holds
  * the segment header (this struct, with its page descriptors); the other 63
@@ -94,7 +95,7 @@
 
 typedef struct pa_block {
     struct pa_block *next;
-    uintptr_t key;          /* pa_free_mark (its page) while free; 0 once handed out  */
+    uintptr_t key;          /* pa_free_mark while free: a second free aborts          */
 } pa_block_t;
 
 struct pa_heap;
@@ -166,8 +167,18 @@ typedef struct pa_page_queue {
 /* Statistics counters of a heap are written by its thread only, with plain
  * load-add-store (see PA_STAT_ADD); they are _Atomic so that statistics may
  * read them from any thread. */
+/* Heap tags, the owner's name in the segment map (segmap.c): the first 253
+ * heaps get 2..254; the others and the empty heap have PA_TAG_NONE, which
+ * never appears in the map, so their frees take the slow path. Heaps are
+ * never unmapped, so a tag is never reused. */
+#define PA_MAP_NOT_OURS 0
+#define PA_MAP_SHARED   1
+#define PA_TAG_FIRST    2
+#define PA_TAG_NONE     255
+
 typedef struct pa_heap {
     int64_t    countdown;                /* bytes to allocate before the next tick  */
+    uint8_t    tag;                      /* in the segment map for its segments     */
     pa_page_t *direct[PA_CLASSES + 1];   /* current page of each class (never NULL) */
     pa_page_t *small[PA_DIRECT_SLOTS];   /* the same pages by (size + 15) / 16 for
                                             sizes up to PA_DIRECT_MAX: the fast path

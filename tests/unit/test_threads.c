@@ -534,3 +534,90 @@ Test(threads, stress_random_cross_frees)
     cr_assert_gt(st.remote_frees, 0);
     cr_assert_leq(st.heaps, NT + 1);
 }
+
+/* More threads alive at once than there are heap tags (253): the later
+ * heaps have none, so their own frees take the slow path, which must free
+ * them as the owner (LIFO reuse, not a remote free) and keep blocks intact.
+ * Each thread checks its segment's map entry against its heap's tag. */
+enum { TAG_THREADS = 300 };
+static pthread_barrier_t tag_barrier;
+static atomic_int tagless_heaps, tag_errors;
+
+static void *tag_worker(void *arg)
+{
+    uintptr_t seed = (uintptr_t)arg;
+    enum { N = 64 };
+    uint64_t *b[N];
+    for (int i = 0; i < N; i++) {
+        b[i] = pa_malloc(16 + 16 * (size_t)(i % 8));
+        b[i][0] = seed * 1000 + (uintptr_t)i;
+    }
+    pthread_barrier_wait(&tag_barrier);      /* all heaps exist at once */
+    pa_heap_t *h = pa_tl_heap;
+    uint8_t in_map = atomic_load(&pa_segmap[(uintptr_t)b[0] >> PA_SEG_SHIFT]);
+    if (h->tag == PA_TAG_NONE) {
+        atomic_fetch_add(&tagless_heaps, 1);
+        if (in_map != PA_MAP_SHARED) atomic_fetch_add(&tag_errors, 1);
+    } else if (in_map != h->tag) {
+        atomic_fetch_add(&tag_errors, 1);
+    }
+    uint64_t remote_before = h->remote_frees;
+    for (int i = 0; i < N; i += 2) {
+        void *p = b[i];
+        pa_free(p);
+        b[i] = pa_malloc(16 + 16 * (size_t)(i % 8));   /* the block just freed, again */
+        if (b[i] != p) atomic_fetch_add(&tag_errors, 1);
+        b[i][0] = seed * 1000 + (uintptr_t)i;
+    }
+    if (h->remote_frees != remote_before) atomic_fetch_add(&tag_errors, 1);
+    for (int i = 0; i < N; i++) {
+        if (b[i][0] != seed * 1000 + (uintptr_t)i) atomic_fetch_add(&tag_errors, 1);
+        pa_free(b[i]);
+    }
+    pthread_barrier_wait(&tag_barrier);      /* no heap is adopted before all are checked */
+    return NULL;
+}
+
+Test(threads, more_threads_than_heap_tags)
+{
+    pthread_t t[TAG_THREADS];
+    pthread_barrier_init(&tag_barrier, NULL, TAG_THREADS);
+    for (uintptr_t i = 0; i < TAG_THREADS; i++)
+        cr_assert_eq(pthread_create(&t[i], NULL, tag_worker, (void *)(i + 1)), 0);
+    for (int i = 0; i < TAG_THREADS; i++) pthread_join(t[i], NULL);
+    pthread_barrier_destroy(&tag_barrier);
+    cr_assert_gt(atomic_load(&tagless_heaps), 0, "every heap had a tag: the slow path was not tried");
+    cr_assert_eq(atomic_load(&tag_errors), 0, "%d wrong map entries, moved or lost blocks, or remote frees",
+                 atomic_load(&tag_errors));
+}
+
+/* Stale free marks, left in memory by the frees of a page's earlier size
+ * class, copied (as indeterminate bytes) into the second word of a live
+ * block, are not taken for a mark when another thread frees that block. A
+ * mark that was the same for every block of a page (its descriptor's
+ * address) failed here with "double free". */
+enum { STALE_N = 20000 };
+static void *stale_victims[STALE_N / 2];
+
+static void *free_victims(void *arg)
+{
+    (void)arg;
+    for (int i = 0; i < STALE_N / 2; i++) pa_free(stale_victims[i]);
+    return NULL;
+}
+
+Test(threads, stale_marks_copied_into_a_block_are_no_free_mark)
+{
+    static void *b32[STALE_N];
+    for (int i = 0; i < STALE_N; i++) b32[i] = pa_malloc(32);     /* pages of 32 B blocks */
+    for (int i = 0; i < STALE_N; i++) pa_free(b32[i]);            /* they retire */
+    for (int i = 0; i < STALE_N / 2; i++) {
+        unsigned char *big = pa_malloc(64), *q = pa_malloc(64);  /* the same slices, reused */
+        memcpy(q, big + 32, 32);             /* the unwritten half of a buffer */
+        stale_victims[i] = q;
+        pa_free(big);
+    }
+    pthread_t t;
+    cr_assert_eq(pthread_create(&t, NULL, free_victims, NULL), 0);
+    pthread_join(t, NULL);                   /* a false "double free" aborts the test */
+}
