@@ -119,7 +119,6 @@ static inline void pa_page_set_carved(pa_page_t *pg, uint32_t n)
     __atomic_store_n(&pg->carved_limit, n * (pg->div_magic * pg->block_size), __ATOMIC_RELAXED);
 }
 
-
 /* ---- messages (never allocate) ----------------------------------------- */
 PA_HIDDEN void pa_message(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 PA_HIDDEN void pa_stderr_keep(void);   /* a copy of stderr for output at exit */
