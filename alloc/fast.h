@@ -41,9 +41,11 @@ static inline void *pa_malloc_inline(size_t size)
     return pa_malloc_generic(size, h, 0);
 }
 
-/* The owner puts free block b back on its page. */
-static inline __attribute__((always_inline)) void pa_page_push(pa_heap_t *h, pa_page_t *pg, pa_block_t *b)
+/* The owner frees block b of its page pg: a block that carries the free mark
+ * is free already; otherwise it goes back on the page. */
+static inline __attribute__((always_inline)) void pa_free_own(pa_heap_t *h, pa_page_t *pg, pa_block_t *b)
 {
+    if (PA_UNLIKELY(b->key == pa_free_mark(b))) pa_free_double(b);
     b->next = pg->free;                      /* LIFO: the next malloc reuses it hot */
     b->key = pa_free_mark(b);
     pg->free = b;
@@ -65,9 +67,7 @@ static inline __attribute__((always_inline)) void pa_free_inline(void *p)
     }
     pa_page_t *pg = pa_page_of(pa_segment_of(p), p);
     if (PA_UNLIKELY(!pa_page_is_block_start(pg, p))) { pa_free_generic(p); return; }
-    pa_block_t *b = (pa_block_t *)p;
-    if (PA_UNLIKELY(b->key == pa_free_mark(b))) pa_free_double(b);
-    pa_page_push(h, pg, b);
+    pa_free_own(h, pg, (pa_block_t *)p);
 }
 
 #endif /* PA_FAST_H */

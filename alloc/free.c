@@ -32,11 +32,8 @@ void pa_free_generic(void *p)
     if (s && s->kind == PA_SEG_NORMAL && s->heap) {
         pa_page_t *pg = pa_page_of(s, p);
         if (pa_page_is_block_start_any(pg, p) && pg->class_id) {
-            pa_heap_t *h = pa_tl_heap;
-            pa_block_t *b = p;
-            if (s->heap != h) pa_free_remote(pg, b);
-            else if (b->key == pa_free_mark(b)) pa_free_double(b);
-            else pa_page_push(h, pg, b);
+            if (s->heap != pa_tl_heap) pa_free_remote(pg, p);
+            else pa_free_own(pa_tl_heap, pg, p);
             return;
         }
     }
