@@ -230,13 +230,16 @@ static pa_segment_t *remap_grow(pa_segment_t *s, size_t map_size)
         pa_segment_t *t = pa_os_map_aligned(map_size, PA_SEG_SIZE, 0);
         if (!t) return NULL;
         pa_huge_lock();                      /* statistics read segment headers */
+        /* The entry goes before the move gives the old range back: another
+         * thread's fresh mapping may land there at once and set its own. */
+        pa_segmap_set(s, PA_MAP_NOT_OURS);
         if (mremap(s, old_map, map_size, MREMAP_MAYMOVE | MREMAP_FIXED, t) == MAP_FAILED) {
+            pa_segmap_set(s, PA_MAP_SHARED);
             pa_huge_unlock();
             pa_os_unmap(t, map_size);
             atomic_fetch_sub_explicit(&pa_gstats.committed, map_size, memory_order_relaxed);
             return NULL;
         }
-        pa_segmap_set(s, PA_MAP_NOT_OURS);
         pa_segmap_set(t, PA_MAP_SHARED);
         pa_huge_unlock();
         moved = t;
