@@ -12,11 +12,12 @@
  *
  * Freed mappings of default alignment wait in the cache: reused (best fit; a
  * mapping more than twice the request is split at a 4 MiB boundary and its
- * tail cached on its own) by a request that fits, purged (madvise) once the
- * purge delay passes or when more than max(64 MiB, half the live huge bytes)
- * of them are resident, unmapped after ten delays or when the cache is full
- * (16 mappings, max(256 MiB, the live huge bytes)). The cache lock is taken
- * only for huge allocations and frees. */
+ * tail cached on its own) by a request that fits; a request that none fits
+ * gathers the resident pages of several (see gather), purged (madvise) once
+ * the purge delay passes or when more than max(64 MiB, half the live huge
+ * bytes) of them are resident, unmapped after ten delays or when the cache is
+ * full (16 mappings, max(256 MiB, the live huge bytes)). The cache lock is
+ * taken only for huge allocations and frees. */
 #include <pthread.h>
 #include <sys/mman.h>
 
@@ -123,29 +124,46 @@ static size_t cache_split(pa_segment_t *s, size_t keep, bool dirty, uint8_t **un
     return cut_bytes;
 }
 
+/* Resident cached mappings that together hold map_size bytes, or as many as
+ * there are, largest first; taken out of the cache (and the segment map)
+ * for gather. */
+typedef struct { pa_segment_t *seg[CACHE_SLOTS]; size_t n; } pieces_t;
+
+static void cache_take_pieces(size_t map_size, pieces_t *out)
+{
+    size_t have = 0;
+    out->n = 0;
+    while (have < map_size) {
+        size_t big = cache_n;
+        for (size_t i = 0; i < cache_n; i++)
+            if (cache[i].dirty && (big == cache_n || cache[i].seg->map_size > cache[big].seg->map_size)) big = i;
+        if (big == cache_n) break;
+        pa_segment_t *s = take_slot(big);
+        pa_segmap_set(s, PA_MAP_NOT_OURS);   /* before gather gives its range back */
+        out->seg[out->n++] = s;
+        have += s->map_size;
+    }
+}
+
 /* The best-fitting cached mapping of at least map_size bytes. One more than
  * twice as large is split (see cache_split) rather than passed over: its head
  * is still cheaper than a new mapping, which has to be faulted in, and buffers
  * grown by realloc leave mappings of every size behind. Up to twice is kept
  * whole: a growing buffer can then realloc in place. When none is large
- * enough, the largest one of at least half the size (the caller grows it:
- * most of its pages are then reused, as if free neighbours had merged). */
-static pa_segment_t *remap_grow(pa_segment_t *s, size_t map_size);
-
-static pa_segment_t *cache_take(size_t map_size, bool *dirty)
+ * enough, NULL, and the resident ones go to *pieces for gather. */
+static pa_segment_t *cache_take(size_t map_size, bool *dirty, pieces_t *pieces)
 {
     pa_segment_t *s = NULL;
     uint8_t *unmap_at = NULL;
     size_t unmap_len = 0;
+    pieces->n = 0;
     pthread_mutex_lock(&huge_lock);
-    size_t best = cache_n, largest = cache_n;
+    size_t best = cache_n;
     for (size_t i = 0; i < cache_n; i++) {
         size_t have = cache[i].seg->map_size;
         if (have >= map_size && (best == cache_n || have < cache[best].seg->map_size)) best = i;
-        if (largest == cache_n || have > cache[largest].seg->map_size) largest = i;
     }
-    if (best == cache_n && largest < cache_n && cache[largest].seg->map_size >= map_size / 2)
-        best = largest;                      /* too small: the caller grows it */
+    if (best == cache_n) cache_take_pieces(map_size, pieces);
     if (best < cache_n) {
         *dirty = cache[best].dirty;
         s = take_slot(best);
@@ -174,6 +192,86 @@ static size_t huge_map_size(size_t bytes)
     return (bytes + PA_OS_PAGE - 1) & ~(size_t)(PA_OS_PAGE - 1);
 }
 
+/* Unmaps resident (committed) pages of a mapping. */
+static void unmap_dirty(void *p, size_t len)
+{
+    pa_os_unmap(p, len);
+    atomic_fetch_sub_explicit(&pa_gstats.committed, len, memory_order_relaxed);
+}
+
+/* A block of map_size bytes made of the resident pages of cached mappings
+ * (cache_take_pieces): their pages are moved (mremap: page tables only,
+ * nothing copied or faulted) one after another into a fresh 4 MiB aligned
+ * reservation, whose pages they do not cover stay fresh. A program cycling
+ * through buffers of varying sizes then reuses every resident byte of the
+ * cache, as if freed mappings had been neighbours and merged, instead of
+ * faulting in new pages while freed ones wait to be purged.
+ *
+ * Everything moves in whole 2 MiB pages, from and to 2 MiB boundaries, so that
+ * huge pages stay whole: a block the pieces cover is rounded up to 2 MiB (the
+ * extra is resident already), a piece's last partial 2 MiB (4 KiB pages) is
+ * unmapped, and the last piece gives its tail and stays cached, or goes whole
+ * when what would stay is too small for a huge block. Moved ranges stay kernel
+ * VMAs of their own: mremap moves a range of several only since Linux 6.17 (a
+ * piece that fails to move is unmapped and its part of the block stays fresh)
+ * and never grows one in place (realloc copies it once). Returns the block's
+ * segment (header not yet written), its moved ranges zeroed if `zero`; NULL,
+ * the pieces unmapped, if no reservation is had. */
+static pa_segment_t *gather(size_t map_size, const pieces_t *pc, bool zero)
+{
+    size_t have = 0;
+    for (size_t i = 0; i < pc->n; i++) {
+        pa_segment_t *s = pc->seg[i];
+        size_t whole = s->map_size & ~(THP_SIZE - 1);
+        if (whole < s->map_size) unmap_dirty((uint8_t *)s + whole, s->map_size - whole);
+        s->map_size = whole;
+        have += whole;
+    }
+    if (have >= map_size) {                  /* the last piece gives whole 2 MiB pages */
+        map_size = (map_size + THP_SIZE - 1) & ~(THP_SIZE - 1);
+        /* every piece is larger than the excess (the smallest came last) */
+        if (have - map_size <= PA_LARGE_MAX + HUGE_HDR) map_size = have;
+    }
+    pa_segment_t *t = pa_os_map_aligned(map_size, PA_SEG_SIZE, 0);
+    if (t) pa_os_hugepage(t, map_size);
+    pa_segment_t *left = NULL;
+    for (size_t i = 0, off = 0; i < pc->n; i++) {
+        pa_segment_t *s = pc->seg[i];
+        size_t size = s->map_size, k = t && size > map_size - off ? map_size - off : size;
+        uint8_t *to = (uint8_t *)t + off;
+        if (t && mremap((uint8_t *)s + size - k, k, k, MREMAP_MAYMOVE | MREMAP_FIXED, to) != MAP_FAILED) {
+            /* t already counts these bytes as mapped and committed */
+            atomic_fetch_sub_explicit(&pa_gstats.mapped, k, memory_order_relaxed);
+            atomic_fetch_sub_explicit(&pa_gstats.committed, k, memory_order_relaxed);
+            if (k < size) {
+                s->map_size = size - k;
+                s->huge_size = s->map_size - HUGE_HDR;
+                left = s;
+            }
+        } else {
+            unmap_dirty(s, size);
+        }
+        if (t && zero) memset(to, 0, k);
+        off += k;
+    }
+    if (left) {
+        pthread_mutex_lock(&huge_lock);
+        bool kept = cache_n < CACHE_SLOTS;
+        if (kept) {
+            pa_segmap_set(left, PA_MAP_SHARED);
+            cache_put(left, true);
+        }
+        pthread_mutex_unlock(&huge_lock);
+        if (!kept) unmap_now(left);
+    }
+    if (!t) return NULL;
+    t->kind = PA_SEG_HUGE;
+    t->map_size = map_size;
+    t->heap = NULL;
+    pa_segmap_set(t, PA_MAP_SHARED);
+    return t;
+}
+
 void *pa_huge_alloc(size_t size, size_t align, bool zero)
 {
     size_t off = align <= HUGE_HDR ? HUGE_HDR : align;
@@ -181,13 +279,10 @@ void *pa_huge_alloc(size_t size, size_t align, bool zero)
     if (size > SIZE_MAX - off - PA_SEG_SIZE - align) return NULL;
     size_t map_size = huge_map_size(off + size);
     bool dirty = false;
-    pa_segment_t *s = off == HUGE_HDR ? cache_take(map_size, &dirty) : NULL;
-    if (s && s->map_size < map_size) {
-        pa_segment_t *grown = remap_grow(s, map_size);
-        if (!grown) { pa_segmap_set(s, PA_MAP_NOT_OURS); unmap_now(s); }
-        s = grown;
-    }
+    pieces_t pieces;
+    pa_segment_t *s = off == HUGE_HDR ? cache_take(map_size, &dirty, &pieces) : NULL;
     bool reused = s != NULL;
+    if (!s && off == HUGE_HDR && pieces.n) s = gather(map_size, &pieces, zero);
     if (reused && !dirty && s->map_size >= 2 * THP_SIZE) pa_os_collapse(s, THP_SIZE);   /* os.c says why */
     if (!s) {
         s = align > PA_SEG_SIZE / 2 ? pa_os_map_aligned(map_size, align, PA_SEG_SIZE)
