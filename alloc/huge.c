@@ -83,6 +83,15 @@ static size_t cache_max_dirty(void)
     return half > CACHE_MAX_DIRTY ? half : CACHE_MAX_DIRTY;
 }
 
+/* Under the lock: the purger is due at most one purge delay after a mapping
+ * cached at cached_at. */
+static void arm_expiry(uint64_t cached_at)
+{
+    uint64_t exp = atomic_load_explicit(&cache_next_expiry, memory_order_relaxed);
+    uint64_t mine = cached_at + pa_options.purge_delay_ns;
+    if (!exp || mine < exp) atomic_store_explicit(&cache_next_expiry, mine, memory_order_relaxed);
+}
+
 /* Under the lock: puts s (kind HUGE_CACHED, cached_at_ns set) in a free
  * slot, which the caller has made sure of. */
 static void cache_put(pa_segment_t *s, bool dirty)
@@ -110,6 +119,7 @@ static size_t cache_split(pa_segment_t *s, size_t keep, bool dirty, uint8_t **un
         t->huge_offset = HUGE_HDR;
         t->huge_size = tail - HUGE_HDR;
         t->dirty_slices = dirty;
+        t->several_vmas = s->several_vmas;
         t->cached_at_ns = s->cached_at_ns;
         if (!dirty) atomic_fetch_add_explicit(&pa_gstats.committed, PA_OS_PAGE, memory_order_relaxed);
         pa_segmap_set(t, PA_MAP_SHARED);
@@ -136,7 +146,8 @@ static void cache_take_pieces(size_t map_size, pieces_t *out)
     while (have < map_size) {
         size_t big = cache_n;
         for (size_t i = 0; i < cache_n; i++)
-            if (cache[i].dirty && (big == cache_n || cache[i].seg->map_size > cache[big].seg->map_size)) big = i;
+            if (cache[i].dirty && (!cache[i].seg->several_vmas || pa_os_moves_several_vmas()) &&
+                (big == cache_n || cache[i].seg->map_size > cache[big].seg->map_size)) big = i;
         if (big == cache_n) break;
         pa_segment_t *s = take_slot(big);
         pa_segmap_set(s, PA_MAP_NOT_OURS);   /* before gather gives its range back */
@@ -192,6 +203,19 @@ static size_t huge_map_size(size_t bytes)
     return (bytes + PA_OS_PAGE - 1) & ~(size_t)(PA_OS_PAGE - 1);
 }
 
+/* A move that failed (ENOMEM, say) may have unmapped its destination
+ * [t + off, t + off + k) first, and another thread's mapping may be there by
+ * now; the kernel may also have moved part of the piece. So the rest of t is
+ * given back, but that range and the piece are left alone: at worst their
+ * pages leak, where unmapping them could take another thread's memory. */
+static void gather_failed(uint8_t *t, size_t map_size, size_t off, size_t k, size_t piece_size)
+{
+    if (off) munmap(t, off);
+    if (off + k < map_size) munmap(t + off + k, map_size - off - k);
+    atomic_fetch_sub_explicit(&pa_gstats.mapped, map_size + piece_size, memory_order_relaxed);
+    atomic_fetch_sub_explicit(&pa_gstats.committed, map_size + piece_size, memory_order_relaxed);
+}
+
 /* Unmaps resident (committed) pages of a mapping. */
 static void unmap_dirty(void *p, size_t len)
 {
@@ -229,29 +253,31 @@ static pa_segment_t *gather(size_t map_size, const pieces_t *pc, bool zero)
     }
     if (have >= map_size) {                  /* the last piece gives whole 2 MiB pages */
         map_size = (map_size + THP_SIZE - 1) & ~(THP_SIZE - 1);
-        /* every piece is larger than the excess (the smallest came last) */
+        /* the pieces before the last hold less than map_size, so it gives some */
         if (have - map_size <= PA_LARGE_MAX + HUGE_HDR) map_size = have;
     }
-    pa_segment_t *t = pa_os_map_aligned(map_size, PA_SEG_SIZE, 0);
+    uint8_t *t = pa_os_map_aligned(map_size, PA_SEG_SIZE, 0);
     if (t) pa_os_hugepage(t, map_size);
     pa_segment_t *left = NULL;
-    for (size_t i = 0, off = 0; i < pc->n; i++) {
+    size_t off = 0;
+    for (size_t i = 0; i < pc->n; i++) {
         pa_segment_t *s = pc->seg[i];
-        size_t size = s->map_size, k = t && size > map_size - off ? map_size - off : size;
-        uint8_t *to = (uint8_t *)t + off;
-        if (t && mremap((uint8_t *)s + size - k, k, k, MREMAP_MAYMOVE | MREMAP_FIXED, to) != MAP_FAILED) {
-            /* t already counts these bytes as mapped and committed */
-            atomic_fetch_sub_explicit(&pa_gstats.mapped, k, memory_order_relaxed);
-            atomic_fetch_sub_explicit(&pa_gstats.committed, k, memory_order_relaxed);
-            if (k < size) {
-                s->map_size = size - k;
-                s->huge_size = s->map_size - HUGE_HDR;
-                left = s;
-            }
-        } else {
-            unmap_dirty(s, size);
+        size_t size = s->map_size, k = size < map_size - off ? size : map_size - off;
+        if (!t) { unmap_dirty(s, size); continue; }
+        if (mremap((uint8_t *)s + size - k, k, k, MREMAP_MAYMOVE | MREMAP_FIXED, t + off) == MAP_FAILED) {
+            gather_failed(t, map_size, off, k, size);
+            t = NULL;
+            continue;
         }
-        if (t && zero) memset(to, 0, k);
+        /* t already counts these bytes as mapped and committed */
+        atomic_fetch_sub_explicit(&pa_gstats.mapped, k, memory_order_relaxed);
+        atomic_fetch_sub_explicit(&pa_gstats.committed, k, memory_order_relaxed);
+        if (k < size) {
+            s->map_size = size - k;
+            s->huge_size = s->map_size - HUGE_HDR;
+            left = s;
+        }
+        if (zero) memset(t + off, 0, k);
         off += k;
     }
     if (left) {
@@ -260,16 +286,19 @@ static pa_segment_t *gather(size_t map_size, const pieces_t *pc, bool zero)
         if (kept) {
             pa_segmap_set(left, PA_MAP_SHARED);
             cache_put(left, true);
+            arm_expiry(left->cached_at_ns);
         }
         pthread_mutex_unlock(&huge_lock);
         if (!kept) unmap_now(left);
     }
     if (!t) return NULL;
-    t->kind = PA_SEG_HUGE;
-    t->map_size = map_size;
-    t->heap = NULL;
-    pa_segmap_set(t, PA_MAP_SHARED);
-    return t;
+    pa_segment_t *g = (pa_segment_t *)t;
+    g->kind = PA_SEG_HUGE;
+    g->map_size = map_size;
+    g->heap = NULL;
+    g->several_vmas = 1;
+    pa_segmap_set(g, PA_MAP_SHARED);
+    return g;
 }
 
 void *pa_huge_alloc(size_t size, size_t align, bool zero)
@@ -294,6 +323,7 @@ void *pa_huge_alloc(size_t size, size_t align, bool zero)
         s->kind = PA_SEG_HUGE;
         s->map_size = map_size;
         s->heap = NULL;
+        s->several_vmas = 0;
         pa_segmap_set(s, PA_MAP_SHARED);
     }
     s->huge_offset = off;
@@ -321,6 +351,7 @@ static pa_segment_t *remap_grow(pa_segment_t *s, size_t map_size)
 {
     size_t old_map = s->map_size;
     pa_segment_t *moved = s;
+    if (s->several_vmas) return NULL;        /* mremap resizes one VMA only */
     if (mremap(s, old_map, map_size, 0) == MAP_FAILED) {
         pa_segment_t *t = pa_os_map_aligned(map_size, PA_SEG_SIZE, 0);
         if (!t) return NULL;
@@ -331,7 +362,9 @@ static pa_segment_t *remap_grow(pa_segment_t *s, size_t map_size)
         if (mremap(s, old_map, map_size, MREMAP_MAYMOVE | MREMAP_FIXED, t) == MAP_FAILED) {
             pa_segmap_set(s, PA_MAP_SHARED);
             pa_huge_unlock();
-            pa_os_unmap(t, map_size);
+            /* t is left mapped: as in gather_failed, the kernel may have
+             * unmapped it and another thread's mapping be there by now */
+            atomic_fetch_sub_explicit(&pa_gstats.mapped, map_size, memory_order_relaxed);
             atomic_fetch_sub_explicit(&pa_gstats.committed, map_size, memory_order_relaxed);
             return NULL;
         }
@@ -393,9 +426,7 @@ void pa_huge_free(pa_segment_t *s)
         cache_put(s, true);
         for (size_t i = 0; cache_dirty > max_dirty && i < cache_n; i++)
             if (cache[i].dirty) purge_slot(i);
-        uint64_t exp = atomic_load_explicit(&cache_next_expiry, memory_order_relaxed);
-        uint64_t mine = now + pa_options.purge_delay_ns;
-        if (!exp || mine < exp) atomic_store_explicit(&cache_next_expiry, mine, memory_order_relaxed);
+        arm_expiry(now);
     } else {
         evict[n_evict++] = s;
     }

@@ -9,6 +9,7 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
+#include <sys/utsname.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -73,6 +74,31 @@ void pa_os_collapse(void *p, size_t size)
     int saved = errno;
     madvise(p, size, MADV_COLLAPSE);
     errno = saved;
+}
+
+/* Whether mremap moves a range that spans several VMAs (Linux 6.17+): huge.c
+ * gathers a block from such ranges only then. From the kernel's release, read
+ * once; unknown counts as no. */
+static _Atomic int moves_several;            /* 0 unknown, 1 no, 2 yes */
+
+bool pa_os_moves_several_vmas(void)
+{
+    _Atomic int *known = &moves_several;
+    int k = atomic_load_explicit(known, memory_order_relaxed);
+    if (!k) {
+        struct utsname u;
+        unsigned major = 0, minor = 0;
+        k = uname(&u) == 0 && sscanf(u.release, "%u.%u", &major, &minor) == 2 &&
+            (major > 6 || (major == 6 && minor >= 17)) ? 2 : 1;
+        atomic_store_explicit(known, k, memory_order_relaxed);
+    }
+    return k == 2;
+}
+
+/* For the unit tests: behave as on an older kernel, or a newer one. */
+void pa_os_set_moves_several_vmas(bool yes)
+{
+    atomic_store_explicit(&moves_several, yes ? 2 : 1, memory_order_relaxed);
 }
 
 uint64_t pa_clock_ns(void)

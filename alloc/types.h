@@ -146,7 +146,7 @@ enum { PA_SEG_NORMAL = 1, PA_SEG_HUGE = 2, PA_SEG_HUGE_CACHED = 3 };
 typedef struct pa_segment {
     struct pa_heap *heap;        /* owner; NULL while cached                       */
     uint32_t kind;
-    uint32_t pad_;
+    uint32_t several_vmas;       /* huge: its range is several kernel mappings     */
     uint64_t free_slices;        /* bit i: slice i is not part of any page         */
     uint64_t dirty_slices;       /* free and possibly resident (not yet purged)    */
     uint64_t fresh_slices;       /* of those, freed since the last purge pass      */

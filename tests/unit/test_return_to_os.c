@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/utsname.h>
 #include <time.h>
 
 #include <criterion/criterion.h>
@@ -285,6 +286,60 @@ Test(return_to_os, huge_cache_gathered_calloc_is_zero)
     for (size_t i = 0; i < 22 * MiB; i++)
         if (q[i]) cr_assert_fail("calloc'ed byte %zu is %d", i, q[i]);
     pa_free(q);
+}
+
+/* A gathered block is several kernel mappings (VMAs). Freed, it is gathered
+ * again where mremap moves such ranges (Linux 6.17+); elsewhere it is left
+ * out (it is still reused whole), since a failed move there would leave a
+ * hole in the new block. */
+static void regather(bool kernel_moves_several)
+{
+    pa_os_set_moves_several_vmas(kernel_moves_several);
+    uint8_t *piece[3];
+    cache_three_pieces(piece);
+    uint8_t *q = pa_malloc(22 * MiB);        /* gathered: 10 + 8 + 6 MiB */
+    cr_assert_not_null(q);
+    memset(q, 5, 22 * MiB);
+    uint8_t *six = pa_malloc(6 * MiB);
+    cr_assert_not_null(six);
+    memset(six, 6, 6 * MiB);
+    pa_free(q);
+    pa_free(six);
+    pa_stats_t before = stats();
+    uint8_t *r = pa_malloc(28 * MiB);        /* fits neither: gathers */
+    cr_assert_not_null(r);
+    size_t fives = 0, sixes = 0, fresh = 0;   /* MiB of each kind in r */
+    for (size_t i = 0; i < 28; i++) {
+        fives += r[i * MiB + 8192] == 5;
+        sixes += r[i * MiB + 8192] == 6;
+        fresh += r[i * MiB + 8192] == 0;
+    }
+    if (kernel_moves_several) {
+        cr_assert_eq(fives, 22, "%zu MiB of the freed gathered block in the new one", fives);
+        cr_assert_eq(fresh, 0, "%zu MiB of fresh pages in a block the cache covers", fresh);
+        memset(r, 7, 28 * MiB);
+        cr_assert_leq(stats().resident_bytes, before.resident_bytes + MiB, "resident %llu -> %llu",
+                      ULL(before.resident_bytes), ULL(stats().resident_bytes));
+    } else {
+        cr_assert_eq(fives, 0, "the freed gathered block was moved");
+        cr_assert_eq(sixes, 6, "%zu MiB of the 6 MiB piece in the new block", sixes);
+        cr_assert_eq(pa_malloc(22 * MiB), q, "the freed gathered block was not reused whole");
+    }
+}
+
+Test(return_to_os, huge_cache_regathers_where_the_kernel_moves_several_vmas)
+{
+    struct utsname u;
+    unsigned major = 0, minor = 0;
+    cr_assert_eq(uname(&u), 0);
+    sscanf(u.release, "%u.%u", &major, &minor);
+    if (major < 6 || (major == 6 && minor < 17)) cr_skip_test("Linux %s: mremap moves one VMA only", u.release);
+    regather(true);
+}
+
+Test(return_to_os, huge_cache_does_not_regather_on_older_kernels)
+{
+    regather(false);
 }
 
 /* The last piece gathered gives only the tail the block needs; its head stays
