@@ -203,24 +203,31 @@ static size_t huge_map_size(size_t bytes)
     return (bytes + PA_OS_PAGE - 1) & ~(size_t)(PA_OS_PAGE - 1);
 }
 
-/* A move that failed (ENOMEM, say) may have unmapped its destination
- * [t + off, t + off + k) first, and another thread's mapping may be there by
- * now; the kernel may also have moved part of the piece. So the rest of t is
- * given back, but that range and the piece are left alone: at worst their
- * pages leak, where unmapping them could take another thread's memory. */
-static void gather_failed(uint8_t *t, size_t map_size, size_t off, size_t k, size_t piece_size)
-{
-    if (off) munmap(t, off);
-    if (off + k < map_size) munmap(t + off + k, map_size - off - k);
-    atomic_fetch_sub_explicit(&pa_gstats.mapped, map_size + piece_size, memory_order_relaxed);
-    atomic_fetch_sub_explicit(&pa_gstats.committed, map_size + piece_size, memory_order_relaxed);
-}
-
 /* Unmaps resident (committed) pages of a mapping. */
 static void unmap_dirty(void *p, size_t len)
 {
     pa_os_unmap(p, len);
     atomic_fetch_sub_explicit(&pa_gstats.committed, len, memory_order_relaxed);
+}
+
+/* A move that failed (ENOMEM, say) may have unmapped its destination
+ * [t + off, t + off + k) first, and another thread's mapping may be there by
+ * now. So the rest of t is given back but that range is left alone: at worst
+ * it leaks, where unmapping it could take another thread's memory. The piece
+ * is unmapped if it is one VMA (whose move is all or nothing); a move of
+ * several may have moved part of it, so that one is left alone too. */
+static void gather_failed(uint8_t *t, size_t map_size, size_t off, size_t k, pa_segment_t *piece, size_t piece_size)
+{
+    if (off) munmap(t, off);
+    if (off + k < map_size) munmap(t + off + k, map_size - off - k);
+    atomic_fetch_sub_explicit(&pa_gstats.mapped, map_size, memory_order_relaxed);
+    atomic_fetch_sub_explicit(&pa_gstats.committed, map_size, memory_order_relaxed);
+    if (!piece->several_vmas) {
+        unmap_dirty(piece, piece_size);
+        return;
+    }
+    atomic_fetch_sub_explicit(&pa_gstats.mapped, piece_size, memory_order_relaxed);
+    atomic_fetch_sub_explicit(&pa_gstats.committed, piece_size, memory_order_relaxed);
 }
 
 /* A block of map_size bytes made of the resident pages of cached mappings
@@ -236,11 +243,11 @@ static void unmap_dirty(void *p, size_t len)
  * extra is resident already), a piece's last partial 2 MiB (4 KiB pages) is
  * unmapped, and the last piece gives its tail and stays cached, or goes whole
  * when what would stay is too small for a huge block. Moved ranges stay kernel
- * VMAs of their own: mremap moves a range of several only since Linux 6.17 (a
- * piece that fails to move is unmapped and its part of the block stays fresh)
- * and never grows one in place (realloc copies it once). Returns the block's
- * segment (header not yet written), its moved ranges zeroed if `zero`; NULL,
- * the pieces unmapped, if no reservation is had. */
+ * VMAs of their own: mremap moves a range of several only since Linux 6.17
+ * (before, such a piece is not gathered: several_vmas) and never grows one in
+ * place (realloc copies it once). Returns the block's segment (header not yet
+ * written), its moved ranges zeroed if `zero`; NULL if no reservation is had
+ * (the pieces are unmapped) or a move failed (gather_failed). */
 static pa_segment_t *gather(size_t map_size, const pieces_t *pc, bool zero)
 {
     size_t have = 0;
@@ -265,7 +272,7 @@ static pa_segment_t *gather(size_t map_size, const pieces_t *pc, bool zero)
         size_t size = s->map_size, k = size < map_size - off ? size : map_size - off;
         if (!t) { unmap_dirty(s, size); continue; }
         if (mremap((uint8_t *)s + size - k, k, k, MREMAP_MAYMOVE | MREMAP_FIXED, t + off) == MAP_FAILED) {
-            gather_failed(t, map_size, off, k, size);
+            gather_failed(t, map_size, off, k, s, size);
             t = NULL;
             continue;
         }
@@ -290,6 +297,7 @@ static pa_segment_t *gather(size_t map_size, const pieces_t *pc, bool zero)
         }
         pthread_mutex_unlock(&huge_lock);
         if (!kept) unmap_now(left);
+        else pa_purger_wake();               /* it may have run while left was out */
     }
     if (!t) return NULL;
     pa_segment_t *g = (pa_segment_t *)t;
