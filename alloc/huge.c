@@ -13,7 +13,8 @@
  * Freed mappings of default alignment wait in the cache: reused (best fit; a
  * mapping more than twice the request is split at a 4 MiB boundary and its
  * tail cached on its own) by a request that fits; a request that none fits
- * gathers the resident pages of several (see gather), purged (madvise) once
+ * gathers the resident pages of several (gather; before Linux 6.17, grows the
+ * largest of at least half its size), purged (madvise) once
  * the purge delay passes or when more than max(64 MiB, half the live huge
  * bytes) of them are resident, unmapped after ten delays or when the cache is
  * full (16 mappings, max(256 MiB, the live huge bytes)). The cache lock is
@@ -146,8 +147,7 @@ static void cache_take_pieces(size_t map_size, pieces_t *out)
     while (have < map_size) {
         size_t big = cache_n;
         for (size_t i = 0; i < cache_n; i++)
-            if (cache[i].dirty && (!cache[i].seg->several_vmas || pa_os_moves_several_vmas()) &&
-                (big == cache_n || cache[i].seg->map_size > cache[big].seg->map_size)) big = i;
+            if (cache[i].dirty && (big == cache_n || cache[i].seg->map_size > cache[big].seg->map_size)) big = i;
         if (big == cache_n) break;
         pa_segment_t *s = take_slot(big);
         pa_segmap_set(s, PA_MAP_NOT_OURS);   /* before gather gives its range back */
@@ -161,7 +161,12 @@ static void cache_take_pieces(size_t map_size, pieces_t *out)
  * is still cheaper than a new mapping, which has to be faulted in, and buffers
  * grown by realloc leave mappings of every size behind. Up to twice is kept
  * whole: a growing buffer can then realloc in place. When none is large
- * enough, NULL, and the resident ones go to *pieces for gather. */
+ * enough: where mremap moves ranges of several VMAs (Linux 6.17+), NULL, and
+ * the resident ones go to *pieces for gather; elsewhere the largest one of at
+ * least half the size, which the caller grows (remap_grow), keeping it one
+ * VMA, so that realloc can still grow it without copying. */
+static pa_segment_t *remap_grow(pa_segment_t *s, size_t map_size);
+
 static pa_segment_t *cache_take(size_t map_size, bool *dirty, pieces_t *pieces)
 {
     pa_segment_t *s = NULL;
@@ -169,12 +174,15 @@ static pa_segment_t *cache_take(size_t map_size, bool *dirty, pieces_t *pieces)
     size_t unmap_len = 0;
     pieces->n = 0;
     pthread_mutex_lock(&huge_lock);
-    size_t best = cache_n;
+    size_t best = cache_n, largest = cache_n;
     for (size_t i = 0; i < cache_n; i++) {
         size_t have = cache[i].seg->map_size;
         if (have >= map_size && (best == cache_n || have < cache[best].seg->map_size)) best = i;
+        if (largest == cache_n || have > cache[largest].seg->map_size) largest = i;
     }
-    if (best == cache_n) cache_take_pieces(map_size, pieces);
+    if (best == cache_n && pa_os_moves_several_vmas()) cache_take_pieces(map_size, pieces);
+    else if (best == cache_n && largest < cache_n && cache[largest].seg->map_size >= map_size / 2)
+        best = largest;                      /* too small: the caller grows it */
     if (best < cache_n) {
         *dirty = cache[best].dirty;
         s = take_slot(best);
@@ -243,9 +251,9 @@ static void gather_failed(uint8_t *t, size_t map_size, size_t off, size_t k, pa_
  * extra is resident already), a piece's last partial 2 MiB (4 KiB pages) is
  * unmapped, and the last piece gives its tail and stays cached, or goes whole
  * when what would stay is too small for a huge block. Moved ranges stay kernel
- * VMAs of their own: mremap moves a range of several only since Linux 6.17
- * (before, such a piece is not gathered: several_vmas) and never grows one in
- * place (realloc copies it once). Returns the block's segment (header not yet
+ * VMAs of their own: mremap moves a range of several only since Linux 6.17,
+ * so only there is a block gathered (cache_take), and it never resizes one
+ * (remap_grow moves it instead). Returns the block's segment (header not yet
  * written), its moved ranges zeroed if `zero`; NULL if no reservation is had
  * (the pieces are unmapped) or a move failed (gather_failed). */
 static pa_segment_t *gather(size_t map_size, const pieces_t *pc, bool zero)
@@ -318,6 +326,11 @@ void *pa_huge_alloc(size_t size, size_t align, bool zero)
     bool dirty = false;
     pieces_t pieces;
     pa_segment_t *s = off == HUGE_HDR ? cache_take(map_size, &dirty, &pieces) : NULL;
+    if (s && s->map_size < map_size) {
+        pa_segment_t *grown = remap_grow(s, map_size);
+        if (!grown) { pa_segmap_set(s, PA_MAP_NOT_OURS); unmap_now(s); }
+        s = grown;
+    }
     bool reused = s != NULL;
     if (!s && off == HUGE_HDR && pieces.n) s = gather(map_size, &pieces, zero);
     if (reused && !dirty && s->map_size >= 2 * THP_SIZE) pa_os_collapse(s, THP_SIZE);   /* os.c says why */
@@ -353,21 +366,25 @@ void *pa_huge_alloc(size_t size, size_t align, bool zero)
 
 /* Grows the mapping of s to map_size bytes without copying: mremap in place
  * if the address space after it is free, else moves its pages (not their
- * contents) to a fresh 4 MiB aligned reservation. Returns the segment (s or
- * where it moved), or NULL if neither works and s is unchanged. */
+ * contents) to a fresh 4 MiB aligned reservation. A gathered block (several
+ * VMAs) cannot be resized: its range moves at its size to the front of the
+ * reservation, whose rest stays fresh (Linux 6.17+; gather happens only
+ * there). Returns the segment (s or where it moved), or NULL if neither works
+ * and s is unchanged. */
 static pa_segment_t *remap_grow(pa_segment_t *s, size_t map_size)
 {
     size_t old_map = s->map_size;
     pa_segment_t *moved = s;
-    if (s->several_vmas) return NULL;        /* mremap resizes one VMA only */
-    if (mremap(s, old_map, map_size, 0) == MAP_FAILED) {
+    if (s->several_vmas || mremap(s, old_map, map_size, 0) == MAP_FAILED) {
         pa_segment_t *t = pa_os_map_aligned(map_size, PA_SEG_SIZE, 0);
         if (!t) return NULL;
+        pa_os_hugepage(t, map_size);
+        size_t new_len = s->several_vmas ? old_map : map_size;
         pa_huge_lock();                      /* statistics read segment headers */
         /* The entry goes before the move gives the old range back: another
          * thread's fresh mapping may land there at once and set its own. */
         pa_segmap_set(s, PA_MAP_NOT_OURS);
-        if (mremap(s, old_map, map_size, MREMAP_MAYMOVE | MREMAP_FIXED, t) == MAP_FAILED) {
+        if (mremap(s, old_map, new_len, MREMAP_MAYMOVE | MREMAP_FIXED, t) == MAP_FAILED) {
             pa_segmap_set(s, PA_MAP_SHARED);
             pa_huge_unlock();
             /* t is left mapped: as in gather_failed, the kernel may have
