@@ -420,6 +420,9 @@ void *pa_huge_realloc(pa_segment_t *s, size_t size)
     if (s->huge_offset != HUGE_HDR || size > SIZE_MAX - HUGE_HDR - PA_SEG_SIZE) return NULL;
     size_t map_size = huge_map_size(HUGE_HDR + size);
     size_t old_size = s->huge_size;
+    /* each move of a gathered block adds a VMA: one a 2 MiB page at least,
+     * not one a 4 KiB step of a buffer grown byte by byte */
+    if (s->several_vmas) map_size = (map_size + THP_SIZE - 1) & ~(THP_SIZE - 1);
     if (map_size <= s->map_size) return NULL;
     pa_segment_t *moved = remap_grow(s, map_size);
     if (!moved) return NULL;
