@@ -159,19 +159,28 @@ Test(return_to_os, huge_blocks)
     cr_assert_eq(st.large_live_bytes, 0);
 }
 
+/* Allocates n huge blocks of the given sizes, writes each with its byte, and
+ * frees them: the cache then holds them resident. */
+static void cache_written(size_t n, const size_t *size, const int *byte, uint8_t **block)
+{
+    pa_free(pa_malloc(16));
+    for (size_t i = 0; i < n; i++) {
+        block[i] = pa_malloc(size[i]);
+        cr_assert_not_null(block[i]);
+        memset(block[i], byte[i], size[i]);
+    }
+    for (size_t i = 0; i < n; i++) pa_free(block[i]);
+}
+
 /* A huge request takes the smallest cached mapping that fits: whole when it
  * is at most twice the size asked for, split when larger: the head serves the
  * request and the tail, from the next 4 MiB boundary, stays cached, resident,
  * for the next request. */
 Test(return_to_os, huge_cache_best_fit)
 {
-    pa_free(pa_malloc(16));
-    uint8_t *big = pa_malloc(16 * MiB), *mid = pa_malloc(6 * MiB);
-    cr_assert(big && mid);
-    memset(big, 3, 16 * MiB);
-    memset(mid, 4, 6 * MiB);
-    pa_free(big);
-    pa_free(mid);
+    uint8_t *cached[2];
+    cache_written(2, (size_t[]){ 16 * MiB, 6 * MiB }, (int[]){ 3, 4 }, cached);
+    uint8_t *big = cached[0], *mid = cached[1];
 
     uint8_t *a = pa_malloc(5 * MiB);
     cr_assert_eq(a, mid, "5 MiB did not reuse the cached 6 MiB mapping (%p, cached %p)", (void *)a, (void *)mid);
@@ -243,15 +252,7 @@ static void need_several_vma_moves(void)
 static void cache_three_pieces(uint8_t **piece)
 {
     need_several_vma_moves();
-    static const size_t size[3] = { 10 * MiB, 8 * MiB, 6 * MiB };
-    static const int byte[3] = { 3, 1, 2 };
-    pa_free(pa_malloc(16));
-    for (int i = 0; i < 3; i++) {
-        piece[i] = pa_malloc(size[i]);
-        cr_assert_not_null(piece[i]);
-        memset(piece[i], byte[i], size[i]);
-    }
-    for (int i = 0; i < 3; i++) pa_free(piece[i]);
+    cache_written(3, (size_t[]){ 10 * MiB, 8 * MiB, 6 * MiB }, (int[]){ 3, 1, 2 }, piece);
 }
 
 /* A huge request that no cached mapping fits is made of the resident pages
@@ -342,13 +343,9 @@ Test(return_to_os, huge_cache_regathers_a_gathered_block)
 Test(return_to_os, huge_cache_gather_leaves_the_rest_cached)
 {
     need_several_vma_moves();
-    pa_free(pa_malloc(16));
-    uint8_t *a = pa_malloc(10 * MiB), *b = pa_malloc(8 * MiB);
-    cr_assert(a && b);
-    memset(a, 3, 10 * MiB);
-    memset(b, 1, 8 * MiB);
-    pa_free(a);
-    pa_free(b);
+    uint8_t *cached[2];
+    cache_written(2, (size_t[]){ 10 * MiB, 8 * MiB }, (int[]){ 3, 1 }, cached);
+    uint8_t *b = cached[1];
     uint8_t *q = pa_malloc(12 * MiB);        /* 10 MiB + 4 MiB of the 8: 4 stay */
     cr_assert_not_null(q);
     pa_stats_t before = stats();
