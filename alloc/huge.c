@@ -378,7 +378,7 @@ static pa_segment_t *remap_grow(pa_segment_t *s, size_t map_size)
     if (s->several_vmas || mremap(s, old_map, map_size, 0) == MAP_FAILED) {
         pa_segment_t *t = pa_os_map_aligned(map_size, PA_SEG_SIZE, 0);
         if (!t) return NULL;
-        pa_os_hugepage(t, map_size);
+        if (s->several_vmas) pa_os_hugepage(t, map_size);   /* the part left fresh */
         size_t new_len = s->several_vmas ? old_map : map_size;
         pa_huge_lock();                      /* statistics read segment headers */
         /* The entry goes before the move gives the old range back: another
