@@ -279,7 +279,7 @@ static pa_segment_t *gather(size_t map_size, const pieces_t *pc, bool zero)
         pa_segment_t *s = pc->seg[i];
         size_t size = s->map_size, k = size < map_size - off ? size : map_size - off;
         if (!t) { unmap_dirty(s, size); continue; }
-        if (mremap((uint8_t *)s + size - k, k, k, MREMAP_MAYMOVE | MREMAP_FIXED, t + off) == MAP_FAILED) {
+        if (pa_os_move((uint8_t *)s + size - k, k, k, t + off) == MAP_FAILED) {
             gather_failed(t, map_size, off, k, s, size);
             t = NULL;
             continue;
@@ -384,7 +384,7 @@ static pa_segment_t *remap_grow(pa_segment_t *s, size_t map_size)
         /* The entry goes before the move gives the old range back: another
          * thread's fresh mapping may land there at once and set its own. */
         pa_segmap_set(s, PA_MAP_NOT_OURS);
-        if (mremap(s, old_map, new_len, MREMAP_MAYMOVE | MREMAP_FIXED, t) == MAP_FAILED) {
+        if (pa_os_move(s, old_map, new_len, t) == MAP_FAILED) {
             pa_segmap_set(s, PA_MAP_SHARED);
             pa_huge_unlock();
             /* t is left mapped: as in gather_failed, the kernel may have

@@ -143,6 +143,7 @@ PA_HIDDEN void  pa_os_purge(void *p, size_t size);
 PA_HIDDEN void  pa_os_hugepage(void *p, size_t size);
 PA_HIDDEN bool  pa_os_moves_several_vmas(void);
 PA_HIDDEN void  pa_os_set_moves_several_vmas(bool yes);
+PA_HIDDEN void *pa_os_move(void *old, size_t old_len, size_t new_len, void *new_addr);
 PA_HIDDEN void  pa_os_collapse(void *p, size_t size);
 PA_HIDDEN uint64_t pa_clock_ns(void);
 PA_HIDDEN uint64_t pa_clock_fine_ns(void);       /* the same clock, to the nanosecond   */

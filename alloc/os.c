@@ -42,6 +42,14 @@ void pa_os_unmap(void *p, size_t size)
     atomic_fetch_add_explicit(&pa_gstats.purged_total, size, memory_order_relaxed);
 }
 
+/* Moves a mapping to new_addr (MREMAP_MAYMOVE | MREMAP_FIXED, new_len bytes
+ * there): mremap. Weak, so that the unit tests can make it fail as a kernel
+ * does, after unmapping the destination (test_return_to_os.c). */
+__attribute__((weak)) void *pa_os_move(void *old, size_t old_len, size_t new_len, void *new_addr)
+{
+    return mremap(old, old_len, new_len, MREMAP_MAYMOVE | MREMAP_FIXED, new_addr);
+}
+
 /* Gives the physical pages back; the range stays mapped and reads as zero. */
 void pa_os_purge(void *p, size_t size)
 {

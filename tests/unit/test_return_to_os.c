@@ -1,6 +1,7 @@
 /* test_return_to_os.c — freed memory goes back to the OS: at once with
  * pa_trim, after the purge delay without it, and for huge blocks. Resident
  * size comes from mincore over poolalloc's own mappings, so it is exact. */
+#include <errno.h>
 #include <pthread.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -8,6 +9,7 @@
 #include <sys/mman.h>
 #include <sys/utsname.h>
 #include <time.h>
+#include <unistd.h>
 
 #include <criterion/criterion.h>
 
@@ -336,6 +338,80 @@ Test(return_to_os, huge_cache_regathers_a_gathered_block)
     cr_assert_leq(stats().resident_bytes, before.resident_bytes + MiB, "resident %llu -> %llu",
                   ULL(before.resident_bytes), ULL(stats().resident_bytes));
     pa_free(r);
+}
+
+/* pa_os_move as a kernel that fails one move: the n-th from now (0 the
+ * next), after unmapping its destination as mremap(MREMAP_FIXED) does before
+ * it checks the source. This binary's definition replaces os.c's weak one. */
+static int moves_until_failure = -1;
+
+void *pa_os_move(void *old, size_t old_len, size_t new_len, void *new_addr)
+{
+    if (moves_until_failure >= 0 && moves_until_failure-- == 0) {
+        munmap(new_addr, new_len);
+        errno = ENOMEM;
+        return MAP_FAILED;
+    }
+    return mremap(old, old_len, new_len, MREMAP_MAYMOVE | MREMAP_FIXED, new_addr);
+}
+
+/* The process's resident bytes (/proc/self/statm): unlike the statistics,
+ * they also count what poolalloc lost track of. */
+static size_t process_rss(void)
+{
+    FILE *f = fopen("/proc/self/statm", "r");
+    cr_assert_not_null(f);
+    unsigned long size = 0, resident = 0;
+    cr_assert_eq(fscanf(f, "%lu %lu", &size, &resident), 2);
+    fclose(f);
+    return resident * (size_t)sysconf(_SC_PAGESIZE);
+}
+
+/* A gather whose second move fails gives the block up: the request gets a
+ * fresh mapping, every piece and the rest of the reservation are unmapped
+ * (none of them is several VMAs), and the statistics come back to where
+ * they were. */
+Test(return_to_os, huge_cache_gather_survives_a_failed_move)
+{
+    pa_free(pa_malloc(16));
+    pa_trim();
+    pa_stats_t base = stats();
+    size_t base_rss = process_rss();
+    uint8_t *piece[3];
+    cache_three_pieces(piece);
+    moves_until_failure = 1;
+    uint8_t *q = pa_malloc(22 * MiB);
+    cr_assert_eq(moves_until_failure, -1, "the failing move was not reached");
+    cr_assert_not_null(q);
+    memset(q, 9, 22 * MiB);
+    pa_free(q);
+    pa_trim();
+    pa_stats_t st = stats();
+    cr_assert_leq(st.mapped_bytes, base.mapped_bytes, "mapped %llu after, %llu before",
+                  ULL(st.mapped_bytes), ULL(base.mapped_bytes));
+    cr_assert_leq(process_rss(), base_rss + 4 * MiB, "process resident %zu after, %zu before: a piece leaked",
+                  process_rss(), base_rss);
+}
+
+/* realloc of a huge block whose move fails copies it instead. */
+Test(return_to_os, huge_realloc_survives_a_failed_move)
+{
+    pa_free(pa_malloc(16));
+    uint8_t *p = pa_malloc(3 * MiB);
+    cr_assert_not_null(p);
+    memset(p, 4, 3 * MiB);
+    /* a mapping right after the block's: growing in place is impossible */
+    uint8_t *end = (uint8_t *)pa_segment_of(p) + ((256 + 3 * MiB + PA_OS_PAGE - 1) & ~(size_t)(PA_OS_PAGE - 1));
+    void *block = mmap(end, PA_OS_PAGE, PROT_READ, MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED_NOREPLACE, -1, 0);
+    cr_assert_eq(block, end, "could not place the obstacle mapping");
+    moves_until_failure = 0;
+    uint8_t *q = pa_realloc(p, 9 * MiB);
+    cr_assert_eq(moves_until_failure, -1, "the failing move was not reached");
+    cr_assert_not_null(q);
+    for (size_t i = 0; i < 3 * MiB; i += 4093) cr_assert_eq(q[i], 4, "byte %zu lost", i);
+    memset(q, 5, 9 * MiB);
+    pa_free(q);
+    munmap(block, PA_OS_PAGE);
 }
 
 /* The last piece gathered gives only the tail the block needs; its head stays
