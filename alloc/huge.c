@@ -10,15 +10,15 @@
  * New mappings ask for transparent huge pages (pa_os_hugepage): a block of
  * many MiB then costs a few faults, not thousands.
  *
- * Freed mappings of default alignment wait in the cache: reused (best fit; a
- * mapping more than twice the request is split at a 4 MiB boundary and its
- * tail cached on its own) by a request that fits; a request that none fits
- * gathers the resident pages of several (gather; before Linux 6.17, grows the
- * largest of at least half its size), purged (madvise) once
- * the purge delay passes or when more than max(64 MiB, half the live huge
- * bytes) of them are resident, unmapped after ten delays or when the cache is
- * full (16 mappings, max(256 MiB, the live huge bytes)). The cache lock is
- * taken only for huge allocations and frees. */
+ * Freed mappings of default alignment wait in the cache. A request that one
+ * fits reuses it (best fit; a mapping more than twice the request is split at
+ * a 4 MiB boundary and its tail cached on its own); a request that none fits
+ * gathers the resident pages of several (gather; before Linux 6.17 it grows
+ * the largest of at least half its size). Cached mappings are purged
+ * (madvise) once the purge delay passes or when more than max(64 MiB, half
+ * the live huge bytes) of them are resident, and unmapped after ten delays or
+ * when the cache is full (16 mappings, max(256 MiB, the live huge bytes)). The
+ * cache lock is taken only for huge allocations and frees. */
 #include <pthread.h>
 #include <sys/mman.h>
 
