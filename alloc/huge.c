@@ -47,6 +47,22 @@ static void unmap_now(pa_segment_t *s)
     pa_os_unmap(s, s->map_size);
 }
 
+/* Unmaps resident (committed) pages of a mapping. */
+static void unmap_dirty(void *p, size_t len)
+{
+    pa_os_unmap(p, len);
+    atomic_fetch_sub_explicit(&pa_gstats.committed, len, memory_order_relaxed);
+}
+
+/* Takes len bytes off the mapped and committed counts without unmapping
+ * them: pages a move took elsewhere, or a range left alone after a failed
+ * one (gather_failed). */
+static void count_gone(size_t len)
+{
+    atomic_fetch_sub_explicit(&pa_gstats.mapped, len, memory_order_relaxed);
+    atomic_fetch_sub_explicit(&pa_gstats.committed, len, memory_order_relaxed);
+}
+
 /* Removes slot i under the lock; returns its segment. */
 static pa_segment_t *take_slot(size_t i)
 {
@@ -140,10 +156,9 @@ static size_t cache_split(pa_segment_t *s, size_t keep, bool dirty, uint8_t **un
  * for gather. */
 typedef struct { pa_segment_t *seg[CACHE_SLOTS]; size_t n; } pieces_t;
 
-static void cache_take_pieces(size_t map_size, pieces_t *out)
+static void cache_take_pieces(size_t map_size, pieces_t *out)   /* out->n is 0 */
 {
     size_t have = 0;
-    out->n = 0;
     while (have < map_size) {
         size_t big = cache_n;
         for (size_t i = 0; i < cache_n; i++)
@@ -192,10 +207,7 @@ static pa_segment_t *cache_take(size_t map_size, bool *dirty, pieces_t *pieces)
         s->kind = PA_SEG_HUGE;
     }
     pthread_mutex_unlock(&huge_lock);
-    if (unmap_len) {
-        pa_os_unmap(unmap_at, unmap_len);
-        atomic_fetch_sub_explicit(&pa_gstats.committed, unmap_len, memory_order_relaxed);
-    }
+    if (unmap_len) unmap_dirty(unmap_at, unmap_len);
     return s;
 }
 
@@ -204,18 +216,13 @@ static pa_segment_t *cache_take(size_t map_size, bool *dirty, pieces_t *pieces)
  * range at its end faults in 4 KiB at a time (and stays in 4 KiB pages when
  * the mapping is reused or grown); otherwise whole 4 KiB pages. */
 #define THP_SIZE ((size_t)2 << 20)
+static size_t thp_round_up(size_t bytes) { return (bytes + THP_SIZE - 1) & ~(THP_SIZE - 1); }
+
 static size_t huge_map_size(size_t bytes)
 {
-    size_t thp = (bytes + THP_SIZE - 1) & ~(THP_SIZE - 1);
+    size_t thp = thp_round_up(bytes);
     if (thp - bytes <= bytes / 8) return thp;
     return (bytes + PA_OS_PAGE - 1) & ~(size_t)(PA_OS_PAGE - 1);
-}
-
-/* Unmaps resident (committed) pages of a mapping. */
-static void unmap_dirty(void *p, size_t len)
-{
-    pa_os_unmap(p, len);
-    atomic_fetch_sub_explicit(&pa_gstats.committed, len, memory_order_relaxed);
 }
 
 /* A move that failed (ENOMEM, say) may have unmapped its destination
@@ -228,14 +235,9 @@ static void gather_failed(uint8_t *t, size_t map_size, size_t off, size_t k, pa_
 {
     if (off) munmap(t, off);
     if (off + k < map_size) munmap(t + off + k, map_size - off - k);
-    atomic_fetch_sub_explicit(&pa_gstats.mapped, map_size, memory_order_relaxed);
-    atomic_fetch_sub_explicit(&pa_gstats.committed, map_size, memory_order_relaxed);
-    if (!piece->several_vmas) {
-        unmap_dirty(piece, piece_size);
-        return;
-    }
-    atomic_fetch_sub_explicit(&pa_gstats.mapped, piece_size, memory_order_relaxed);
-    atomic_fetch_sub_explicit(&pa_gstats.committed, piece_size, memory_order_relaxed);
+    count_gone(map_size);
+    if (!piece->several_vmas) unmap_dirty(piece, piece_size);
+    else count_gone(piece_size);
 }
 
 /* A block of map_size bytes made of the resident pages of cached mappings
@@ -267,7 +269,7 @@ static pa_segment_t *gather(size_t map_size, const pieces_t *pc, bool zero)
         have += whole;
     }
     if (have >= map_size) {                  /* the last piece gives whole 2 MiB pages */
-        map_size = (map_size + THP_SIZE - 1) & ~(THP_SIZE - 1);
+        map_size = thp_round_up(map_size);
         /* the pieces before the last hold less than map_size, so it gives some */
         if (have - map_size <= PA_LARGE_MAX + HUGE_HDR) map_size = have;
     }
@@ -284,9 +286,7 @@ static pa_segment_t *gather(size_t map_size, const pieces_t *pc, bool zero)
             t = NULL;
             continue;
         }
-        /* t already counts these bytes as mapped and committed */
-        atomic_fetch_sub_explicit(&pa_gstats.mapped, k, memory_order_relaxed);
-        atomic_fetch_sub_explicit(&pa_gstats.committed, k, memory_order_relaxed);
+        count_gone(k);                       /* t counts them already */
         if (k < size) {
             s->map_size = size - k;
             s->huge_size = s->map_size - HUGE_HDR;
@@ -389,16 +389,14 @@ static pa_segment_t *remap_grow(pa_segment_t *s, size_t map_size)
             pa_huge_unlock();
             /* t is left mapped: as in gather_failed, the kernel may have
              * unmapped it and another thread's mapping be there by now */
-            atomic_fetch_sub_explicit(&pa_gstats.mapped, map_size, memory_order_relaxed);
-            atomic_fetch_sub_explicit(&pa_gstats.committed, map_size, memory_order_relaxed);
+            count_gone(map_size);
             return NULL;
         }
         pa_segmap_set(t, PA_MAP_SHARED);
         pa_huge_unlock();
         moved = t;
         /* the reservation was counted as mapped and committed; the old range is gone */
-        atomic_fetch_sub_explicit(&pa_gstats.mapped, old_map, memory_order_relaxed);
-        atomic_fetch_sub_explicit(&pa_gstats.committed, old_map, memory_order_relaxed);
+        count_gone(old_map);
     } else {
         atomic_fetch_add_explicit(&pa_gstats.mapped, map_size - old_map, memory_order_relaxed);
         atomic_fetch_add_explicit(&pa_gstats.committed, map_size - old_map, memory_order_relaxed);
@@ -422,7 +420,7 @@ void *pa_huge_realloc(pa_segment_t *s, size_t size)
     size_t old_size = s->huge_size;
     /* each move of a gathered block adds a VMA: one a 2 MiB page at least,
      * not one a 4 KiB step of a buffer grown byte by byte */
-    if (s->several_vmas) map_size = (map_size + THP_SIZE - 1) & ~(THP_SIZE - 1);
+    if (s->several_vmas) map_size = thp_round_up(map_size);
     if (map_size <= s->map_size) return NULL;
     pa_segment_t *moved = remap_grow(s, map_size);
     if (!moved) return NULL;

@@ -91,14 +91,13 @@ static _Atomic int moves_several;            /* 0 unknown, 1 no, 2 yes */
 
 bool pa_os_moves_several_vmas(void)
 {
-    _Atomic int *known = &moves_several;
-    int k = atomic_load_explicit(known, memory_order_relaxed);
+    int k = atomic_load_explicit(&moves_several, memory_order_relaxed);
     if (!k) {
         struct utsname u;
         unsigned major = 0, minor = 0;
         k = uname(&u) == 0 && sscanf(u.release, "%u.%u", &major, &minor) == 2 &&
             (major > 6 || (major == 6 && minor >= 17)) ? 2 : 1;
-        atomic_store_explicit(known, k, memory_order_relaxed);
+        atomic_store_explicit(&moves_several, k, memory_order_relaxed);
     }
     return k == 2;
 }

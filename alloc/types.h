@@ -164,9 +164,6 @@ typedef struct pa_page_queue {
     pa_page_t *first, *last;
 } pa_page_queue_t;
 
-/* Statistics counters of a heap are written by its thread only, with plain
- * load-add-store (see PA_STAT_ADD); they are _Atomic so that statistics may
- * read them from any thread. */
 /* Heap tags, the owner's name in the segment map (segmap.c): the first 253
  * heaps get 2..254; the others and the empty heap have PA_TAG_NONE, which
  * never appears in the map, so their frees take the slow path. Heaps are
@@ -176,6 +173,9 @@ typedef struct pa_page_queue {
 #define PA_TAG_FIRST    2
 #define PA_TAG_NONE     255
 
+/* Statistics counters of a heap are written by its thread only, with plain
+ * load-add-store (see PA_STAT_ADD); they are _Atomic so that statistics may
+ * read them from any thread. */
 typedef struct pa_heap {
     int64_t    countdown;                /* bytes to allocate before the next tick  */
     uint8_t    tag;                      /* in the segment map for its segments     */

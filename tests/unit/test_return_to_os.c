@@ -7,7 +7,6 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/mman.h>
-#include <sys/utsname.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -241,12 +240,7 @@ Test(return_to_os, huge_cache_grows_a_smaller_mapping)
  * 6.17+. Elsewhere the test is skipped. */
 static void need_several_vma_moves(void)
 {
-    struct utsname u;
-    unsigned major = 0, minor = 0;
-    cr_assert_eq(uname(&u), 0);
-    sscanf(u.release, "%u.%u", &major, &minor);
-    if (major < 6 || (major == 6 && minor < 17)) cr_skip_test("Linux %s: mremap moves one VMA only", u.release);
-    pa_os_set_moves_several_vmas(true);
+    if (!pa_os_moves_several_vmas()) cr_skip_test("this kernel's mremap moves one VMA only");
 }
 
 /* Frees three written huge blocks of 10, 8 and 6 MiB (bytes 3, 1, 2): the
