@@ -184,7 +184,12 @@ void *pa_realloc_impl(void *p, size_t size)
             if (b) return pa_prof_kept(b + off, size, want);   /* the header moved with it */
         }
     }
-    void *q = pa_malloc_inline(size);
+    /* A block that must move grows by a quarter at least: a buffer grown a
+     * few bytes at a time (realloc(len + n)) then moves once per quarter of
+     * its size, not at every size class. Huge blocks grow by remapping. */
+    size_t want = size;
+    if (size > have && have <= PA_LARGE_MAX && size - have < have / 4) want = have + have / 4;
+    void *q = pa_malloc_inline(want);
     if (!q) return NULL;                                        /* p stays valid */
     size_t copied = size < have ? size : have;
     memcpy(q, p, copied);

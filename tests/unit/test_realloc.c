@@ -165,6 +165,35 @@ Test(realloc, in_place_when_it_fits)
     pa_free(p);
 }
 
+/* A buffer grown a few bytes at a time (realloc(len + 8)) moves once per
+ * quarter of its size, not at every size class it crosses: each move leaves
+ * at least 1.25 times the usable size it had, and the contents survive. */
+Test(realloc, moves_grow_by_a_quarter)
+{
+    size_t n = 1000, moves = 0;
+    unsigned char *p = pa_malloc(n);
+    fill(p, n, 8);
+    while (n < 256 * KiB) {
+        size_t had = pa_usable_size(p);
+        unsigned char *q = pa_realloc(p, n + 8);
+        cr_assert_not_null(q);
+        if (q != p) {
+            moves++;
+            cr_assert_geq(pa_usable_size(q), had + had / 4, "realloc %zu -> %zu moved into %zu usable bytes, had %zu",
+                          n, n + 8, pa_usable_size(q), had);
+            expect(q, n, 8, n, n + 8);
+        }
+        for (size_t i = n; i < n + 8; i++) q[i] = pat(i, 8);
+        p = q;
+        n += 8;
+    }
+    expect(p, n, 8, n, n);
+    pa_free(p);
+    /* 1000 B -> 256 KiB is 8 doublings: 25 quarters (more, where a class or a
+     * 64 KiB slice rounds up); every size class on the way would be ~40 moves */
+    cr_assert_leq(moves, 25, "%zu moves growing 1000 B to 256 KiB by 8 bytes", moves);
+}
+
 /* A large block grows into the free slices after it without moving; with a
  * neighbour in the way it moves. The statistics follow the growth. */
 Test(realloc, large_grows_in_place)
