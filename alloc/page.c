@@ -10,11 +10,18 @@
  *     and unmap a page per call. */
 #include "fast.h"
 
+/* A page's slices: one up to 8 KiB blocks; then room for 16 blocks up to
+ * 32 KiB, 8 above. With few blocks a page, a thread that frees into many
+ * pages of a class while another thread's frees trickle back empties and
+ * retires pages only to take new ones: the mixed benchmark (8 threads, sizes
+ * to 32 KiB) held 12% less at its peak with 16 blocks than with 8 (and 30%
+ * more with 4). Above 32 KiB, 16 blocks would take half a segment. */
 size_t pa_class_slices(size_t class_id)
 {
     size_t bs = pa_class_size(class_id);
     if (bs <= 8192) return 1;
-    return (8 * bs + PA_SLICE_SIZE - 1) >> PA_SLICE_SHIFT;    /* >= 8 blocks a page */
+    size_t blocks = bs <= 32768 ? 16 : 8;
+    return (blocks * bs + PA_SLICE_SIZE - 1) >> PA_SLICE_SHIFT;
 }
 
 void pa_page_setup(pa_page_t *pg, size_t class_id, size_t block_size)

@@ -77,9 +77,9 @@ Test(sizeclass, aligned_sizes_get_aligned_classes)
     }
 }
 
-/* Pages of a class: a whole number of slices that hold at least 8 blocks
- * (1 slice for classes up to 8 KiB), and never more than a segment minus its
- * header slice. */
+/* Pages of a class: a whole number of slices that hold at least 16 blocks up
+ * to 32 KiB and 8 above (1 slice for classes up to 8 KiB), and never more than
+ * a segment minus its header slice. */
 Test(sizeclass, class_slices)
 {
     for (size_t c = 1; c < PA_CLASSES; c++) {
@@ -87,7 +87,8 @@ Test(sizeclass, class_slices)
         cr_assert_geq(n, 1);
         cr_assert_leq(n, PA_SLICES - 1, "class %zu needs %zu slices", c, n);
         if (bs <= 8192) cr_assert_eq(n, 1, "class %zu (%zu bytes) uses %zu slices", c, bs, n);
-        else cr_assert_geq((n * PA_SLICE_SIZE) / bs, 8, "class %zu: fewer than 8 blocks per page", c);
+        else cr_assert_geq((n * PA_SLICE_SIZE) / bs, bs <= 32768 ? 16 : 8, "class %zu: %zu blocks per page", c,
+                           (n * PA_SLICE_SIZE) / bs);
     }
 }
 
