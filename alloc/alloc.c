@@ -163,6 +163,21 @@ void *pa_grow_in_place(void *b, size_t have, size_t size)
     return NULL;
 }
 
+/* A block with room for `room` bytes for an object of `size`: charged to the
+ * countdown and sampled as the `size` bytes the program asked for, so that
+ * profiles count requests, and a sampled object keeps the usable size of the
+ * block it would have had (prof/sample.c place). */
+static void *malloc_room(size_t room, size_t size)
+{
+    pa_heap_t *h = room == size ? NULL : pa_heap_get_or_init();
+    if (!h) return pa_malloc_inline(size);
+    int64_t before = h->countdown;
+    h->countdown = PA_PROF_NEVER;            /* no tick, no sample for the room */
+    void *q = pa_malloc_inline(room);
+    h->countdown = before;
+    return q ? pa_heap_charge(h, q, size, 0) : NULL;
+}
+
 void *pa_realloc_impl(void *p, size_t size)
 {
     if (!p) return pa_malloc_inline(size);
@@ -187,9 +202,9 @@ void *pa_realloc_impl(void *p, size_t size)
     /* A block that must move grows by a quarter at least: a buffer grown a
      * few bytes at a time (realloc(len + n)) then moves once per quarter of
      * its size, not at every size class. Huge blocks grow by remapping. */
-    size_t want = size;
-    if (size > have && have <= PA_LARGE_MAX && size - have < have / 4) want = have + have / 4;
-    void *q = pa_malloc_inline(want);
+    size_t room = size;
+    if (size > have && have <= PA_LARGE_MAX && size - have < have / 4) room = have + have / 4;
+    void *q = malloc_room(room, size);
     if (!q) return NULL;                                        /* p stays valid */
     size_t copied = size < have ? size : have;
     memcpy(q, p, copied);

@@ -457,6 +457,27 @@ Test(prof, sampled_object_round_trip)
     pa_prof_on = false;
 }
 
+/* A realloc that moves gives the block a quarter more room (alloc.c), but the
+ * profile counts what the program asked for: at rate 1 the new object's
+ * space is the requested size, while its usable size is the room it got, as
+ * it would be unprofiled. */
+Test(prof, realloc_room_is_not_counted_as_requested)
+{
+    set_rate(1);
+    pa_prof_on = true;
+    pa_free(pa_malloc(16));                   /* this thread has a heap */
+    uint8_t *p = pa_malloc(1000);
+    size_t had = pa_usable_size(p);
+    uint8_t *q = pa_realloc(p, had + 8);
+    cr_assert_neq(pa_prof_offset(q), 0, "setup: the moved object was not sampled at rate 1");
+    pa_prof_hdr_t *hd = (pa_prof_hdr_t *)q - 1;
+    cr_assert_eq(hd->space, had + 8, "the profile counts %llu bytes for a request of %zu",
+                 (unsigned long long)hd->space, had + 8);
+    cr_assert_geq(pa_usable_size(q), had + had / 4, "usable %zu, had %zu", pa_usable_size(q), had);
+    pa_free(q);
+    pa_prof_on = false;
+}
+
 Test(prof, pointers_that_are_not_sampled_objects_are_not_taken)
 {
     set_rate(512 << 10);
