@@ -100,7 +100,7 @@ size_t pa_block_size(const void *p)
     if (pa_segmap_has(a)) {
         pa_segment_t *s = pa_segment_of(p);
         if (s->kind != PA_SEG_NORMAL)        /* never read a huge block's "descriptors" */
-            return s->kind == PA_SEG_HUGE && (uint8_t *)s + s->huge_offset == p ? s->huge_size : 0;
+            return s->kind == PA_SEG_HUGE && (uint8_t *)s + s->huge_offset == p ? s->map_size - s->huge_offset : 0;
         pa_page_t *pg = pa_page_of(s, p);
         return pa_page_is_block_start_any(pg, p) ? pg->block_size : 0;
     }

@@ -3,7 +3,7 @@
  *
  * A huge mapping starts 4 MiB aligned with a segment header (kind HUGE), so
  * free() finds it exactly like a segment; the block follows the header at
- * huge_offset (256 bytes, or the requested alignment). For alignments above
+ * huge_offset (512 bytes, or the requested alignment). For alignments above
  * 2 MiB the block starts at the next 4 MiB boundary (huge_offset = 4 MiB) and
  * free() looks one segment below the block.
  *
@@ -24,13 +24,15 @@
 
 #include "internal.h"
 
-#define HUGE_HDR        256
+#define HUGE_HDR        512
+#define HUGE_HDR_USED   (offsetof(pa_segment_t, pages) + sizeof(pa_page_t))
 #define CACHE_SLOTS     16
 #define CACHE_MAX_BYTES ((size_t)256 << 20)
 #define CACHE_MAX_DIRTY ((size_t)64 << 20)
 
-_Static_assert(offsetof(pa_segment_t, pages) + sizeof(pa_page_t) <= HUGE_HDR,
-               "a huge block must not overlap the page descriptor free() reads");
+_Static_assert(HUGE_HDR_USED + 256 <= HUGE_HDR,
+               "a huge block must not overlap the page descriptor free() reads, and the "
+               "header keeps room for a sampled object's profile header (pa_huge_room_before)");
 
 typedef struct { pa_segment_t *seg; bool dirty; } slot_t;
 
@@ -405,6 +407,22 @@ static pa_segment_t *remap_grow(pa_segment_t *s, size_t map_size)
     return moved;
 }
 
+/* Makes room for hdr bytes (a sampled object's profile header, prof/sample.c)
+ * just before the huge block p, inside its mapping's header: the block then
+ * starts hdr bytes earlier and p, with its usable size, stays as it is. So
+ * sampling never resizes a mapping (a 4 KiB page more would leave it no
+ * longer whole 2 MiB pages). huge_size stays what p has, for the statistics.
+ * NULL if p is not a huge block of default alignment. */
+void *pa_huge_room_before(void *p, size_t hdr)
+{
+    if (!pa_segmap_has((uintptr_t)p)) return NULL;
+    pa_segment_t *s = pa_segment_of(p);
+    if (s->kind != PA_SEG_HUGE || s->huge_offset != HUGE_HDR || (uint8_t *)s + HUGE_HDR != p ||
+        hdr > HUGE_HDR - HUGE_HDR_USED) return NULL;
+    s->huge_offset = HUGE_HDR - hdr;
+    return (uint8_t *)p - hdr;
+}
+
 /* The usable size a huge block grown in place to `size` gets. */
 size_t pa_huge_usable_for(size_t size)
 {
@@ -415,8 +433,8 @@ size_t pa_huge_usable_for(size_t size)
  * block is unchanged. */
 void *pa_huge_realloc(pa_segment_t *s, size_t size)
 {
-    if (s->huge_offset != HUGE_HDR || size > SIZE_MAX - HUGE_HDR - PA_SEG_SIZE) return NULL;
-    size_t map_size = huge_map_size(HUGE_HDR + size);
+    if (s->huge_offset > HUGE_HDR || size > SIZE_MAX - HUGE_HDR - PA_SEG_SIZE) return NULL;
+    size_t map_size = huge_map_size(s->huge_offset + size);
     size_t old_size = s->huge_size;
     /* each move of a gathered block adds a VMA: one a 2 MiB page at least,
      * not one a 4 KiB step of a buffer grown byte by byte */
@@ -427,7 +445,7 @@ void *pa_huge_realloc(pa_segment_t *s, size_t size)
     moved->huge_size = map_size - HUGE_HDR;
     atomic_fetch_add_explicit(&pa_gstats.huge_alloc_bytes, moved->huge_size - old_size, memory_order_relaxed);
     atomic_fetch_add_explicit(&pa_gstats.huge_live_bytes, moved->huge_size - old_size, memory_order_relaxed);
-    return (uint8_t *)moved + HUGE_HDR;
+    return (uint8_t *)moved + moved->huge_offset;
 }
 
 void pa_huge_free(pa_segment_t *s)
@@ -444,8 +462,9 @@ void pa_huge_free(pa_segment_t *s)
         pa_fatal("free(): double free %p", (void *)((uint8_t *)s + s->huge_offset));
     }
     size_t max_bytes = cache_max_bytes(), max_dirty = cache_max_dirty();
-    if (s->huge_offset == HUGE_HDR && s->map_size <= max_bytes / 4) {
+    if (s->huge_offset <= HUGE_HDR && s->map_size <= max_bytes / 4) {
         s->kind = PA_SEG_HUGE_CACHED;
+        s->huge_offset = HUGE_HDR;           /* a sampled object's block started earlier */
         while (cache_n == CACHE_SLOTS || cache_bytes + s->map_size > max_bytes)
             evict[n_evict++] = take_slot(0);
         s->cached_at_ns = now;

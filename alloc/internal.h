@@ -209,6 +209,7 @@ PA_HIDDEN size_t pa_huge_usable_for(size_t size);
 PA_HIDDEN void *pa_huge_alloc(size_t size, size_t align, bool zero);
 PA_HIDDEN void  pa_huge_free(pa_segment_t *s);
 PA_HIDDEN void *pa_huge_realloc(pa_segment_t *s, size_t size);
+PA_HIDDEN void *pa_huge_room_before(void *p, size_t hdr);
 PA_HIDDEN bool  pa_huge_cache_trim(uint64_t now, uint64_t evict_before);
 PA_HIDDEN uint64_t pa_huge_cache_due(void);
 

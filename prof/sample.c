@@ -106,9 +106,11 @@ uint64_t pa_prof_weight(size_t size, uint64_t *space)
  * the object's usable size. p was just allocated for the same request
  * unsampled, and the object must look like it to the program: it gets room
  * for p's whole usable size behind the header, so realloc keeps or moves it,
- * and malloc_usable_size answers, exactly as they would have for p. A large
- * or huge p grows in place by the header when it can (no copy); otherwise a
- * new block replaces p. Neither is charged to the countdown: the bytes were
+ * and malloc_usable_size answers, exactly as they would have for p. A huge p
+ * keeps its place, the header going into its mapping's own header
+ * (pa_huge_room_before); a large one grows in place by the header when it
+ * can (no copy); otherwise a new block replaces p. None is charged to the
+ * countdown: the bytes were
  * counted once already, as p, and a sample point falling inside them would
  * be lost (this thread takes no samples now), making every estimate low by
  * about (size + hdr) / rate; nor does a replacement count as an allocation in
@@ -117,9 +119,11 @@ static void *place(pa_heap_t *h, void *p, size_t size, size_t flags, size_t hdr,
 {
     size_t have = pa_usable(p), need = have + hdr;
     *usable = have;
+    void *q = have > PA_LARGE_MAX ? pa_huge_room_before(p, hdr) : NULL;   /* p stays where it is */
+    if (q) return q;
     int64_t before = h->countdown;
     h->countdown = PA_PROF_NEVER;        /* no tick, no sample point in what is added */
-    void *q = have > PA_SMALL_MAX && pa_block_size(p) ? pa_grow_in_place(p, have, need) : NULL;
+    q = have > PA_SMALL_MAX && pa_block_size(p) ? pa_grow_in_place(p, have, need) : NULL;
     if (q) { h->countdown = before; return q; }
     size_t align = flags & ~PA_CHARGE_ZERO;
     q = align ? pa_memalign_impl(align, need) : pa_malloc_inline(need);

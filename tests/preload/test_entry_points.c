@@ -118,7 +118,7 @@ Test(entry_points, calloc_is_zeroed_even_on_reused_memory)
 /* A freed huge block (> 2 MiB) waits in a cache; once it has waited the purge
  * delay (50 ms by default) it is madvise'd and marked clean, and calloc then
  * skips the memset. The first 4 KiB page of the mapping holds the header and
- * is not purged, but the block starts 256 bytes into it. */
+ * is not purged, but the block starts 512 bytes into it. */
 Test(entry_points, calloc_zeroed_when_reusing_a_purged_huge_block_after_delay)
 {
     size_t big = 3 * PL_MIB;

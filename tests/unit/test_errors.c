@@ -314,7 +314,7 @@ static void do_bad_free(enum bad_kind kind)
         break;
     }
     case BAD_HUGE_INTERIOR: {
-        /* A huge block's header is 256 bytes: the page descriptors of the
+        /* A huge block's header is 512 bytes: the page descriptors of the
          * slices further in lie in the program's data. Make that data look
          * like a page whose block starts at q; free(q) must still see that q
          * is inside a huge block and refuse it. */

@@ -478,6 +478,32 @@ Test(prof, realloc_room_is_not_counted_as_requested)
     pa_prof_on = false;
 }
 
+/* A sampled huge object's profile header goes into its mapping's own header:
+ * the mapping keeps the size the request would get unsampled (whole 2 MiB
+ * pages here), the object its address and usable size; realloc grows it by
+ * whole huge pages, and free gives the mapping back to the cache. */
+Test(prof, sampled_huge_object_keeps_its_mapping)
+{
+    set_rate(1);
+    pa_prof_on = true;
+    pa_free(pa_malloc(16));                   /* this thread has a heap */
+    const size_t MiB = (size_t)1 << 20, want = 4 * MiB - 512;
+    uint8_t *p = pa_calloc(1, want);
+    cr_assert_neq(pa_prof_offset(p), 0, "setup: not sampled at rate 1");
+    pa_segment_t *s = pa_segment_of(p);
+    cr_assert_eq(p - (uint8_t *)s, 512, "the object moved %td bytes into its mapping", p - (uint8_t *)s);
+    cr_assert_eq(s->map_size, 4 * MiB, "a sampled %zu-byte object has a %zu-byte mapping", want, s->map_size);
+    cr_assert_eq(pa_usable_size(p), want);
+    for (size_t i = 0; i < want; i += 4096) cr_assert_eq(p[i], 0, "calloc byte %zu", i);
+    memset(p, 0x5a, want);
+    uint8_t *q = pa_realloc(p, 6 * MiB - 512);
+    pa_segment_t *t = pa_segment_of(q);
+    cr_assert_eq(t->map_size % (2 * MiB), 0, "grown to a %zu-byte mapping", t->map_size);
+    for (size_t i = 0; i < want; i += 4096) cr_assert_eq(q[i], 0x5a, "byte %zu after realloc", i);
+    pa_free(q);
+    pa_prof_on = false;
+}
+
 Test(prof, pointers_that_are_not_sampled_objects_are_not_taken)
 {
     set_rate(512 << 10);
