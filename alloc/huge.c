@@ -3,9 +3,10 @@
  *
  * A huge mapping starts 4 MiB aligned with a segment header (kind HUGE), so
  * free() finds it exactly like a segment; the block follows the header at
- * huge_offset (512 bytes, or the requested alignment). For alignments above
- * 2 MiB the block starts at the next 4 MiB boundary (huge_offset = 4 MiB) and
- * free() looks one segment below the block.
+ * huge_offset (512 bytes, less a sampled object's profile header, which
+ * pa_huge_room_before puts inside it; or the requested alignment). For
+ * alignments above 2 MiB the block starts at the next 4 MiB boundary
+ * (huge_offset = 4 MiB) and free() looks one segment below the block.
  *
  * New mappings ask for transparent huge pages (pa_os_hugepage): a block of
  * many MiB then costs a few faults, not thousands.
@@ -184,12 +185,11 @@ static void cache_take_pieces(size_t map_size, pieces_t *out)   /* out->n is 0 *
  * VMA, so that realloc can still grow it without copying. */
 static pa_segment_t *remap_grow(pa_segment_t *s, size_t map_size);
 
-static pa_segment_t *cache_take(size_t map_size, bool *dirty, pieces_t *pieces)
+static pa_segment_t *cache_take(size_t map_size, bool *dirty, pieces_t *pieces)   /* pieces->n is 0 */
 {
     pa_segment_t *s = NULL;
     uint8_t *unmap_at = NULL;
     size_t unmap_len = 0;
-    pieces->n = 0;
     pthread_mutex_lock(&huge_lock);
     size_t best = cache_n, largest = cache_n;
     for (size_t i = 0; i < cache_n; i++) {
@@ -326,7 +326,7 @@ void *pa_huge_alloc(size_t size, size_t align, bool zero)
     if (size > SIZE_MAX - off - PA_SEG_SIZE - align) return NULL;
     size_t map_size = huge_map_size(off + size);
     bool dirty = false;
-    pieces_t pieces;
+    pieces_t pieces = { .n = 0 };
     pa_segment_t *s = off == HUGE_HDR ? cache_take(map_size, &dirty, &pieces) : NULL;
     if (s && s->map_size < map_size) {
         pa_segment_t *grown = remap_grow(s, map_size);
@@ -334,7 +334,7 @@ void *pa_huge_alloc(size_t size, size_t align, bool zero)
         s = grown;
     }
     bool reused = s != NULL;
-    if (!s && off == HUGE_HDR && pieces.n) s = gather(map_size, &pieces, zero);
+    if (!s && pieces.n) s = gather(map_size, &pieces, zero);
     if (reused && !dirty && s->map_size >= 2 * THP_SIZE) pa_os_collapse(s, THP_SIZE);   /* os.c says why */
     if (!s) {
         s = align > PA_SEG_SIZE / 2 ? pa_os_map_aligned(map_size, align, PA_SEG_SIZE)
