@@ -193,22 +193,22 @@ void pa_heap_take_remote_blocks(pa_heap_t *h)
 
 /* Slow path of malloc for a small class: a page of the class with a free
  * block, becoming the queue's first and heap->direct[class]; NULL when out of
- * memory. Blocks free anywhere in the queue, other threads' frees collected on
- * the way, come before a page carves untouched ones: a remote free would
- * otherwise leave its block idle while new memory is faulted in. */
+ * memory. */
 pa_page_t *pa_page_find_free(pa_heap_t *h, size_t c)
 {
     pa_heap_take_remote_blocks(h);
     pa_page_queue_t *q = &h->queue[c];
-    pa_page_t *pg = q->first, *roomy = NULL;
+    pa_page_t *pg = q->first;
     while (pg) {
         pa_page_t *next = pg->next;
-        if (!pg->free) pa_page_collect(pg);
-        if (pg->free) break;
-        if (pg->capacity < pg->reserved) {   /* carved only when no page has a free block */
-            if (!roomy) roomy = pg;
-            pg = next;
-            continue;
+        if (!pg->free) {
+            pa_page_collect(pg);
+            if (!pg->free) pa_page_extend(pg);
+        }
+        if (pg->free) {
+            if (pg != q->first) { pa_queue_remove(q, pg); pa_queue_push_front(q, pg); }
+            point_direct(h, c, pg);
+            return pg;
         }
         uintptr_t expect = 0;
         if (!atomic_compare_exchange_strong_explicit(&pg->xfree, &expect, 1,
@@ -218,15 +218,6 @@ pa_page_t *pa_page_find_free(pa_heap_t *h, size_t c)
         pg->used_m1 -= PA_FULL_BIAS;
         pa_queue_push_back(&h->full, pg);
         pg = next;
-    }
-    if (!pg && roomy) {
-        pg = roomy;
-        pa_page_extend(pg);
-    }
-    if (pg) {
-        if (pg != q->first) { pa_queue_remove(q, pg); pa_queue_push_front(q, pg); }
-        point_direct(h, c, pg);
-        return pg;
     }
     pg = pa_segment_page_alloc(h, pa_class_slices(c));
     if (!pg) { set_direct(h, c); return NULL; }

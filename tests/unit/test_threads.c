@@ -367,42 +367,6 @@ Test(threads, frees_from_a_thread_that_never_allocates)
                  "the freeing thread's heap was not given back at its exit");
 }
 
-/* Blocks another thread frees into an older page of a class are reused
- * before the current page carves new ones: otherwise every remote free would
- * leave a block idle while fresh memory is touched. Page P1 fills, P2 starts;
- * one block of P1 freed here puts P1 back in the queue behind P2, then another
- * thread frees 20 more of P1's blocks; the next allocations, once P2's carved
- * blocks run out, come from P1. */
-Test(threads, remote_frees_reused_before_carving)
-{
-    enum { SIZE = 1024, MAX = 256 };
-    static struct late l;
-    void *p[MAX];
-    size_t n = 0;
-    uintptr_t p1 = 0;
-    for (; n < MAX; n++) {
-        p[n] = pa_malloc(SIZE);
-        uintptr_t page = (uintptr_t)p[n] & ~(PA_SLICE_SIZE - 1);
-        if (!p1) p1 = page;
-        else if (page != p1) break;            /* p[n] is P2's first block */
-    }
-    cr_assert_lt(n, MAX, "setup: 1 KiB blocks never left their first page");
-    cr_assert_geq(n, 22, "setup: the first page held %zu blocks", n);
-    pa_free(p[0]);                             /* P1 leaves the full list */
-    l.count = 20;
-    for (size_t i = 0; i < l.count; i++) l.p[i] = p[1 + i];
-    run_thread(free_only, &l);
-    size_t in_p1 = 0;
-    void *q[64];
-    for (size_t i = 0; i < 64; i++) {
-        q[i] = pa_malloc(SIZE);
-        in_p1 += ((uintptr_t)q[i] & ~(PA_SLICE_SIZE - 1)) == p1;
-    }
-    cr_assert_geq(in_p1, 21, "only %zu of 64 allocations reused P1's 21 free blocks", in_p1);
-    for (size_t i = 0; i < 64; i++) pa_free(q[i]);
-    for (size_t i = 21; i <= n; i++) pa_free(p[i]);
-}
-
 struct kept { void *p[2000]; size_t n[2000]; size_t count; };
 
 static void *alloc_and_exit(void *arg)
