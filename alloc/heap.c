@@ -35,6 +35,7 @@ void pa_heaps_unlock(void) { pthread_mutex_unlock(&heaps_lock); }
  * the caller purges them. */
 void pa_heap_collect(pa_heap_t *h, bool force)
 {
+    pa_remote_flush(h);                  /* its frees to other heaps' pages */
     pa_heap_take_remote_blocks(h);
     for (pa_page_t *pg = h->full.first, *next; pg; pg = next) {
         next = pg->next;
@@ -59,6 +60,7 @@ void pa_heap_maintenance(pa_heap_t *h)
     if (now < h->next_maintenance_ns) return;
     h->next_maintenance_ns = now + pa_options.purge_delay_ns / 2 + 1;
     pa_purger_maybe_start();
+    pa_remote_flush(h);
     pa_heap_take_remote_blocks(h);
     pa_segment_purge_heap(h, now, false);
     pa_segment_cache_trim(now, 0);

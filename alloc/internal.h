@@ -203,6 +203,7 @@ PA_HIDDEN size_t pa_block_size(const void *p);
 PA_HIDDEN size_t pa_usable(const void *p);
 PA_HIDDEN size_t pa_usable_size_checked(const void *p, const char *fn);
 PA_HIDDEN void  pa_free_remote(pa_page_t *pg, pa_block_t *b);
+PA_HIDDEN void  pa_remote_flush(pa_heap_t *h);
 PA_HIDDEN _Noreturn void pa_free_double(void *b);
 PA_HIDDEN void *pa_grow_in_place(void *b, size_t have, size_t size);   /* large or huge block b */
 PA_HIDDEN size_t pa_huge_usable_for(size_t size);

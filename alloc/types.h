@@ -41,6 +41,12 @@
  * A same-thread free to a full page sees used_m1 negative (PA_FULL_BIAS) and
  * moves it back itself.
  *
+ * REMOTE FREES IN BATCHES. A thread freeing blocks of another heap's page
+ * gathers them (remote.c) while its frees stay on that page, and hands them
+ * over in one compare-and-swap: up to PA_REMOTE_BATCH blocks or
+ * PA_REMOTE_BATCH_BYTES, or as soon as it frees for another page, runs its
+ * maintenance, collects or exits. The blocks count as used meanwhile.
+ *
  * HEAPS. One per thread, reached through a thread-local pointer that starts at
  * a static empty heap whose pages have no free blocks, so the fast path needs no
  * "initialised?" test: the first malloc simply falls to the slow path. Heaps are
@@ -141,6 +147,11 @@ _Static_assert(sizeof(pa_page_t) == 128, "page descriptor is two cache lines");
 #define PA_XFREE_PTR    ((((uintptr_t)1) << 48) - 16)
 #define PA_XFREE_ONE    (((uintptr_t)1) << 48)
 
+/* A batch of remote frees (REMOTE FREES IN BATCHES above) holds at most this
+ * many blocks and bytes; blocks larger than half the bytes go one by one. */
+#define PA_REMOTE_BATCH       64
+#define PA_REMOTE_BATCH_BYTES ((size_t)16 << 10)
+
 enum { PA_SEG_NORMAL = 1, PA_SEG_HUGE = 2, PA_SEG_HUGE_CACHED = 3 };
 
 typedef struct pa_segment {
@@ -194,6 +205,12 @@ typedef struct pa_heap {
     pa_page_queue_t queue[PA_CLASSES + 1];
     pa_page_queue_t full;
     _Atomic(pa_block_t *) remote_blocks; /* remote frees to full pages (see above)  */
+    struct {                             /* this thread's frees to one page of another
+                                            heap, not handed over yet (remote.c)   */
+        pa_page_t  *page;                /* NULL: none                              */
+        pa_block_t *head, *tail;
+        uint32_t    count;
+    } remote_out;
     pa_segment_t *segments;              /* segments this heap owns                 */
     pthread_mutex_t segments_lock;       /* its segments' slice maps and list: the
                                             owner's page alloc/free (per page, not

@@ -4,6 +4,7 @@
  * blocks outliving the thread that allocated them, and a concurrent stress
  * with contents checked. Sized so TSan finishes in seconds. */
 #include <pthread.h>
+#include <signal.h>
 #include <sched.h>
 #include <stdatomic.h>
 #include <stdint.h>
@@ -620,4 +621,89 @@ Test(threads, stale_marks_copied_into_a_block_are_no_free_mark)
     pthread_t t;
     cr_assert_eq(pthread_create(&t, NULL, free_victims, NULL), 0);
     pthread_join(t, NULL);                   /* a false "double free" aborts the test */
+}
+
+/* ---- remote frees in batches (REMOTE FREES IN BATCHES, types.h) ---------- */
+
+static uint64_t xfree_count(const void *p)
+{
+    pa_page_t *pg = pa_page_of(pa_segment_of(p), p);
+    return atomic_load(&pg->xfree) / PA_XFREE_ONE;
+}
+
+static void *one_page[10 + PA_REMOTE_BATCH + 6], *other_page, *big_block;
+
+static void *free_in_batches(void *arg)
+{
+    (void)arg;
+    for (int i = 0; i < 10; i++) pa_free(one_page[i]);
+    thread_check(xfree_count(one_page[0]) == 0);        /* held: same page so far */
+    pa_free(other_page);                                /* another page: the ten go over */
+    thread_check(xfree_count(one_page[0]) == 10);
+    for (int i = 10; i < 10 + PA_REMOTE_BATCH; i++) pa_free(one_page[i]);
+    thread_check(xfree_count(one_page[0]) == 10 + PA_REMOTE_BATCH);   /* a full batch */
+    pa_free(big_block);                                 /* 16 KiB: not held at all */
+    thread_check(xfree_count(big_block) == 1);
+    for (int i = 10 + PA_REMOTE_BATCH; i < 10 + PA_REMOTE_BATCH + 5; i++) pa_free(one_page[i]);
+    thread_check(xfree_count(one_page[0]) == 10 + PA_REMOTE_BATCH);   /* five held ... */
+    return NULL;                                        /* ... until this thread exits */
+}
+
+Test(threads, remote_frees_to_one_page_go_over_in_one_list)
+{
+    size_t n = 10 + PA_REMOTE_BATCH + 5;
+    for (size_t i = 0; i < n + 1; i++) one_page[i] = pa_malloc(64);   /* the last one stays */
+    for (size_t i = 1; i < n + 1; i++)
+        cr_assert_eq(pa_page_of(pa_segment_of(one_page[i]), one_page[i]),
+                     pa_page_of(pa_segment_of(one_page[0]), one_page[0]), "the test needs one page");
+    other_page = pa_malloc(4000);
+    big_block = pa_malloc(16 * KiB);
+    pa_stats_t before = stats();
+    run_thread(free_in_batches, NULL);
+    cr_assert_eq(xfree_count(one_page[0]), n, "the exiting thread kept %llu blocks",
+                 ULL(n - xfree_count(one_page[0])));
+    pa_stats_t after = stats();
+    cr_assert_eq(after.remote_frees - before.remote_frees, n + 2);
+    cr_assert_eq(after.live_objects, before.live_objects - n - 2);
+    pa_trim();                                          /* the owner takes them back */
+    cr_assert_eq(xfree_count(one_page[n]), 0);
+    pa_free(one_page[n]);
+}
+
+/* A block waiting in another thread's batch is free: a second free of it,
+ * from that thread or from its owner, aborts as a double free. */
+static void *held_block;
+static void *free_then_free_again(void *arg)
+{
+    (void)arg;
+    pa_free(held_block);
+    pa_free(held_block);                                /* still in this thread's batch */
+    return NULL;
+}
+
+Test(threads, double_free_of_a_block_held_in_a_batch, .signal = SIGABRT)
+{
+    held_block = pa_malloc(48);
+    pthread_t t;
+    pthread_create(&t, NULL, free_then_free_again, NULL);
+    pthread_join(t, NULL);
+}
+
+static void *free_and_wait(void *arg)
+{
+    pa_free(held_block);
+    pthread_barrier_wait(arg);                          /* main frees it again now */
+    pthread_barrier_wait(arg);
+    return NULL;
+}
+
+Test(threads, owner_freeing_a_block_held_in_a_batch_is_a_double_free, .signal = SIGABRT)
+{
+    static pthread_barrier_t bar;
+    pthread_barrier_init(&bar, NULL, 2);
+    held_block = pa_malloc(48);
+    pthread_t t;
+    pthread_create(&t, NULL, free_and_wait, &bar);
+    pthread_barrier_wait(&bar);
+    pa_free(held_block);
 }
