@@ -18,9 +18,9 @@
  * OWNERSHIP. A segment belongs to one heap (a thread's allocator state), and so
  * do all its pages. Only the owning thread touches a page's free, local_free,
  * used and queue links: no lock, no atomic read-modify-write. A free() from any
- * other thread pushes the block onto the page's atomic xfree list (remote.c);
- * the owner collects that list when it next looks at the page for free
- * blocks.
+ * other thread pushes the block onto the page's atomic xfree list (remote.c,
+ * in batches: REMOTE FREES IN BATCHES below); the owner collects that list
+ * when it next looks at the page for free blocks.
  *
  * FREE LISTS OF A PAGE. `free` is the list malloc pops from, and same-thread
  * free() pushes onto it too: last in, first out, so a block that dies young is
