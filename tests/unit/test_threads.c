@@ -11,6 +11,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include <criterion/criterion.h>
 
@@ -706,4 +708,48 @@ Test(threads, owner_freeing_a_block_held_in_a_batch_is_a_double_free, .signal = 
     pthread_create(&t, NULL, free_and_wait, &bar);
     pthread_barrier_wait(&bar);
     pa_free(held_block);
+}
+
+/* A batch held when the process forks is still this thread's in the child
+ * (its heap is the one the child runs on) and goes over there as in the
+ * parent; the owner, another thread, is alive in the parent only. */
+static void *owned[20];
+static pthread_barrier_t owner_bar;
+
+static void *own_and_wait(void *arg)
+{
+    (void)arg;
+    for (int i = 0; i < 20; i++) owned[i] = pa_malloc(64);
+    pthread_barrier_wait(&owner_bar);        /* blocks made */
+    pthread_barrier_wait(&owner_bar);        /* the test is done with them */
+    return NULL;
+}
+
+Test(threads, a_batch_held_across_fork_goes_over_in_the_child)
+{
+    pthread_barrier_init(&owner_bar, NULL, 2);
+    pthread_t t;
+    cr_assert_eq(pthread_create(&t, NULL, own_and_wait, NULL), 0);
+    pthread_barrier_wait(&owner_bar);
+    pa_free(pa_malloc(16));                  /* this thread has a heap */
+    for (int i = 0; i < 10; i++) pa_free(owned[i]);
+    cr_assert_eq(xfree_count(owned[0]), 0, "setup: the ten frees were not held");
+    pid_t pid = fork();
+    cr_assert_geq(pid, 0);
+    if (pid == 0) {
+        pa_trim();                           /* collects this thread's heap: the batch goes */
+        uint64_t n = xfree_count(owned[0]);
+        for (int i = 10; i < 20; i++) pa_free(owned[i]);
+        pa_trim();
+        _exit(n == 10 && xfree_count(owned[0]) == 20 ? 0 : 1);
+    }
+    int status = 0;
+    cr_assert_eq(waitpid(pid, &status, 0), pid);
+    cr_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0,
+              "the child did not hand over the batch it inherited (status %d)", status);
+    pa_trim();
+    cr_assert_eq(xfree_count(owned[0]), 10, "the parent's batch");
+    for (int i = 10; i < 20; i++) pa_free(owned[i]);
+    pthread_barrier_wait(&owner_bar);
+    pthread_join(t, NULL);
 }
