@@ -49,6 +49,7 @@ void *pa_malloc_generic(size_t size, pa_heap_t *h, size_t align)
         }
         pa_block_t *b = pg->free;
         pg->free = b->next;
+        PA_PREFETCH_W(pg->free);
         pg->used_m1++;
         b->key = 0;
         PA_STAT_INC(h->allocs[c]);
