@@ -29,9 +29,11 @@
  * the read of its link, and the program's first store would wait again for
  * ownership. Fetching the next block while this one is handed out hides both
  * (snmalloc does the same). prefetchw never faults, NULL included; on cores
- * without it the instruction is a no-op. */
+ * without it the instruction is a no-op. The address goes in as a register, not
+ * as a memory operand: *p would tell the compiler p is not NULL. (gcc emits
+ * __builtin_prefetch(p, 1) as a read prefetch unless built for a newer CPU.) */
 #if defined(__x86_64__)
-#define PA_PREFETCH_W(p) __asm__("prefetchw %0" : : "m"(*(const char *)(p)))
+#define PA_PREFETCH_W(p) __asm__ volatile("prefetchw (%0)" : : "r"(p))
 #else
 #define PA_PREFETCH_W(p) __builtin_prefetch((p), 1)
 #endif
