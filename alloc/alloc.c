@@ -47,11 +47,7 @@ void *pa_malloc_generic(size_t size, pa_heap_t *h, size_t align)
             pg = pa_page_find_free(h, c);
             if (!pg) { errno = ENOMEM; return NULL; }
         }
-        pa_block_t *b = pg->free;
-        pg->free = b->next;
-        PA_PREFETCH_W(pg->free);
-        pg->used_m1++;
-        b->key = 0;
+        pa_block_t *b = pa_page_pop(pg);
         PA_STAT_INC(h->allocs[c]);
         return pa_heap_charge(h, b, size, align);
     }

@@ -1,7 +1,7 @@
 /* fast.h — the two fast paths, inlined into the exported entry points.
  *
  * malloc: thread heap -> current page of the size class -> pop its free list
- *         and prefetch the next block -> subtract the size from the heap's
+ *         and prefetch the next block (pa_page_pop) -> subtract the size from the heap's
  *         countdown (TICKS AND SAMPLES, types.h).
  * free:   segment map says "ours" -> owner is this thread -> page from the
  *         address -> block start check -> not marked free -> push on the
@@ -38,19 +38,27 @@
 #define PA_PREFETCH_W(p) __builtin_prefetch((p), 1)
 #endif
 
+/* Hands out the first block of pg's list (not empty): the page counts it
+ * used, its free mark is cleared, and the next block is fetched for the next
+ * malloc of the class, often cold. */
+static inline __attribute__((always_inline)) pa_block_t *pa_page_pop(pa_page_t *pg)
+{
+    pa_block_t *b = pg->free, *next = b->next;
+    pg->free = next;
+    PA_PREFETCH_W(next);
+    pg->used_m1++;
+    b->key = 0;
+    return b;
+}
+
 static inline void *pa_malloc_inline(size_t size)
 {
     pa_heap_t *h = pa_tl_heap;
     if (PA_LIKELY(size <= PA_DIRECT_MAX)) {
         size_t i = (size + 15) >> 4;
         pa_page_t *pg = h->small[i];         /* the empty page before init */
-        pa_block_t *b = pg->free;
-        if (PA_LIKELY(b != NULL)) {
-            pa_block_t *next = b->next;
-            pg->free = next;
-            PA_PREFETCH_W(next);                 /* the next malloc's block, often cold */
-            pg->used_m1++;
-            b->key = 0;
+        if (PA_LIKELY(pg->free != NULL)) {
+            pa_block_t *b = pa_page_pop(pg);
             PA_STAT_INC(h->small_allocs[i]);
             return pa_heap_charge(h, b, size, 0);
         }
