@@ -98,8 +98,8 @@ size_t pa_block_size(const void *p)
         pa_segment_t *s = pa_segment_of(p);
         if (s->kind != PA_SEG_NORMAL)        /* never read a huge block's "descriptors" */
             return s->kind == PA_SEG_HUGE && (uint8_t *)s + s->huge_offset == p ? s->map_size - s->huge_offset : 0;
-        pa_page_t *pg = pa_page_of(s, p);
-        return pa_page_is_block_start_any(pg, p) ? pg->block_size : 0;
+        pa_page_t *pg = pa_page_of_any(s, p);
+        return pa_page_is_block_start_any(pg, p) ? pg->view.block_size : 0;
     }
     /* huge blocks aligned to more than half a segment keep their header in the
      * 4 MiB just below the block */
@@ -142,6 +142,7 @@ static bool large_grow(void *p, size_t size)
     pa_heap_charge(h, NULL, (n << PA_SLICE_SHIFT) - pg->block_size, 0);
     pg->block_size = (uint32_t)(n << PA_SLICE_SHIFT);
     pg->div_magic = pa_div_magic(pg->block_size);
+    pa_page_publish(pg);
     pa_page_set_carved(pg, 1);
     return true;
 }

@@ -30,8 +30,8 @@ void pa_free_generic(void *p)
     /* another heap's block, or this thread's in a heap without a tag (the
      * fast path took the blocks of a heap with one) */
     if (s && s->kind == PA_SEG_NORMAL && s->heap) {
-        pa_page_t *pg = pa_page_of(s, p);
-        if (pa_page_is_block_start_any(pg, p) && pg->class_id) {
+        pa_page_t *pg = pa_page_of_any(s, p);
+        if (pa_page_is_block_start_any(pg, p) && pg->view.class_id) {
             if (s->heap != pa_tl_heap) pa_free_remote(pg, p);
             else pa_free_own(pa_tl_heap, pg, p);
             return;

@@ -26,7 +26,7 @@
 #include "internal.h"
 
 #define HUGE_HDR        512
-#define HUGE_HDR_USED   (offsetof(pa_segment_t, pages) + sizeof(pa_page_t))
+#define HUGE_HDR_USED   (offsetof(pa_segment_t, pages) + offsetof(pa_page_t, xfree))   /* the owner's line and the readers' */
 #define CACHE_SLOTS     16
 #define CACHE_MAX_BYTES ((size_t)256 << 20)
 #define CACHE_MAX_DIRTY ((size_t)64 << 20)
@@ -356,6 +356,7 @@ void *pa_huge_alloc(size_t size, size_t align, bool zero)
         pa_page_t *d = &s->pages[off >> PA_SLICE_SHIFT];
         d->start = NULL;
         d->page = d;
+        pa_page_publish(d);
     }
     atomic_fetch_add_explicit(&pa_gstats.huge_allocs, 1, memory_order_relaxed);
     atomic_fetch_add_explicit(&pa_gstats.huge_alloc_bytes, s->huge_size, memory_order_relaxed);

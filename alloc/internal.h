@@ -82,10 +82,29 @@ static inline bool pa_page_is_block_start(const pa_page_t *pg, const void *p)
     return pa_block_start_below(pg, p, pg->carved_limit);
 }
 
-/* From any thread. */
+/* The page of p as any thread finds it: through the readers' copy. */
+static inline pa_page_t *pa_page_of_any(pa_segment_t *s, const void *p)
+{
+    return s->pages[((uintptr_t)p & PA_SEG_MASK) >> PA_SLICE_SHIFT].view.page;
+}
+
+/* From any thread, on the readers' copy. */
 static inline bool pa_page_is_block_start_any(const pa_page_t *pg, const void *p)
 {
-    return pa_block_start_below(pg, p, __atomic_load_n(&pg->carved_limit, __ATOMIC_RELAXED));
+    uint32_t off = (uint32_t)((uintptr_t)p - (uintptr_t)pg->view.start);
+    return (uint64_t)off * pg->view.div_magic < __atomic_load_n(&pg->view.carved_limit, __ATOMIC_RELAXED);
+}
+
+/* Copies the owner's page, start, div_magic, block_size and class_id of pg to
+ * the readers' copy (pa_page_view_t); carved_limit goes through
+ * pa_page_set_carved. Called after any of them changed. */
+static inline void pa_page_publish(pa_page_t *pg)
+{
+    pg->view.page = pg->page;
+    pg->view.start = pg->start;
+    pg->view.div_magic = pg->div_magic;
+    pg->view.block_size = pg->block_size;
+    pg->view.class_id = pg->class_id;
 }
 
 /* page->used_m1 (types.h): a full-listed page has PA_FULL_BIAS taken off, so
@@ -116,7 +135,8 @@ static inline uint64_t pa_div_magic(uint32_t d)
 /* Sets what pa_page_is_block_start accepts: the first n blocks. */
 static inline void pa_page_set_carved(pa_page_t *pg, uint32_t n)
 {
-    __atomic_store_n(&pg->carved_limit, n * (pg->div_magic * pg->block_size), __ATOMIC_RELAXED);
+    pg->carved_limit = n * (pg->div_magic * pg->block_size);
+    __atomic_store_n(&pg->view.carved_limit, pg->carved_limit, __ATOMIC_RELAXED);
 }
 
 /* ---- messages (never allocate) ----------------------------------------- */

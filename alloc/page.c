@@ -30,6 +30,7 @@ void pa_page_setup(pa_page_t *pg, size_t class_id, size_t block_size)
     pg->class_id = (uint8_t)class_id;
     pg->block_size = (uint32_t)block_size;
     pg->div_magic = pa_div_magic((uint32_t)block_size);
+    pa_page_publish(pg);
     pg->reserved = (uint16_t)(((size_t)pg->slice_count << PA_SLICE_SHIFT) / block_size);
     pg->capacity = 0;
     pa_page_set_carved(pg, 0);

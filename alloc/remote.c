@@ -52,7 +52,7 @@ void pa_remote_flush(pa_heap_t *h)
 
 void pa_free_remote(pa_page_t *pg, pa_block_t *b)
 {
-    size_t class_id = pg->class_id, bytes = pg->block_size;
+    size_t class_id = pg->view.class_id, bytes = pg->view.block_size;
     bool large = class_id == PA_CLASS_LARGE;
     /* A block that carries the free mark is free already (pa_free_mark). */
     if (PA_UNLIKELY(b->key == pa_free_mark(b))) pa_free_double(b);

@@ -107,6 +107,27 @@ typedef struct pa_block {
 struct pa_heap;
 struct pa_segment;
 
+/* What any thread's free() reads to find a block's page and check the block:
+ * a copy of the owner's fields of the same names (pa_page_publish), written
+ * when the page is set up, carved or resized, never per block. */
+typedef struct pa_page_view {
+    struct pa_page *page;
+    uint8_t    *start;
+    uint64_t    div_magic;
+    uint64_t    carved_limit;  /* read and written with __atomic_*_n         */
+    uint32_t    block_size;
+    uint8_t     class_id;
+} pa_page_view_t;
+
+/* Three cache lines, by who writes them, and a pad. The owner pops and pushes
+ * blocks on the first, which also holds what its own free() reads; other
+ * threads read the second, the same fields copied, so a free from another
+ * thread never takes the line the owner writes on each malloc and free out of
+ * its core's cache (until 2026-12-07 they read the first, and the owner's next
+ * malloc or free waited to get it back); remote frees swap xfree on the
+ * third. The pad makes the size a power of two, so free() finds a descriptor
+ * with a shift and a mask (64 of them take 16 KiB of the segment's first
+ * slice, which holds nothing else). */
 typedef struct pa_page {
     /* --- first cache line: the owner's fast path --- */
     pa_block_t *free;          /* blocks to allocate                              */
@@ -125,18 +146,18 @@ typedef struct pa_page {
     uint64_t    carved_limit;  /* blocks carved so far, scaled for
                                   pa_page_is_block_start: free() refuses what
                                   lies beyond; only grows while the page lives.
-                                  Other threads read it with __atomic_load_n
-                                  (a plain read in the owner's fast path
-                                  compares straight from memory)            */
+                                  Other threads read view.carved_limit     */
     struct pa_page *page;      /* the run's first descriptor (itself if first or
                                   not in a page): free()'s O(1) lookup          */
-    /* --- second cache line: written by other threads or rarely --- */
-    _Atomic(uintptr_t) xfree;  /* remote frees: see PA_XFREE_* below             */
+    /* --- second cache line: what other threads read --- */
+    _Alignas(64) pa_page_view_t view;
+    /* --- third cache line: written by other threads or rarely --- */
+    _Alignas(64) _Atomic(uintptr_t) xfree;  /* remote frees: see PA_XFREE_* below */
     struct pa_page *next, *prev;          /* class queue or full list             */
-    uint8_t     pad2_[40];
+    _Alignas(64) uint8_t pad_[64];
 } pa_page_t;
 
-_Static_assert(sizeof(pa_page_t) == 128, "page descriptor is two cache lines");
+_Static_assert(sizeof(pa_page_t) == 256, "page descriptor: three cache lines and a pad");
 
 /* The xfree word: bit 0 asks for a notice (FULL PAGES above), bits 1..47 hold
  * the list's first block (blocks are 16-byte aligned and user addresses lie
@@ -170,6 +191,8 @@ typedef struct pa_segment {
     uint64_t cached_at_ns;       /* when it entered a cache                        */
     _Alignas(64) pa_page_t pages[PA_SLICES];
 } pa_segment_t;
+
+_Static_assert(sizeof(pa_segment_t) <= PA_SLICE_SIZE, "the segment header fits in slice 0");
 
 typedef struct pa_page_queue {
     pa_page_t *first, *last;
