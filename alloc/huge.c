@@ -258,9 +258,9 @@ static void gather_failed(uint8_t *t, size_t map_size, size_t off, size_t k, pa_
  * VMAs of their own: mremap moves a range of several only since Linux 6.17,
  * so only there is a block gathered (cache_take), and it never resizes one
  * (remap_grow moves it instead). Returns the block's segment (header not yet
- * written), its moved ranges zeroed if `zero`; NULL if no reservation is had
+ * written), its moved ranges zeroed below `zero_to` (bytes from its start); NULL if no reservation is had
  * (the pieces are unmapped) or a move failed (gather_failed). */
-static pa_segment_t *gather(size_t map_size, const pieces_t *pc, bool zero)
+static pa_segment_t *gather(size_t map_size, const pieces_t *pc, size_t zero_to)
 {
     size_t have = 0;
     for (size_t i = 0; i < pc->n; i++) {
@@ -294,7 +294,7 @@ static pa_segment_t *gather(size_t map_size, const pieces_t *pc, bool zero)
             s->huge_size = s->map_size - HUGE_HDR;
             left = s;
         }
-        if (zero) memset(t + off, 0, k);
+        if (off < zero_to) memset(t + off, 0, k < zero_to - off ? k : zero_to - off);
         off += k;
     }
     if (left) {
@@ -334,7 +334,7 @@ void *pa_huge_alloc(size_t size, size_t align, bool zero)
         s = grown;
     }
     bool reused = s != NULL;
-    if (!s && pieces.n) s = gather(map_size, &pieces, zero);
+    if (!s && pieces.n) s = gather(map_size, &pieces, zero ? off + size : 0);
     if (reused && !dirty && s->map_size >= 2 * THP_SIZE) pa_os_collapse(s, THP_SIZE);   /* os.c says why */
     if (!s) {
         s = align > PA_SEG_SIZE / 2 ? pa_os_map_aligned(map_size, align, PA_SEG_SIZE)
@@ -362,7 +362,9 @@ void *pa_huge_alloc(size_t size, size_t align, bool zero)
     atomic_fetch_add_explicit(&pa_gstats.huge_alloc_bytes, s->huge_size, memory_order_relaxed);
     atomic_fetch_add_explicit(&pa_gstats.huge_live_bytes, s->huge_size, memory_order_relaxed);
     uint8_t *p = (uint8_t *)s + off;
-    if (zero && dirty) memset(p, 0, s->huge_size);
+    /* calloc's bytes, not the block's: a cached mapping may be up to twice
+     * the request (cache_take), and the rest need not read as zero */
+    if (zero && dirty) memset(p, 0, size);
     else if (zero && reused) memset(p, 0, PA_OS_PAGE - off);   /* a purge keeps page 0 */
     return p;
 }
