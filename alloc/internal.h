@@ -62,24 +62,25 @@ static inline pa_page_t *pa_page_of(pa_segment_t *s, const void *p)
     return s->pages[((uintptr_t)p & PA_SEG_MASK) >> PA_SLICE_SHIFT].page;
 }
 
-/* True iff p is the start of a block of page pg that was carved already (not
- * interior, not header, not the untouched rest of the page), in one multiply
- * and one compare. With off = p - start (p lies in pg's segment, so |off| <
- * 4 MiB) and c = pg->div_magic, (uint32_t)off * c is k * e for off = k *
- * block_size, where e = c * block_size mod 2^64 is in 1..block_size, and
- * at least 2^64 / block_size (far above any limit) for every other off
- * (Lemire et al., "Faster remainder by direct computation", 2019).
- * pg->carved_limit is the number of blocks carved times e. */
-static inline bool pa_block_start_below(const pa_page_t *pg, const void *p, uint64_t limit)
+/* True iff p is the start of a block of a page (its start, div_magic and
+ * carved_limit given) that was carved already (not interior, not header, not
+ * the untouched rest of the page), in one multiply and one compare. With
+ * off = p - start (p lies in the page's segment, so |off| < 4 MiB) and c =
+ * div_magic, (uint32_t)off * c is k * e for off = k * block_size, where e =
+ * c * block_size mod 2^64 is in 1..block_size, and at least 2^64 / block_size
+ * (far above any limit) for every other off (Lemire et al., "Faster remainder
+ * by direct computation", 2019). carved_limit is the number of blocks carved
+ * times e. */
+static inline bool pa_block_start_below(const uint8_t *start, uint64_t div_magic, const void *p, uint64_t limit)
 {
-    uint32_t off = (uint32_t)((uintptr_t)p - (uintptr_t)pg->start);
-    return (uint64_t)off * pg->div_magic < limit;
+    uint32_t off = (uint32_t)((uintptr_t)p - (uintptr_t)start);
+    return (uint64_t)off * div_magic < limit;
 }
 
 /* From the page's owner thread (the only writer of carved_limit). */
 static inline bool pa_page_is_block_start(const pa_page_t *pg, const void *p)
 {
-    return pa_block_start_below(pg, p, pg->carved_limit);
+    return pa_block_start_below(pg->start, pg->div_magic, p, pg->carved_limit);
 }
 
 /* The page of p as any thread finds it: through the readers' copy. */
@@ -91,8 +92,8 @@ static inline pa_page_t *pa_page_of_any(pa_segment_t *s, const void *p)
 /* From any thread, on the readers' copy. */
 static inline bool pa_page_is_block_start_any(const pa_page_t *pg, const void *p)
 {
-    uint32_t off = (uint32_t)((uintptr_t)p - (uintptr_t)pg->view.start);
-    return (uint64_t)off * pg->view.div_magic < __atomic_load_n(&pg->view.carved_limit, __ATOMIC_RELAXED);
+    return pa_block_start_below(pg->view.start, pg->view.div_magic, p,
+                                __atomic_load_n(&pg->view.carved_limit, __ATOMIC_RELAXED));
 }
 
 /* Copies the owner's page, start, div_magic, block_size and class_id of pg to
