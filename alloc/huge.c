@@ -18,8 +18,10 @@
  * the largest of at least half its size). Cached mappings are purged
  * (madvise) once the purge delay passes or when more than max(64 MiB, half
  * the live huge bytes) of them are resident, and unmapped after ten delays or
- * when the cache is full (16 mappings, max(256 MiB, the live huge bytes)). The
- * cache lock is taken only for huge allocations and frees. */
+ * when the cache is full (16 mappings, max(256 MiB, the live huge bytes)).
+ * calloc clears the bytes it was asked for in a reused mapping that is still
+ * resident (a purged one reads zero but for its header page). The cache lock
+ * is taken only for huge allocations and frees. */
 #include <pthread.h>
 #include <sys/mman.h>
 
