@@ -41,6 +41,13 @@ static void heap_unlink(pa_heap_t *h, pa_segment_t *s)
     s->next = s->prev = NULL;
 }
 
+/* Points a slice's descriptor at the first of its run, in the owner's
+ * fields and the readers' copy (pa_page_view_t) alike. */
+static void point_slice(pa_page_t *slice, pa_page_t *first)
+{
+    slice->page = slice->view.page = first;
+}
+
 static pa_segment_t *segment_new(void)
 {
     pa_segment_t *s = NULL;
@@ -59,7 +66,7 @@ static pa_segment_t *segment_new(void)
     s->map_size = PA_SEG_SIZE;
     s->free_slices = ALL_SLICES;
     s->dirty_slices = s->fresh_slices = 0;   /* fresh from mmap: nothing resident */
-    for (size_t i = 0; i < PA_SLICES; i++) s->pages[i].page = s->pages[i].view.page = &s->pages[i];
+    for (size_t i = 0; i < PA_SLICES; i++) point_slice(&s->pages[i], &s->pages[i]);
     atomic_fetch_sub_explicit(&pa_gstats.committed, PA_SEG_SIZE - PA_SLICE_SIZE, memory_order_relaxed);
     atomic_fetch_add_explicit(&pa_gstats.segments, 1, memory_order_relaxed);
     pa_segmap_set(s, PA_MAP_SHARED);
@@ -192,7 +199,7 @@ static pa_page_t *take_run_at(pa_segment_t *s, unsigned first, size_t n)
 {
     claim(s, run_mask(first, n));
     pa_page_t *pg = &s->pages[first];
-    for (size_t i = 1; i < n; i++) pg[i].page = pg[i].view.page = pg;
+    for (size_t i = 1; i < n; i++) point_slice(&pg[i], pg);
     pg->slice_count = (uint8_t)n;
     pg->start = (uint8_t *)s + ((size_t)first << PA_SLICE_SHIFT);
     return pg;                               /* published by pa_page_setup */
@@ -241,7 +248,7 @@ bool pa_segment_page_grow(pa_page_t *pg, size_t slices)
     bool free = (s->free_slices & more) == more;
     if (free) {
         claim(s, more);
-        for (size_t i = n; i < slices; i++) pg[i].page = pg[i].view.page = pg;
+        for (size_t i = n; i < slices; i++) point_slice(&pg[i], pg);
         pg->slice_count = (uint8_t)slices;
     }
     pthread_mutex_unlock(&s->heap->segments_lock);
@@ -256,7 +263,7 @@ void pa_segment_page_free(pa_heap_t *h, pa_page_t *pg)
     uint64_t run = run_mask(first, n);
     for (size_t i = 0; i < n; i++) {
         memset(&pg[i], 0, offsetof(pa_page_t, xfree));   /* the readers' copy too */
-        pg[i].page = pg[i].view.page = &pg[i];
+        point_slice(&pg[i], &pg[i]);
     }
     atomic_store_explicit(&pg->xfree, 0, memory_order_relaxed);
     pthread_mutex_lock(&h->segments_lock);
