@@ -75,8 +75,6 @@ Test(errors, aligned_impossible_sizes)
 
 /* ---- calloc zeroes, even recycled memory ---------------------------------- */
 
-static unsigned char *first_nonzero(unsigned char *p, size_t n);
-
 static void dirty_then_calloc(size_t n, int rounds)
 {
     for (int r = 0; r < rounds; r++) {
@@ -104,24 +102,6 @@ Test(errors, calloc_zeroes_reused_large_and_huge)
     for (size_t i = 0; i < sizeof ns / sizeof ns[0]; i++) dirty_then_calloc(ns[i], 3);
 }
 
-/* A freed huge block that calloc reuses for a smaller request (up to half
- * its size, cache_take keeps it whole) is cleared over the request only:
- * every requested byte must read zero, whatever the rest holds. */
-Test(errors, calloc_zeroes_the_request_in_a_larger_cached_block)
-{
-    static const size_t ns[] = { 6 * MiB, 9 * MiB + 123, 5 * MiB + 1 };
-    for (size_t i = 0; i < sizeof ns / sizeof ns[0]; i++) {
-        unsigned char *d = pa_malloc(10 * MiB);
-        cr_assert_not_null(d);
-        memset(d, 0xff, pa_usable_size(d));
-        pa_free(d);
-        unsigned char *z = pa_calloc(1, ns[i]);
-        cr_assert_eq(z, d, "calloc(1, %zu) reused the cached 10 MiB block", ns[i]);
-        cr_assert_null(first_nonzero(z, ns[i]), "calloc(1, %zu): a byte is not zero", ns[i]);
-        pa_free(z);
-    }
-}
-
 /* calloc with count and size split differently: zeroed over count*size. */
 Test(errors, calloc_count_times_size)
 {
@@ -141,6 +121,24 @@ static unsigned char *first_nonzero(unsigned char *p, size_t n)
     for (size_t k = 0; k < n; k++)
         if (p[k]) return p + k;
     return NULL;
+}
+
+/* A freed huge block that calloc reuses for a smaller request (up to half
+ * its size, cache_take keeps it whole) is cleared over the request only:
+ * every requested byte must read zero, whatever the rest holds. */
+Test(errors, calloc_zeroes_the_request_in_a_larger_cached_block)
+{
+    static const size_t ns[] = { 6 * MiB, 9 * MiB + 123, 5 * MiB + 1 };
+    for (size_t i = 0; i < sizeof ns / sizeof ns[0]; i++) {
+        unsigned char *d = pa_malloc(10 * MiB);
+        cr_assert_not_null(d);
+        memset(d, 0xff, pa_usable_size(d));
+        pa_free(d);
+        unsigned char *z = pa_calloc(1, ns[i]);
+        cr_assert_eq(z, d, "calloc(1, %zu) reused the cached 10 MiB block", ns[i]);
+        cr_assert_null(first_nonzero(z, ns[i]), "calloc(1, %zu): a byte is not zero", ns[i]);
+        pa_free(z);
+    }
 }
 
 /* A freed huge block waits in the huge cache; once the cache has purged it
