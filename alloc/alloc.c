@@ -21,7 +21,8 @@ static void *large_alloc(pa_heap_t *h, size_t size)
     pa_page_setup(pg, PA_CLASS_LARGE, n << PA_SLICE_SHIFT);
     pg->capacity = 1;
     pa_page_set_carved(pg, 1);
-    pg->used_m1 = 0 - PA_FULL_BIAS;          /* one block, full-listed */
+    pg->in_full = true;                      /* one block, full-listed: its free */
+    pg->used_m1 = pa_page_wake(pg) - 1;      /* brings it back (pa_page_wake 1)  */
     atomic_store_explicit(&pg->xfree, 1, memory_order_relaxed);
     pa_queue_push_back(&h->full, pg);
     PA_STAT_INC(h->allocs[PA_CLASS_LARGE]);

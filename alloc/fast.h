@@ -75,7 +75,7 @@ static inline __attribute__((always_inline)) void pa_free_own(pa_heap_t *h, pa_p
     b->key = pa_free_mark(b);
     pg->free = b;
     PA_STAT_INC(h->frees[pg->class_id]);
-    /* the page became empty, or is on the full list (PA_FULL_BIAS) */
+    /* the page became empty, or has had enough frees to leave the full list */
     if (PA_UNLIKELY(--pg->used_m1 < 0)) pa_page_free_event(h, pg);
 }
 

@@ -108,11 +108,12 @@ static inline void pa_page_publish(pa_page_t *pg)
     pg->view.class_id = pg->class_id;
 }
 
-/* page->used_m1 (types.h): a full-listed page has PA_FULL_BIAS taken off, so
- * it stays negative whatever its count (at most 4096 blocks). */
-#define PA_FULL_BIAS (1 << 30)
-static inline bool pa_page_in_full(const pa_page_t *pg) { return pg->used_m1 < -1; }
-static inline bool pa_page_is_unused(const pa_page_t *pg) { return pg->used_m1 == -1; }
+/* FULL PAGES (types.h): a page leaves the full list after this many frees, a
+ * quarter of its blocks (one for a large page). Its used_m1 counts them down
+ * meanwhile, from pa_page_wake - 1; it went on the list with every block out. */
+static inline int32_t pa_page_wake(const pa_page_t *pg) { return pg->reserved >= 4 ? pg->reserved / 4 : 1; }
+static inline bool pa_page_in_full(const pa_page_t *pg) { return pg->in_full; }
+static inline bool pa_page_is_unused(const pa_page_t *pg) { return !pg->in_full && pg->used_m1 == -1; }
 
 /* What a free block holds in its second word: the process's random key xor
  * the block's address. Program data equals it only by a 1-in-2^64 chance, and

@@ -35,6 +35,7 @@ void pa_page_setup(pa_page_t *pg, size_t class_id, size_t block_size)
     pg->capacity = 0;
     pa_page_set_carved(pg, 0);
     pg->used_m1 = -1;
+    pg->in_full = false;
     pg->next = pg->prev = NULL;
     atomic_store_explicit(&pg->xfree, 0, memory_order_relaxed);
 }
@@ -149,7 +150,10 @@ static void retire_if_idle(pa_heap_t *h, pa_page_t *pg)
 void pa_page_unfull(pa_heap_t *h, pa_page_t *pg)
 {
     pa_queue_remove(&h->full, pg);
-    pg->used_m1 += PA_FULL_BIAS;
+    /* every block was out when it went on the list: the count is back to that,
+     * less the frees counted down since (pa_page_wake) */
+    pg->used_m1 = (int32_t)pg->reserved - pa_page_wake(pg) + pg->used_m1;
+    pg->in_full = false;
     atomic_fetch_and_explicit(&pg->xfree, ~(uintptr_t)1, memory_order_relaxed);
     if (pg->class_id == PA_CLASS_LARGE) {      /* its one block has come back */
         pa_page_collect(pg);
@@ -216,7 +220,8 @@ pa_page_t *pa_page_find_free(pa_heap_t *h, size_t c)
                                                      memory_order_acq_rel, memory_order_relaxed))
             continue;                        /* a remote free just came in: look again */
         pa_queue_remove(q, pg);
-        pg->used_m1 -= PA_FULL_BIAS;
+        pg->in_full = true;                  /* every block is out (capacity = reserved) */
+        pg->used_m1 = pa_page_wake(pg) - 1;
         pa_queue_push_back(&h->full, pg);
         pg = next;
     }

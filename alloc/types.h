@@ -38,8 +38,13 @@
  * owner frees those blocks as its own on its next slow path and moves their
  * pages back to their queues. Until the owner has taken it, that block still
  * counts in page->used_m1, so its page cannot be retired or reused meanwhile.
- * A same-thread free to a full page sees used_m1 negative (PA_FULL_BIAS) and
- * moves it back itself.
+ * Same-thread frees bring a full page back once a quarter of its blocks are
+ * free (pa_page_wake): while it is full-listed, used_m1 counts down the frees
+ * still needed, so the free that completes them sees it negative and moves the
+ * page back. Until then its few free blocks wait: a page with one hole at a
+ * time would make malloc hop between pages, handing out scattered blocks where
+ * a page with many free ones hands out neighbours (the program reads what it
+ * allocated together faster: containers ran 1.2x faster, see alloc/README.md).
  *
  * REMOTE FREES IN BATCHES. A thread freeing blocks of another heap's page
  * gathers them (remote.c) while its frees stay on that page, and hands them
@@ -135,9 +140,10 @@ typedef struct pa_page {
     uint8_t    *start;         /* address of block 0 (NULL: not a page)          */
     uint64_t    div_magic;     /* pa_page_is_block_start's multiplier           */
     int32_t     used_m1;       /* blocks handed out and not yet collected back,
-                                  minus one (-1: none), less PA_FULL_BIAS while
-                                  on the heap's full list: so free() learns
-                                  "now empty or full-listed" from one sign   */
+                                  minus one (-1: none); on the full list, the
+                                  frees still needed to bring it back, minus
+                                  one: so free() learns "now empty, or back
+                                  from the full list" from one sign          */
     uint32_t    block_size;
     uint32_t    capacity;      /* blocks carved into lists so far                 */
     uint16_t    reserved;      /* blocks that fit in the page (at most 4096)      */
@@ -154,6 +160,7 @@ typedef struct pa_page {
     /* --- third cache line: written by other threads or rarely --- */
     _Alignas(64) _Atomic(uintptr_t) xfree;  /* remote frees: see PA_XFREE_* below */
     struct pa_page *next, *prev;          /* class queue or full list             */
+    bool        in_full;                  /* on the heap's full list              */
     _Alignas(64) uint8_t pad_[64];
 } pa_page_t;
 

@@ -1,0 +1,79 @@
+/* test_pages.c — which free blocks malloc hands out: a page found full comes
+ * back to its class only once a quarter of its blocks are free (pa_page_wake),
+ * so malloc does not hop between pages with one hole each, and its count is
+ * exact when it comes back (it is retired when its last block is freed). */
+#include <stdbool.h>
+#include <stdint.h>
+
+#include <criterion/criterion.h>
+
+#include "internal.h"
+#include "poolalloc.h"
+
+enum { SIZE = 64, N = 4000 };          /* 64-byte blocks: several pages of 1024 */
+
+static void *blocks[N];
+
+static pa_page_t *page_of(void *p) { return pa_page_of(pa_segment_of(p), p); }
+
+/* The blocks of the page of blocks[0], which filled first and went on the
+ * full list when malloc moved on; returns how many there are. */
+static size_t first_page(void **out)
+{
+    size_t n = 0;
+    for (size_t i = 0; i < N; i++)
+        if (page_of(blocks[i]) == page_of(blocks[0])) out[n++] = blocks[i];
+    return n;
+}
+
+static bool handed_out_within(void **freed, size_t nfreed, size_t mallocs, void **got)
+{
+    for (size_t i = 0; i < mallocs; i++) {
+        got[i] = pa_malloc(SIZE);
+        for (size_t k = 0; k < nfreed; k++)
+            if (got[i] == freed[k]) return true;
+    }
+    return false;
+}
+
+Test(pages, a_full_page_comes_back_after_a_quarter_of_its_blocks)
+{
+    static void *mine[N], *more[2 * N];
+    for (size_t i = 0; i < N; i++) blocks[i] = pa_malloc(SIZE);
+    size_t n = first_page(mine);
+    pa_page_t *pg = page_of(mine[0]);
+    cr_assert_eq(n, pg->reserved, "the first page holds %zu of its %u blocks", n, pg->reserved);
+    cr_assert(pa_page_in_full(pg));
+    size_t quarter = n / 4;
+
+    /* one free short of a quarter: two pages' worth of mallocs take none back */
+    for (size_t k = 0; k + 1 < quarter; k++) pa_free(mine[k]);
+    cr_assert(pa_page_in_full(pg));
+    cr_assert(!handed_out_within(mine, quarter - 1, 2 * n, more),
+              "a block of a page with fewer than a quarter free was handed out");
+    for (size_t i = 0; i < 2 * n; i++) pa_free(more[i]);
+
+    /* the quarter's last free brings the page back: its blocks are reused */
+    pa_free(mine[quarter - 1]);
+    cr_assert(!pa_page_in_full(pg));
+    size_t reused = 0;
+    for (size_t i = 0; i < 4 * n && reused < quarter; i++) {
+        more[i] = pa_malloc(SIZE);
+        if (page_of(more[i]) == pg) reused++;
+    }
+    cr_assert_eq(reused, quarter, "%zu of the %zu freed blocks reused", reused, quarter);
+}
+
+Test(pages, a_page_back_from_the_full_list_is_retired_with_its_last_block)
+{
+    static void *mine[N];
+    for (size_t i = 0; i < N; i++) blocks[i] = pa_malloc(SIZE);
+    size_t n = first_page(mine);
+    pa_page_t *pg = page_of(mine[0]);
+    cr_assert(pa_page_in_full(pg));
+    for (size_t k = 0; k + 1 < n; k++) pa_free(mine[k]);
+    cr_assert(!pa_page_in_full(pg));
+    cr_assert_eq(pg->used_m1, 0, "one block out, count %d", pg->used_m1 + 1);
+    pa_free(mine[n - 1]);
+    cr_assert_null(pg->start, "the emptied page was not retired");
+}
