@@ -109,9 +109,10 @@ static inline void pa_page_publish(pa_page_t *pg)
 }
 
 /* FULL PAGES (types.h): a page leaves the full list after this many frees, a
- * quarter of its blocks (one for a large page). Its used_m1 counts them down
- * meanwhile, from pa_page_wake - 1; it went on the list with every block out. */
-static inline int32_t pa_page_wake(const pa_page_t *pg) { return pg->reserved >= 4 ? pg->reserved / 4 : 1; }
+ * fifth of its blocks (one for pages of fewer than 10, large ones included).
+ * Its used_m1 counts them down meanwhile, from pa_page_wake - 1; it went on
+ * the list with every block out. */
+static inline int32_t pa_page_wake(const pa_page_t *pg) { return pg->reserved >= 10 ? pg->reserved / 5 : 1; }
 static inline bool pa_page_in_full(const pa_page_t *pg) { return pg->in_full; }
 static inline bool pa_page_is_unused(const pa_page_t *pg) { return !pg->in_full && pg->used_m1 == -1; }
 

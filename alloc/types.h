@@ -38,13 +38,13 @@
  * owner frees those blocks as its own on its next slow path and moves their
  * pages back to their queues. Until the owner has taken it, that block still
  * counts in page->used_m1, so its page cannot be retired or reused meanwhile.
- * Same-thread frees bring a full page back once a quarter of its blocks are
+ * Same-thread frees bring a full page back once a fifth of its blocks are
  * free (pa_page_wake): while it is full-listed, used_m1 counts down the frees
  * still needed, so the free that completes them sees it negative and moves the
  * page back. Until then its few free blocks wait: a page with one hole at a
  * time would make malloc hop between pages, handing out scattered blocks where
  * a page with many free ones hands out neighbours (the program reads what it
- * allocated together faster: containers ran 1.2x faster, see alloc/README.md).
+ * allocated together faster: containers ran 1.13x faster, see alloc/README.md).
  *
  * REMOTE FREES IN BATCHES. A thread freeing blocks of another heap's page
  * gathers them (remote.c) while its frees stay on that page, and hands them

@@ -1,5 +1,5 @@
 /* test_pages.c — which free blocks malloc hands out: a page found full comes
- * back to its class only once a quarter of its blocks are free (pa_page_wake),
+ * back to its class only once a fifth of its blocks are free (pa_page_wake),
  * so malloc does not hop between pages with one hole each, and its count is
  * exact when it comes back (it is retired when its last block is freed). */
 #include <stdbool.h>
@@ -36,7 +36,7 @@ static bool handed_out_within(void **freed, size_t nfreed, size_t mallocs, void 
     return false;
 }
 
-Test(pages, a_full_page_comes_back_after_a_quarter_of_its_blocks)
+Test(pages, a_full_page_comes_back_after_a_fifth_of_its_blocks)
 {
     static void *mine[N], *more[2 * N];
     for (size_t i = 0; i < N; i++) blocks[i] = pa_malloc(SIZE);
@@ -44,24 +44,24 @@ Test(pages, a_full_page_comes_back_after_a_quarter_of_its_blocks)
     pa_page_t *pg = page_of(mine[0]);
     cr_assert_eq(n, pg->reserved, "the first page holds %zu of its %u blocks", n, pg->reserved);
     cr_assert(pa_page_in_full(pg));
-    size_t quarter = n / 4;
+    size_t fifth = n / 5;
 
-    /* one free short of a quarter: two pages' worth of mallocs take none back */
-    for (size_t k = 0; k + 1 < quarter; k++) pa_free(mine[k]);
+    /* one free short of a fifth: two pages' worth of mallocs take none back */
+    for (size_t k = 0; k + 1 < fifth; k++) pa_free(mine[k]);
     cr_assert(pa_page_in_full(pg));
-    cr_assert(!handed_out_within(mine, quarter - 1, 2 * n, more),
-              "a block of a page with fewer than a quarter free was handed out");
+    cr_assert(!handed_out_within(mine, fifth - 1, 2 * n, more),
+              "a block of a page with fewer than a fifth free was handed out");
     for (size_t i = 0; i < 2 * n; i++) pa_free(more[i]);
 
-    /* the quarter's last free brings the page back: its blocks are reused */
-    pa_free(mine[quarter - 1]);
+    /* the fifth's last free brings the page back: its blocks are reused */
+    pa_free(mine[fifth - 1]);
     cr_assert(!pa_page_in_full(pg));
     size_t reused = 0;
-    for (size_t i = 0; i < 4 * n && reused < quarter; i++) {
+    for (size_t i = 0; i < 4 * n && reused < fifth; i++) {
         more[i] = pa_malloc(SIZE);
         if (page_of(more[i]) == pg) reused++;
     }
-    cr_assert_eq(reused, quarter, "%zu of the %zu freed blocks reused", reused, quarter);
+    cr_assert_eq(reused, fifth, "%zu of the %zu freed blocks reused", reused, fifth);
 }
 
 Test(pages, a_page_back_from_the_full_list_is_retired_with_its_last_block)
