@@ -198,7 +198,10 @@ uint64_t pa_cycle_run(pa_cycle_reason_t why)
     pa_cycle_pools_t pools = { 0 };
     if (hooks) hooks->rotate(&pools);
     bool released = release_caches(why == PA_CYCLE_TRIM, now);
-    uint64_t after = live_bytes();
+    /* only objects the pools dropped leave the live bytes meanwhile (releasing
+     * caches returns free memory): a second sum of every heap's counters, up to
+     * thousands of times a second on a small heap, is needed only then */
+    uint64_t after = pools.dropped ? live_bytes() : before;
     uint64_t goal = UINT64_MAX;
     if (pa_options.gogc >= 0) {
         goal = after / 100 * (uint64_t)pa_options.gogc;
