@@ -164,7 +164,8 @@ void pa_page_unfull(pa_heap_t *h, pa_page_t *pg)
     set_direct(h, pg->class_id);
 }
 
-/* Called by free() when a page became empty or was on the full list. */
+/* Called by free() when a page became empty, or had the frees that bring it
+ * back from the full list (pa_page_wake). */
 void pa_page_free_event(pa_heap_t *h, pa_page_t *pg)
 {
     if (pa_page_in_full(pg)) {
