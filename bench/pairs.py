@@ -28,23 +28,33 @@ import sys
 import tempfile
 import time
 
+from run import TIME, clean_env
 
-def start(lib, cpu, argv, out):
-    env = dict(os.environ)
+
+def start(lib, cpu, argv, out, rss_path):
+    """Starts argv under GNU time on one CPU, as run.py's run_once does: a child
+    spawned straight from Python would report Python's own peak RSS when its
+    own is smaller (the kernel keeps the largest over exec)."""
+    env = clean_env()
     if lib != "glibc":
         env["LD_PRELOAD"] = os.path.abspath(lib)
-    return subprocess.Popen(argv, env=env, stdout=out, stderr=subprocess.STDOUT,
-                            preexec_fn=lambda: os.sched_setaffinity(0, {cpu}))
+    return subprocess.Popen([TIME, "-q", "-f", "%M", "-o", rss_path] + argv, env=env, stdout=out,
+                            stderr=subprocess.STDOUT, preexec_fn=lambda: os.sched_setaffinity(0, {cpu}))
 
 
 def wait_both(procs, began):
-    """Reaps the processes as each ends: {pid: (wall seconds, peak RSS MiB, exit code)}."""
+    """Reaps the processes as each ends: {pid: (wall seconds, exit code)}."""
     done = {}
     while len(done) < len(procs):
-        pid, status, usage = os.wait4(-1, 0)
+        pid, status, _ = os.wait4(-1, 0)
         if pid in procs:
-            done[pid] = (time.monotonic() - began, usage.ru_maxrss / 1024, os.waitstatus_to_exitcode(status))
+            done[pid] = (time.monotonic() - began, os.waitstatus_to_exitcode(status))
     return done
+
+
+def peak_mib(rss_path):
+    with open(rss_path) as f:
+        return int(f.read().split()[-1]) / 1024
 
 
 def score(regex, text, what):
@@ -73,20 +83,23 @@ def main():
     ratios, peaks = [], {"A": [], "B": []}
     for i in range(args.n):
         ca, cb = (cpus[0], cpus[1]) if i % 2 == 0 else (cpus[1], cpus[0])
-        with tempfile.TemporaryFile() as fa, tempfile.TemporaryFile() as fb:
-            began = time.monotonic()
-            pa, pb = start(args.a, ca, args.cmd, fa), start(args.b, cb, args.cmd, fb)
-            done = wait_both({pa.pid, pb.pid}, began)
-            (ta, ra, ea), (tb, rb, eb) = done[pa.pid], done[pb.pid]
-            pa.returncode, pb.returncode = ea, eb
-            outs = []
-            for f in (fa, fb):
-                f.seek(0)
-                outs.append(f.read().decode(errors="replace"))
-            oa, ob = outs
-        for name, code, out in (("A", ea, oa), ("B", eb, ob)):
-            if code != 0:
-                sys.exit(f"pairs.py: the run under {name} exited with {code}: {out.strip()[-200:]}")
+        with tempfile.TemporaryDirectory() as tmp:
+            rss_a, rss_b = os.path.join(tmp, "a"), os.path.join(tmp, "b")
+            with open(os.path.join(tmp, "out-a"), "w+b") as fa, open(os.path.join(tmp, "out-b"), "w+b") as fb:
+                began = time.monotonic()
+                pa, pb = start(args.a, ca, args.cmd, fa, rss_a), start(args.b, cb, args.cmd, fb, rss_b)
+                done = wait_both({pa.pid, pb.pid}, began)
+                (ta, ea), (tb, eb) = done[pa.pid], done[pb.pid]
+                pa.returncode, pb.returncode = ea, eb
+                outs = []
+                for f in (fa, fb):
+                    f.seek(0)
+                    outs.append(f.read().decode(errors="replace"))
+                oa, ob = outs
+            for name, code, out in (("A", ea, oa), ("B", eb, ob)):
+                if code != 0:
+                    sys.exit(f"pairs.py: the run under {name} exited with {code}: {out.strip()[-200:]}")
+            ra, rb = peak_mib(rss_a), peak_mib(rss_b)
         peaks["A"].append(ra)
         peaks["B"].append(rb)
         if args.score:
