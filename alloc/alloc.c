@@ -21,10 +21,8 @@ static void *large_alloc(pa_heap_t *h, size_t size)
     pa_page_setup(pg, PA_CLASS_LARGE, n << PA_SLICE_SHIFT);
     pg->capacity = 1;
     pa_page_set_carved(pg, 1);
-    pg->in_full = true;                      /* one block, full-listed: its free */
-    pg->used_m1 = pa_page_wake(pg) - 1;      /* brings it back (pa_page_wake 1)  */
     atomic_store_explicit(&pg->xfree, 1, memory_order_relaxed);
-    pa_queue_push_back(&h->full, pg);
+    pa_page_to_full(h, pg);                  /* its one block: its free brings it back */
     PA_STAT_INC(h->allocs[PA_CLASS_LARGE]);
     PA_STAT_ADD(h->large_alloc_bytes, pg->block_size);
     ((pa_block_t *)pg->start)->key = 0;      /* no stale free key on a reused block */

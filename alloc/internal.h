@@ -108,11 +108,8 @@ static inline void pa_page_publish(pa_page_t *pg)
     pg->view.class_id = pg->class_id;
 }
 
-/* FULL PAGES (types.h): a page leaves the full list after this many frees, a
- * fifth of its blocks (one for pages of fewer than 10, large ones included).
- * Its used_m1 counts them down meanwhile, from pa_page_wake - 1; it went on
- * the list with every block out. */
-static inline int32_t pa_page_wake(const pa_page_t *pg) { return pg->reserved >= 10 ? pg->reserved / 5 : 1; }
+/* FULL PAGES (types.h): while in_full, used_m1 counts down the frees that
+ * bring the page back (pa_page_to_full, page.c). */
 static inline bool pa_page_in_full(const pa_page_t *pg) { return pg->in_full; }
 static inline bool pa_page_is_unused(const pa_page_t *pg) { return !pg->in_full && pg->used_m1 == -1; }
 
@@ -197,6 +194,7 @@ PA_HIDDEN void pa_queue_remove(pa_page_queue_t *q, pa_page_t *pg);
 PA_HIDDEN pa_page_t *pa_page_find_free(pa_heap_t *h, size_t class_id);
 PA_HIDDEN void pa_page_free_event(pa_heap_t *h, pa_page_t *pg);
 PA_HIDDEN void pa_page_retire(pa_heap_t *h, pa_page_t *pg);
+PA_HIDDEN void pa_page_to_full(pa_heap_t *h, pa_page_t *pg);
 PA_HIDDEN void pa_page_unfull(pa_heap_t *h, pa_page_t *pg);
 PA_HIDDEN void pa_heap_take_remote_blocks(pa_heap_t *h);
 PA_HIDDEN size_t pa_class_slices(size_t class_id);

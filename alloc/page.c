@@ -145,6 +145,19 @@ static void retire_if_idle(pa_heap_t *h, pa_page_t *pg)
     if (pa_page_is_unused(pg) && pg != h->queue[pg->class_id].first) pa_page_retire(h, pg);
 }
 
+/* FULL PAGES (types.h): a page leaves the full list after this many frees, a
+ * fifth of its blocks (one for pages of fewer than 10, large ones included). */
+static int32_t pa_page_wake(const pa_page_t *pg) { return pg->reserved >= 10 ? pg->reserved / 5 : 1; }
+
+/* Puts a page with every block out on the full list, its count replaced by the
+ * frees that will bring it back, minus one: pa_page_unfull restores it. */
+void pa_page_to_full(pa_heap_t *h, pa_page_t *pg)
+{
+    pg->in_full = true;
+    pg->used_m1 = pa_page_wake(pg) - 1;
+    pa_queue_push_back(&h->full, pg);
+}
+
 /* Leaves the full list for the back of its queue (large pages: retired once
  * their block has come back). */
 void pa_page_unfull(pa_heap_t *h, pa_page_t *pg)
@@ -221,9 +234,7 @@ pa_page_t *pa_page_find_free(pa_heap_t *h, size_t c)
                                                      memory_order_acq_rel, memory_order_relaxed))
             continue;                        /* a remote free just came in: look again */
         pa_queue_remove(q, pg);
-        pg->in_full = true;                  /* every block is out (capacity = reserved) */
-        pg->used_m1 = pa_page_wake(pg) - 1;
-        pa_queue_push_back(&h->full, pg);
+        pa_page_to_full(h, pg);              /* every block is out (capacity = reserved) */
         pg = next;
     }
     pg = pa_segment_page_alloc(h, pa_class_slices(c));
