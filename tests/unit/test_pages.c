@@ -17,14 +17,27 @@ static void *blocks[N];
 
 static pa_page_t *page_of(void *p) { return pa_page_of(pa_segment_of(p), p); }
 
-/* The blocks of the page of blocks[0], which filled first and went on the
- * full list when malloc moved on; returns how many there are. */
-static size_t first_page(void **out)
+/* Allocates N blocks; the page of the first one filled first and went on the
+ * full list when malloc moved on. Its blocks go to out, the page to *pg;
+ * returns how many blocks it has. */
+static size_t fill_to_a_full_page(void **out, pa_page_t **pg)
 {
+    for (size_t i = 0; i < N; i++) blocks[i] = pa_malloc(SIZE);
+    *pg = page_of(blocks[0]);
     size_t n = 0;
     for (size_t i = 0; i < N; i++)
-        if (page_of(blocks[i]) == page_of(blocks[0])) out[n++] = blocks[i];
+        if (page_of(blocks[i]) == *pg) out[n++] = blocks[i];
+    cr_assert(pa_page_in_full(*pg));
     return n;
+}
+
+/* Frees the page's blocks from `from` on: it is retired with the last, not before. */
+static void free_the_rest(pa_page_t *pg, size_t n, void **mine, size_t from)
+{
+    for (size_t k = from; k + 1 < n; k++) pa_free(mine[k]);
+    cr_assert_not_null(pg->start, "retired with a block still out");
+    pa_free(mine[n - 1]);
+    cr_assert_null(pg->start, "the emptied page was not retired");
 }
 
 static bool handed_out_within(void **freed, size_t nfreed, size_t mallocs, void **got)
@@ -40,11 +53,9 @@ static bool handed_out_within(void **freed, size_t nfreed, size_t mallocs, void 
 Test(pages, a_full_page_comes_back_after_a_fifth_of_its_blocks)
 {
     static void *mine[N], *more[2 * N];
-    for (size_t i = 0; i < N; i++) blocks[i] = pa_malloc(SIZE);
-    size_t n = first_page(mine);
-    pa_page_t *pg = page_of(mine[0]);
+    pa_page_t *pg;
+    size_t n = fill_to_a_full_page(mine, &pg);
     cr_assert_eq(n, pg->reserved, "the first page holds %zu of its %u blocks", n, pg->reserved);
-    cr_assert(pa_page_in_full(pg));
     size_t fifth = n / 5;
 
     /* one free short of a fifth: two pages' worth of mallocs take none back */
@@ -68,16 +79,12 @@ Test(pages, a_full_page_comes_back_after_a_fifth_of_its_blocks)
 Test(pages, a_page_back_from_the_full_list_is_retired_with_its_last_block)
 {
     static void *mine[N];
-    for (size_t i = 0; i < N; i++) blocks[i] = pa_malloc(SIZE);
-    size_t n = first_page(mine);
-    pa_page_t *pg = page_of(mine[0]);
-    cr_assert(pa_page_in_full(pg));
+    pa_page_t *pg;
+    size_t n = fill_to_a_full_page(mine, &pg);
     for (size_t k = 0; k + 1 < n; k++) pa_free(mine[k]);
     cr_assert(!pa_page_in_full(pg));
     cr_assert_eq(pg->used_m1, 0, "one block out, count %d", pg->used_m1 + 1);
-    cr_assert_not_null(pg->start, "retired with a block still out");
-    pa_free(mine[n - 1]);
-    cr_assert_null(pg->start, "the emptied page was not retired");
+    free_the_rest(pg, n, mine, n - 1);
 }
 
 static void *free_in_thread(void *p)
@@ -91,20 +98,9 @@ static void *free_in_thread(void *p)
  * being retired with its last block, not before). */
 static void full_page_three_frees_in(pa_page_t **pg, size_t *n, void **mine)
 {
-    for (size_t i = 0; i < N; i++) blocks[i] = pa_malloc(SIZE);
-    *n = first_page(mine);
-    *pg = page_of(mine[0]);
-    cr_assert(pa_page_in_full(*pg));
+    *n = fill_to_a_full_page(mine, pg);
     for (size_t k = 0; k < 3; k++) pa_free(mine[k]);
     cr_assert(pa_page_in_full(*pg));
-}
-
-static void free_the_rest(pa_page_t *pg, size_t n, void **mine, size_t from)
-{
-    for (size_t k = from; k + 1 < n; k++) pa_free(mine[k]);
-    cr_assert_not_null(pg->start, "retired with a block still out");
-    pa_free(mine[n - 1]);
-    cr_assert_null(pg->start, "the emptied page was not retired");
 }
 
 Test(pages, a_remote_free_brings_a_full_page_back_with_its_count)
